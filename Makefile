@@ -1,0 +1,43 @@
+# inbound-provisioning-access
+#   make test              lint, type check and tests; works offline, no Pulumi CLI or Azure needed
+#   make up STACK=dev      deploy a stack (Pulumi CLI, `az login` as a deployer)
+#   make preview STACK=dev pulumi preview --diff
+#   make plan STACK=dev    offline access plan (Markdown), no CLI, no credentials
+#   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
+#   make bench             benchmarks under the mock engine
+
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STACK ?=
+ARGS ?=
+
+.PHONY: test lint typecheck unit up preview plan verify bench clean
+
+# The virtualenv is rebuilt when a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+	$(PY) -m pytest
+
+up preview: $(VENV)/.installed
+	@STACK="$(STACK)" ARGS="$(ARGS)" ./tools/pulumi-stack.sh $@
+
+plan: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
+	@$(PY) -m tools.plan --stack "$(STACK)" $(ARGS)
+
+verify: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make verify STACK=<stack> [ARGS='...']" >&2; exit 2; }
+	@$(PY) -m tools.verify --stack "$(STACK)" $(ARGS)
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The program's building blocks: settings, tenant reads, clients, credentials and grants."""

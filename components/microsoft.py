@@ -1,0 +1,93 @@
+"""Microsoft facts this program builds on, in one place.
+
+Everything here is published by Microsoft; nothing is specific to a tenant.  Role ids
+are listed for the permissions we allow so that the offline plan can label what it
+*expects* Graph to answer; the program itself always resolves role ids by value from
+Microsoft Graph's service principal in the tenant (see ``components/graph.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The well-known appId of Microsoft Graph, the same in every tenant.
+# https://learn.microsoft.com/troubleshoot/entra/entra-id/governance/verify-first-party-apps-sign-in
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+# The scope a client-credentials token for Graph asks for: all application permissions granted.
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+
+# The audience a federated identity credential uses by default (workload identity federation).
+FEDERATED_DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def token_endpoint(tenant_id: str) -> str:
+    """The Microsoft identity platform v2.0 token endpoint of a tenant."""
+    return f"https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"
+
+
+def bulk_upload_url(service_principal_id: str, job_id: str) -> str:
+    """The API-driven inbound provisioning endpoint of one provisioning job (POST, SCIM BulkRequest)."""
+    return (
+        f"{GRAPH_BASE_URL}/servicePrincipals/{service_principal_id}"
+        f"/synchronization/jobs/{job_id}/bulkUpload"
+    )
+
+
+def provisioning_logs_url(job_id: str) -> str:
+    """The provisioning logs of one job (needs AuditLog.Read.All or ProvisioningLog.Read.All)."""
+    return f"{GRAPH_BASE_URL}/auditLogs/provisioning?$filter=jobid eq '{job_id}'"
+
+
+@dataclass(frozen=True)
+class GraphPermission:
+    """A Microsoft Graph application permission an HR client may be granted."""
+
+    value: str
+    """The permission's value, as it appears in a token's ``roles`` claim."""
+    published_role_id: str
+    """The app role id Microsoft publishes for it (used only to label the offline plan)."""
+    purpose: str
+    """Why an inbound provisioning client needs it."""
+
+
+# The least-privilege allow-list: the only Graph permissions this program grants.
+# Ids from Microsoft Graph's permissions reference,
+# https://learn.microsoft.com/graph/permissions-reference
+ALLOWED_PERMISSIONS: dict[str, GraphPermission] = {
+    p.value: p
+    for p in (
+        GraphPermission(
+            "SynchronizationData-User.Upload",
+            "db31e92a-b9ea-4d87-bf6a-75a37a9ca35a",
+            "POST records to /bulkUpload of any API-driven provisioning job",
+        ),
+        GraphPermission(
+            "SynchronizationData-User.Upload.OwnedBy",
+            "25c32ff3-849a-494b-b94f-20a8ac4e6774",
+            "POST records to /bulkUpload only of provisioning apps the client owns",
+        ),
+        GraphPermission(
+            "AuditLog.Read.All",
+            "b0afded3-3588-46d8-8b3d-9842eff778da",
+            "read provisioning logs (the tutorial's choice)",
+        ),
+        GraphPermission(
+            "ProvisioningLog.Read.All",
+            "091937d3-3e38-47a1-8649-b2f99d3035f1",
+            "read provisioning logs only (Microsoft's current least-privilege guidance)",
+        ),
+    )
+}
+
+# Microsoft's tutorial "Grant access to the inbound provisioning API" grants this pair.
+DEFAULT_PERMISSIONS: tuple[str, ...] = ("SynchronizationData-User.Upload", "AuditLog.Read.All")
+
+UPLOAD_OWNED_BY = "SynchronizationData-User.Upload.OwnedBy"
+UPLOAD_PERMISSIONS = frozenset({"SynchronizationData-User.Upload", UPLOAD_OWNED_BY})
+LOG_PERMISSIONS = frozenset({"AuditLog.Read.All", "ProvisioningLog.Read.All"})
+
+# Client credential lifetimes: Entra refuses more than 24 months; Microsoft recommends under 12.
+MAX_CREDENTIAL_DAYS = 730
+RECOMMENDED_MAX_CREDENTIAL_DAYS = 365

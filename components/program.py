@@ -1,0 +1,95 @@
+"""The whole program: read the tenant, build one client component per config entry, shape the outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pulumi
+
+from components.directory import Tenant, read_tenant
+from components.graph_grants import role_ids_for
+from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
+from components.microsoft import (
+    GRAPH_SCOPE,
+    UPLOAD_OWNED_BY,
+    bulk_upload_url,
+    provisioning_logs_url,
+    token_endpoint,
+)
+from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
+from components.settings import ManagedIdentityClientSettings, Settings
+
+Client = ServicePrincipalClient | ManagedIdentityClient
+
+
+def build(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Register every resource for ``settings`` and return the stack outputs by name."""
+    now = now or dt.datetime.now(dt.UTC)
+    tenant = read_tenant(settings)
+
+    clients: dict[str, Client] = {}
+    for key, client in settings.clients.items():
+        role_ids = role_ids_for(tenant.graph, client.graph_permissions)
+        if isinstance(client, ManagedIdentityClientSettings):
+            clients[key] = ManagedIdentityClient(key, ManagedIdentityClientArgs(
+                settings=client, graph=tenant.graph, role_ids=role_ids, protect=settings.protect,
+                existing=tenant.existing_identities.get(key),
+            ))
+        else:
+            clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
+                settings=client, graph=tenant.graph, role_ids=role_ids,
+                owner_object_ids=(tenant.deployer_object_id,), protect=settings.protect, now=now,
+            ))
+        if UPLOAD_OWNED_BY in client.graph_permissions:
+            pulumi.log.warn(
+                f"clients.{key} is granted {UPLOAD_OWNED_BY}: it can upload only to provisioning apps "
+                "whose service principal it owns. See the README, 'Least privilege: the OwnedBy permission'."
+            )
+
+    outputs: dict[str, Any] = {
+        "tenantId": tenant.tenant_id,
+        "tokenEndpoint": token_endpoint(tenant.tenant_id),
+        "graphScope": GRAPH_SCOPE,
+        "clients": {key: _client_output(settings, key, client) for key, client in clients.items()},
+        "clientCredentials": pulumi.Output.secret({
+            key: client.secret_material
+            for key, client in clients.items()
+            if isinstance(client, ServicePrincipalClient) and client.secret_material is not None
+        }),
+    }
+    outputs.update(_provisioning_outputs(settings, tenant))
+    return outputs
+
+
+def _client_output(settings: Settings, key: str, client: Client) -> dict[str, Any]:
+    config = settings.clients[key]
+    shown: dict[str, Any] = {
+        "kind": config.kind,
+        "displayName": client.display_name,
+        "clientId": client.client_id,
+        "servicePrincipalObjectId": client.service_principal_object_id,
+        "graphPermissions": list(config.graph_permissions),
+    }
+    if isinstance(client, ManagedIdentityClient):
+        shown["credentialType"] = "managedIdentity"
+        if client.resource_id is not None:
+            shown["resourceId"] = client.resource_id
+        return shown
+    shown["credentialType"] = client.credential_type
+    if client.credential_expires_at is not None:
+        shown["credentialExpiresAt"] = client.credential_expires_at
+    if client.certificate_thumbprint is not None:
+        shown["certificateThumbprint"] = client.certificate_thumbprint
+    return shown
+
+
+def _provisioning_outputs(settings: Settings, tenant: Tenant) -> dict[str, str]:
+    app = settings.provisioning_app
+    if app is None or tenant.provisioning_app is None:
+        return {}
+    return {
+        "provisioningAppServicePrincipalId": tenant.provisioning_app.object_id,
+        "bulkUploadUrl": bulk_upload_url(tenant.provisioning_app.object_id, app.job_id),
+        "provisioningLogsUrl": provisioning_logs_url(app.job_id),
+    }

@@ -1,0 +1,105 @@
+"""An HR client that signs in as its own app registration (secret, certificate or federated)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azuread as azuread
+
+from components.credentials import attach_credential
+from components.directory import MicrosoftGraph
+from components.graph_grants import grant_graph_permissions
+from components.microsoft import GRAPH_APP_ID
+from components.settings import ServicePrincipalClientSettings
+
+
+@dataclass(frozen=True)
+class ServicePrincipalClientArgs:
+    """Inputs of a :class:`ServicePrincipalClient`."""
+
+    settings: ServicePrincipalClientSettings
+    """The validated client config."""
+    graph: MicrosoftGraph
+    """Graph's service principal: the resource of every grant."""
+    role_ids: Mapping[str, str]
+    """App role ids to grant, by permission value."""
+    owner_object_ids: tuple[str, ...]
+    """Owners of the app registration and service principal (the deployer)."""
+    protect: bool
+    """Pulumi ``protect`` for the app registration, service principal and grants."""
+    now: dt.datetime
+    """The time credential end dates and rotation periods are computed from."""
+
+
+class ServicePrincipalClient(pulumi.ComponentResource):
+    """A single-tenant app registration, its service principal, its credential and its Graph grants."""
+
+    client_id: pulumi.Output[str]
+    """The application (client) id the HR client signs in with."""
+    display_name: pulumi.Output[str]
+    """The app registration's display name."""
+    service_principal_object_id: pulumi.Output[str]
+    """The object id of its service principal: the principal of its grants."""
+    credential_type: str
+    """``secret``, ``certificate`` or ``federated``."""
+    credential_expires_at: pulumi.Output[str] | None
+    """RFC 3339 end date of the newest credential (secrets and certificates)."""
+    certificate_thumbprint: pulumi.Output[str] | None
+    """SHA-1 thumbprint, upper-case hex (certificates)."""
+    secret_material: pulumi.Output[dict[str, str]] | None
+    """Secret values for ``clientCredentials`` (an ``Output.secret``), if any."""
+    grants: dict[str, azuread.AppRoleAssignment]
+    """The app role assignments, by permission value."""
+
+    def __init__(self, name: str, args: ServicePrincipalClientArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("inbound-provisioning-access:index:ServicePrincipalClient", name, None, opts)
+        settings = args.settings
+        protected = pulumi.ResourceOptions(parent=self, protect=args.protect)
+
+        application = azuread.Application(
+            f"{name}-app",
+            display_name=settings.display_name,
+            sign_in_audience="AzureADMyOrg",
+            owners=list(args.owner_object_ids),
+            # Declaring the granted roles makes the portal's "API permissions" blade show them
+            # as granted, instead of as "other permissions granted for <tenant>".
+            required_resource_accesses=[
+                azuread.ApplicationRequiredResourceAccessArgs(
+                    resource_app_id=GRAPH_APP_ID,
+                    resource_accesses=[
+                        azuread.ApplicationRequiredResourceAccessResourceAccessArgs(id=role_id, type="Role")
+                        for role_id in args.role_ids.values()
+                    ],
+                )
+            ],
+            notes="Inbound provisioning API client; managed by Pulumi (inbound-provisioning-access).",
+            opts=protected,
+        )
+        service_principal = azuread.ServicePrincipal(
+            f"{name}-sp",
+            client_id=application.client_id,
+            owners=list(args.owner_object_ids),
+            opts=protected,
+        )
+        credential = attach_credential(name, settings.display_name, settings.credential,
+                                       application, self, args.now)
+        self.grants = grant_graph_permissions(
+            name, service_principal.object_id, args.role_ids, args.graph,
+            parent=self, principal=service_principal, protect=args.protect,
+        )
+
+        self.client_id = application.client_id
+        self.display_name = application.display_name
+        self.service_principal_object_id = service_principal.object_id
+        self.credential_type = credential.credential_type
+        self.credential_expires_at = credential.expires_at
+        self.certificate_thumbprint = credential.thumbprint
+        self.secret_material = credential.secret_material
+        self.register_outputs({
+            "clientId": self.client_id,
+            "servicePrincipalObjectId": self.service_principal_object_id,
+        })

@@ -1,0 +1,81 @@
+"""One shared stand-in for Entra, built on Microsoft Graph's real app roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.offline import DirectoryEntry, OfflineEntra, ProgramRun, mock_guid, run_offline
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+GRAPH_ROLES_FIXTURE = SHARED / "fixtures" / "microsoft-graph-app-roles.json"
+
+# A fixed "now" so end dates and rotation periods are exact.
+NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
+
+# The tutorial's Logic App, whose system-assigned identity is granted access.
+LOGIC_APP = DirectoryEntry("CSV2SCIMBulkUpload", mock_guid("logic-app-sp"), mock_guid("logic-app-client"))
+# Two principals sharing a display name, as happens when an app is recreated.
+DUPLICATE_A = DirectoryEntry("hr-feed", mock_guid("dup-a"), mock_guid("dup-a-client"))
+DUPLICATE_B = DirectoryEntry("hr-feed", mock_guid("dup-b"), mock_guid("dup-b-client"))
+PROVISIONING_APP = DirectoryEntry("API-driven provisioning to Microsoft Entra ID", mock_guid("prov-app"),
+                                  mock_guid("prov-app-client"))
+
+
+def load_graph_roles() -> list[dict[str, Any]]:
+    if not GRAPH_ROLES_FIXTURE.exists():
+        pytest.fail(f"missing {GRAPH_ROLES_FIXTURE}: the tests need ../shared beside the checkout")
+    roles: list[dict[str, Any]] = json.loads(GRAPH_ROLES_FIXTURE.read_text())["appRoles"]
+    return roles
+
+
+GRAPH_ROLES = load_graph_roles()
+# Role ids by value, straight from the fixture (independent of components/microsoft.py).
+ROLE_ID = {role["value"]: role["id"] for role in GRAPH_ROLES}
+
+
+def secret_client(**credential: Any) -> dict[str, Any]:
+    return {"kind": "servicePrincipal", "credential": {"type": "secret", **credential}}
+
+
+@pytest.fixture
+def entra() -> OfflineEntra:
+    return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DUPLICATE_A, DUPLICATE_B, PROVISIONING_APP], now=NOW)
+
+
+RunProgram = Callable[..., ProgramRun]
+
+
+@pytest.fixture
+def run_program(entra: OfflineEntra) -> RunProgram:
+    """Run the real program (``__main__.py``) under the mocks with this stack config."""
+
+    def _run(config: dict[str, Any], stack: str = "dev", **kwargs: Any) -> ProgramRun:
+        return run_offline(entra, config, stack, **kwargs)
+
+    return _run
+
+
+@pytest.fixture
+def run_at(entra: OfflineEntra) -> Callable[..., ProgramRun]:
+    """Run the program with an injected "now" (credential end dates, rotation periods)."""
+    from components.program import build
+    from components.settings import load_settings
+
+    def _run(config: dict[str, Any], now: dt.datetime = NOW, stack: str = "dev") -> ProgramRun:
+        import pulumi
+
+        def program() -> None:
+            for name, value in build(load_settings(now), now).items():
+                pulumi.export(name, value)
+
+        entra.now = now
+        return run_offline(entra, config, stack, program=program)
+
+    return _run

@@ -1,0 +1,287 @@
+"""Config validation, tested without the Pulumi engine, and once through the real program."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from components.microsoft import DEFAULT_PERMISSIONS
+from components.settings import (
+    CertificateCredential,
+    FederatedCredential,
+    GeneratedCertificateCredential,
+    ManagedIdentityClientSettings,
+    SecretCredential,
+    ServicePrincipalClientSettings,
+    SettingsError,
+    parse_settings,
+)
+from tests.conftest import NOW, RunProgram, secret_client
+from tools.offline import LAST_RUN, self_signed_pem
+
+VALID_PEM = self_signed_pem("hr-sync.example.com", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200))
+EXPIRED_PEM = self_signed_pem("old.example.com", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=35))
+PRIVATE_KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n"
+
+
+def parse(raw: dict[str, Any], stack: str = "dev") -> Any:
+    return parse_settings(raw, stack, NOW)
+
+
+def problems_of(raw: dict[str, Any], stack: str = "dev") -> SettingsError:
+    with pytest.raises(SettingsError) as caught:
+        parse(raw, stack)
+    return caught.value
+
+
+# -- defaults ----------------------------------------------------------------------------------
+
+def test_minimal_secret_client_gets_tutorial_defaults() -> None:
+    settings = parse({"clients": {"hr-sync": secret_client()}})
+    client = settings.clients["hr-sync"]
+    assert isinstance(client, ServicePrincipalClientSettings)
+    assert client.graph_permissions == ("SynchronizationData-User.Upload", "AuditLog.Read.All")
+    assert client.graph_permissions == DEFAULT_PERMISSIONS
+    assert client.display_name == "inbound-provisioning-access-dev-hr-sync"
+    assert client.credential == SecretCredential(lifetime_days=180, rotation_days=None)
+    assert settings.protect is False
+    assert settings.provisioning_app is None
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("prod", True), ("prod-eu", True), ("production", True),
+                                                 ("dev", False), ("test", False), ("preprod", False)])
+def test_protect_defaults_on_for_prod_stacks(stack: str, expected: bool) -> None:
+    assert parse({"clients": {"a": secret_client()}}, stack).protect is expected
+
+
+def test_protect_can_be_set_explicitly() -> None:
+    assert parse({"clients": {"a": secret_client()}, "protect": True}, "dev").protect is True
+    assert parse({"clients": {"a": secret_client()}, "protect": False}, "prod").protect is False
+
+
+def test_stack_permissions_apply_unless_a_client_overrides() -> None:
+    settings = parse({
+        "graphPermissions": ["SynchronizationData-User.Upload", "ProvisioningLog.Read.All"],
+        "clients": {
+            "a": secret_client(),
+            "b": {**secret_client(), "graphPermissions": ["SynchronizationData-User.Upload.OwnedBy"]},
+        },
+    })
+    assert settings.clients["a"].graph_permissions == ("SynchronizationData-User.Upload", "ProvisioningLog.Read.All")
+    assert settings.clients["b"].graph_permissions == ("SynchronizationData-User.Upload.OwnedBy",)
+
+
+def test_every_credential_form_parses() -> None:
+    settings = parse({"clients": {
+        "rotating": secret_client(lifetimeDays=120, rotationDays=30),
+        "byo": {"kind": "servicePrincipal", "credential": {"type": "certificate", "pem": VALID_PEM}},
+        "gen": {"kind": "servicePrincipal", "credential": {"type": "certificate", "generate": {"subject": "hr"}}},
+        "fed": {"kind": "servicePrincipal", "credential": {
+            "type": "federated", "issuer": "https://token.actions.githubusercontent.com",
+            "subject": "repo:contoso/hr-sync:environment:prod"}},
+    }})
+    creds = {k: c.credential for k, c in settings.clients.items() if isinstance(c, ServicePrincipalClientSettings)}
+    assert creds["rotating"] == SecretCredential(lifetime_days=120, rotation_days=30)
+    byo = creds["byo"]
+    assert isinstance(byo, CertificateCredential)
+    assert byo.not_after == (NOW + dt.timedelta(days=200)).replace(microsecond=0)
+    assert creds["gen"] == GeneratedCertificateCredential(subject="hr", validity_days=365)
+    assert creds["fed"] == FederatedCredential(issuer="https://token.actions.githubusercontent.com",
+                                               subject="repo:contoso/hr-sync:environment:prod",
+                                               audiences=("api://AzureADTokenExchange",))
+
+
+def test_managed_identity_forms_parse() -> None:
+    settings = parse({"clients": {
+        "logic-app": {"kind": "managedIdentity", "existing": {"displayName": "CSV2SCIMBulkUpload"}},
+        "uami": {"kind": "managedIdentity", "userAssigned": {
+            "name": "id-hr-sync", "resourceGroupName": "rg-identity", "location": "westeurope",
+            "tags": {"owner": "iam"}}},
+    }})
+    logic_app = settings.clients["logic-app"]
+    assert isinstance(logic_app, ManagedIdentityClientSettings)
+    assert logic_app.existing is not None
+    assert (logic_app.existing.lookup, logic_app.existing.value) == ("displayName", "CSV2SCIMBulkUpload")
+    uami = settings.clients["uami"]
+    assert isinstance(uami, ManagedIdentityClientSettings)
+    assert uami.user_assigned is not None
+    assert uami.user_assigned.location == "westeurope"
+    assert dict(uami.user_assigned.tags) == {"owner": "iam"}
+
+
+def test_long_lifetimes_are_allowed_with_a_warning() -> None:
+    settings = parse({"clients": {"a": secret_client(lifetimeDays=500)}})
+    assert any("lifetimeDays is 500" in w and "12 months" in w for w in settings.warnings)
+    assert parse({"clients": {"a": secret_client(lifetimeDays=365)}}).warnings == ()
+
+
+def test_redundant_permission_pairs_warn() -> None:
+    settings = parse({"clients": {"a": {**secret_client(), "graphPermissions": [
+        "SynchronizationData-User.Upload", "AuditLog.Read.All", "ProvisioningLog.Read.All"]}}})
+    assert any("AuditLog.Read.All and ProvisioningLog.Read.All" in w for w in settings.warnings)
+
+
+# -- bad configuration -------------------------------------------------------------------------
+
+SP = "servicePrincipal"
+FED = {"type": "federated", "issuer": "https://token.actions.githubusercontent.com", "subject": "repo:o/r:ref:main"}
+UA = {"name": "id-hr", "resourceGroupName": "rg-identity", "location": "westeurope"}
+JOB = "API2AAD.0123456789abcdef0123456789abcdef.72f988bf-0000-4000-8000-00000000e1d0"
+
+BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
+    ("no clients", {}, "clients"),
+    ("empty clients", {"clients": {}}, "clients"),
+    ("clients not a map", {"clients": ["hr"]}, "clients"),
+    ("unknown top-level key", {"clients": {"a": secret_client()}, "graphPermisions": []}, "graphPermisions"),
+    ("bad client key", {"clients": {"HR_Sync": secret_client()}}, "clients.HR_Sync"),
+    ("client key too long", {"clients": {"a" * 41: secret_client()}}, "clients." + "a" * 41),
+    ("missing kind", {"clients": {"a": {"credential": {"type": "secret"}}}}, "clients.a.kind"),
+    ("unknown kind", {"clients": {"a": {"kind": "user"}}}, "clients.a.kind"),
+    ("typo in client key", {"clients": {"a": {**secret_client(), "displayname": "x"}}}, "clients.a.displayname"),
+    ("display name too long", {"clients": {"a": {**secret_client(), "displayName": "x" * 121}}},
+     "clients.a.displayName"),
+    ("permission not allowed", {"graphPermissions": ["Directory.ReadWrite.All"], "clients": {"a": secret_client()}},
+     "graphPermissions[0]"),
+    ("client permission not allowed",
+     {"clients": {"a": {**secret_client(), "graphPermissions": ["User.ReadWrite.All"]}}},
+     "clients.a.graphPermissions[0]"),
+    ("duplicate permission", {"graphPermissions": ["AuditLog.Read.All", "AuditLog.Read.All"],
+                              "clients": {"a": secret_client()}}, "graphPermissions[1]"),
+    ("empty permission list", {"graphPermissions": [], "clients": {"a": secret_client()}}, "graphPermissions"),
+    ("permissions not a list", {"clients": {"a": {**secret_client(), "graphPermissions": "AuditLog.Read.All"}}},
+     "clients.a.graphPermissions"),
+    ("protect not a boolean", {"protect": "yes", "clients": {"a": secret_client()}}, "protect"),
+    ("missing credential", {"clients": {"a": {"kind": SP}}}, "clients.a.credential"),
+    ("unknown credential type", {"clients": {"a": {"kind": SP, "credential": {"type": "password"}}}},
+     "clients.a.credential.type"),
+    ("lifetime too long", {"clients": {"a": secret_client(lifetimeDays=731)}}, "clients.a.credential.lifetimeDays"),
+    ("lifetime zero", {"clients": {"a": secret_client(lifetimeDays=0)}}, "clients.a.credential.lifetimeDays"),
+    ("lifetime not an integer", {"clients": {"a": secret_client(lifetimeDays="90")}},
+     "clients.a.credential.lifetimeDays"),
+    ("typo lifetimedays", {"clients": {"a": secret_client(lifetimedays=90)}}, "clients.a.credential.lifetimedays"),
+    ("rotation too short a lifetime", {"clients": {"a": secret_client(lifetimeDays=50, rotationDays=30)}},
+     "clients.a.credential.lifetimeDays"),
+    ("rotation zero", {"clients": {"a": secret_client(rotationDays=0)}}, "clients.a.credential.rotationDays"),
+    ("secret key on a certificate", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "generate": {"subject": "x"}, "lifetimeDays": 30}}}},
+     "clients.a.credential.lifetimeDays"),
+    ("certificate with pem and generate", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "pem": VALID_PEM, "generate": {"subject": "x"}}}}}, "clients.a.credential"),
+    ("certificate with neither", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate"}}}},
+     "clients.a.credential"),
+    ("pem that does not parse", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "pem": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"}}}},
+     "clients.a.credential.pem"),
+    ("expired certificate", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
+                                                                          "pem": EXPIRED_PEM}}}},
+     "clients.a.credential.pem"),
+    ("private key pasted", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
+                                                                         "pem": PRIVATE_KEY_PEM}}}},
+     "clients.a.credential.pem"),
+    ("generate without subject", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "generate": {"validityDays": 30}}}}}, "clients.a.credential.generate.subject"),
+    ("generate validity too long", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "generate": {"subject": "x", "validityDays": 1000}}}}},
+     "clients.a.credential.generate.validityDays"),
+    ("federated http issuer", {"clients": {"a": {"kind": SP, "credential": {**FED, "issuer": "http://idp.example"}}}},
+     "clients.a.credential.issuer"),
+    ("federated without subject", {"clients": {"a": {"kind": SP, "credential": {
+        k: v for k, v in FED.items() if k != "subject"}}}}, "clients.a.credential.subject"),
+    ("federated two audiences", {"clients": {"a": {"kind": SP, "credential": {**FED, "audiences": ["a", "b"]}}}},
+     "clients.a.credential.audiences"),
+    ("federated rotation key", {"clients": {"a": {"kind": SP, "credential": {**FED, "rotationDays": 30}}}},
+     "clients.a.credential.rotationDays"),
+    ("managed identity with credential", {"clients": {"a": {"kind": "managedIdentity", "existing": {
+        "displayName": "CSV2SCIMBulkUpload"}, "credential": {"type": "secret"}}}}, "clients.a.credential"),
+    ("managed identity with both forms", {"clients": {"a": {"kind": "managedIdentity", "existing": {
+        "displayName": "x"}, "userAssigned": UA}}}, "clients.a"),
+    ("managed identity with neither", {"clients": {"a": {"kind": "managedIdentity"}}}, "clients.a"),
+    ("existing with two lookups", {"clients": {"a": {"kind": "managedIdentity", "existing": {
+        "displayName": "x", "objectId": "00000000-0000-0000-0000-000000000001"}}}}, "clients.a.existing"),
+    ("existing objectId not a GUID", {"clients": {"a": {"kind": "managedIdentity", "existing": {
+        "objectId": "CSV2SCIMBulkUpload"}}}}, "clients.a.existing.objectId"),
+    ("existing clientId not a GUID", {"clients": {"a": {"kind": "managedIdentity", "existing": {
+        "clientId": "123"}}}}, "clients.a.existing.clientId"),
+    ("user-assigned bad name", {"clients": {"a": {"kind": "managedIdentity", "userAssigned": {
+        **UA, "name": "id hr!"}}}}, "clients.a.userAssigned.name"),
+    ("user-assigned resource group ends with a period", {"clients": {"a": {"kind": "managedIdentity",
+                                                                           "userAssigned": {
+        **UA, "resourceGroupName": "rg-identity."}}}}, "clients.a.userAssigned.resourceGroupName"),
+    ("user-assigned display-style location", {"clients": {"a": {"kind": "managedIdentity", "userAssigned": {
+        **UA, "location": "West Europe"}}}}, "clients.a.userAssigned.location"),
+    ("user-assigned missing location", {"clients": {"a": {"kind": "managedIdentity", "userAssigned": {
+        k: v for k, v in UA.items() if k != "location"}}}}, "clients.a.userAssigned.location"),
+    ("user-assigned tags not strings", {"clients": {"a": {"kind": "managedIdentity", "userAssigned": {
+        **UA, "tags": {"cost": 12}}}}}, "clients.a.userAssigned.tags"),
+    ("managed identity displayName", {"clients": {"a": {"kind": "managedIdentity", "userAssigned": UA,
+                                                        "displayName": "x"}}}, "clients.a.displayName"),
+    ("provisioning app with both lookups", {"clients": {"a": secret_client()}, "provisioningApp": {
+        "servicePrincipalId": "00000000-0000-0000-0000-000000000001", "displayName": "x", "jobId": JOB}},
+     "provisioningApp"),
+    ("provisioning app bad job id", {"clients": {"a": secret_client()}, "provisioningApp": {
+        "displayName": "x", "jobId": "API2AAD.123"}}, "provisioningApp.jobId"),
+    ("provisioning app missing job id", {"clients": {"a": secret_client()}, "provisioningApp": {
+        "displayName": "x"}}, "provisioningApp.jobId"),
+    ("provisioning app id not a GUID", {"clients": {"a": secret_client()}, "provisioningApp": {
+        "servicePrincipalId": "my-app", "jobId": JOB}}, "provisioningApp.servicePrincipalId"),
+    ("provisioning app unknown key", {"clients": {"a": secret_client()}, "provisioningApp": {
+        "displayName": "x", "jobId": JOB, "jobid": JOB}}, "provisioningApp.jobid"),
+]
+
+
+@pytest.mark.parametrize(("case", "raw", "path"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_names_the_key_path(case: str, raw: dict[str, Any], path: str) -> None:
+    error = problems_of(raw)
+    assert path in [p.path for p in error.problems], f"{case}: {error}"
+    assert f"  - {path}: got " in str(error)
+    assert "; " in str(error).split(f"  - {path}: got ", 1)[1]  # says what is allowed
+
+
+@pytest.mark.parametrize(("case", "raw", "path"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_registers_nothing(run_program: RunProgram, case: str, raw: dict[str, Any], path: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        run_program(raw)
+    assert path in str(caught.value)
+    assert LAST_RUN[0].registrations == [], case
+    assert LAST_RUN[0].calls == [], "nothing is read from the tenant either"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    error = problems_of({
+        "graphPermissions": ["Directory.ReadWrite.All"],
+        "protect": "sometimes",
+        "clients": {
+            "hr-sync": secret_client(lifetimeDays=900),
+            "logic": {"kind": "managedIdentity"},
+        },
+        "provisioningApp": {"displayName": "x", "jobId": "nope"},
+    })
+    assert [p.path for p in error.problems] == [
+        "graphPermissions[0]", "protect", "clients.hr-sync.credential.lifetimeDays", "clients.logic",
+        "provisioningApp.jobId",
+    ]
+    message = str(error)
+    assert message.startswith("Invalid configuration for stack 'dev' (5 problems)")
+    assert "got 900; an integer from 1 to 730" in message
+    assert "SynchronizationData-User.Upload, SynchronizationData-User.Upload.OwnedBy, AuditLog.Read.All, " \
+           "ProvisioningLog.Read.All" in message
+
+
+def test_key_material_is_never_echoed() -> None:
+    error = problems_of({"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
+                                                                      "pem": PRIVATE_KEY_PEM}}}})
+    assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" not in str(error)
+    assert "BEGIN PRIVATE KEY" not in str(error)
+    assert "private key" in str(error)
+    error = problems_of({"clients": {"a": {"kind": SP, "credential": {"type": "certificate", "pem": EXPIRED_PEM}}}})
+    assert EXPIRED_PEM.splitlines()[1] not in str(error)
+    assert "expired at" in str(error)
+
+
+def test_secret_config_values_are_not_shown() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({"clients": {"a": secret_client(lifetimeDays=9999)}}, "dev", NOW, frozenset({"clients"}))
+    assert "9999" not in str(caught.value)
+    assert "<secret, not shown>" in str(caught.value)

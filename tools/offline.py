@@ -1,0 +1,336 @@
+"""Run the program in-process under Pulumi's mock engine, with a stand-in for Entra.
+
+Used by the tests, by ``make plan`` and by the benchmarks.  Nothing here talks to a
+tenant: ``OfflineEntra`` answers the way Entra and the providers do (distinct object
+ids, camelCase outputs, Graph's app roles), and ``run_offline`` records every resource
+the program registers and every data-source call it makes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import runpy
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+
+from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID
+from components.settings import NAMESPACE, rfc3339
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "inbound-provisioning-access"
+MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
+
+GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa: S105 (a Pulumi function token)
+LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
+CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
+
+
+def mock_guid(*parts: str) -> str:
+    """A stable, distinct GUID for a name: what Entra would assign, repeatable in tests."""
+    return str(uuid.uuid5(MOCK_NAMESPACE, "/".join(parts)))
+
+
+def published_graph_roles() -> list[dict[str, Any]]:
+    """Graph app roles as Microsoft publishes them, for the permissions this program allows."""
+    return [
+        {"id": p.published_role_id, "value": p.value, "displayName": p.purpose,
+         "allowedMemberTypes": ["Application"], "isEnabled": True}
+        for p in ALLOWED_PERMISSIONS.values()
+    ]
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """A service principal that exists in the stand-in tenant before the program runs."""
+
+    display_name: str
+    object_id: str
+    client_id: str
+
+
+_KEY_CACHE: list[rsa.RSAPrivateKey] = []
+
+
+def _mock_private_key() -> rsa.RSAPrivateKey:
+    # One real key per process: generating RSA keys is slow, and the mock only needs a real one.
+    if not _KEY_CACHE:
+        _KEY_CACHE.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _KEY_CACHE[0]
+
+
+def self_signed_pem(common_name: str, not_before: dt.datetime, not_after: dt.datetime) -> str:
+    """A real self-signed certificate (the mock's stand-in for pulumi-tls, and test data)."""
+    key = _mock_private_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before).not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+class OfflineEntra(pulumi.runtime.Mocks):
+    """Answers resource registrations and data-source calls the way Entra and the providers do."""
+
+    def __init__(self, graph_app_roles: Iterable[Mapping[str, Any]], *,
+                 tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0",
+                 directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
+                 now: dt.datetime | None = None) -> None:
+        self.graph_app_roles = [dict(r) for r in graph_app_roles]
+        self.tenant_id = tenant_id
+        self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
+        self.deployer_object_id = mock_guid("deployer", tenant_id)
+        self.directory = list(directory)
+        self.resolve_any_name = resolve_any_name
+        """Plan mode: any lookup finds one principal (its ids are placeholders, never shown as real)."""
+        self.now = now or dt.datetime.now(dt.UTC)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    # -- data sources ---------------------------------------------------------------------
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == CLIENT_CONFIG_TOKEN:
+            return {"tenantId": self.tenant_id, "clientId": mock_guid("deployer-app", self.tenant_id),
+                    "objectId": self.deployer_object_id}
+        if args.token == GRAPH_SP_TOKEN:
+            return self._service_principal(args.args)
+        if args.token == LIST_SPS_TOKEN:
+            names = list(args.args.get("displayNames") or [])
+            matches = [e for e in self.directory if e.display_name in names]
+            if not matches and self.resolve_any_name:
+                matches = [self._placeholder(n) for n in names]
+            return {"id": "service-principals", "displayNames": names, "ignoreMissing": True,
+                    "clientIds": [m.client_id for m in matches], "objectIds": [m.object_id for m in matches],
+                    "servicePrincipals": [self._sp_summary(m) for m in matches]}
+        raise NotImplementedError(f"the offline tenant does not answer {args.token}")
+
+    def _placeholder(self, key: str) -> DirectoryEntry:
+        return DirectoryEntry(key, f"looked-up-on-deploy:{key}", f"looked-up-on-deploy:{key}")
+
+    def _service_principal(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        if query.get("clientId") == GRAPH_APP_ID:
+            roles = [r for r in self.graph_app_roles
+                     if "Application" in r.get("allowedMemberTypes", []) and r.get("isEnabled", True)]
+            return {
+                "id": self.graph_object_id, "objectId": self.graph_object_id, "clientId": GRAPH_APP_ID,
+                "displayName": "Microsoft Graph", "type": "Application",
+                "appRoleIds": {r["value"]: r["id"] for r in roles},
+                "appRoles": [{"id": r["id"], "value": r["value"], "displayName": r["displayName"],
+                              "description": r["displayName"], "enabled": True,
+                              "allowedMemberTypes": r["allowedMemberTypes"]} for r in roles],
+            }
+        for entry in self.directory:
+            if query.get("objectId") == entry.object_id or query.get("clientId") == entry.client_id:
+                return {"id": entry.object_id, "objectId": entry.object_id, "clientId": entry.client_id,
+                        "displayName": entry.display_name, "type": "ManagedIdentity"}
+        if self.resolve_any_name:
+            entry = self._placeholder(str(query.get("objectId") or query.get("clientId")))
+            return {"id": entry.object_id, "objectId": entry.object_id, "clientId": entry.client_id,
+                    "displayName": entry.display_name}
+        # What the azuread provider says when Graph answers 404.
+        raise Exception(f"Service principal not found: {json.dumps(dict(query), sort_keys=True)}")
+
+    @staticmethod
+    def _sp_summary(entry: DirectoryEntry) -> dict[str, Any]:
+        return {"accountEnabled": True, "appRoleAssignmentRequired": False, "applicationTenantId": "",
+                "clientId": entry.client_id, "displayName": entry.display_name, "objectId": entry.object_id,
+                "preferredSingleSignOnMode": "", "samlMetadataUrl": "", "servicePrincipalNames": [],
+                "signInAudience": "AzureADMyOrg", "tags": [], "type": "ManagedIdentity"}
+
+    # -- resources ------------------------------------------------------------------------
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        typ, name = args.typ, args.name
+        object_id = mock_guid(typ, name)
+        if typ == "azuread:index/application:Application":
+            state.update(objectId=object_id, clientId=mock_guid("client-id", name))
+            return f"/applications/{object_id}", state
+        if typ == "azuread:index/servicePrincipal:ServicePrincipal":
+            state.update(objectId=object_id, type="Application")
+            return object_id, state
+        if typ == "azuread:index/applicationPassword:ApplicationPassword":
+            key_id = mock_guid("key", name)
+            state.setdefault("endDate", rfc3339(self.now + dt.timedelta(days=730)))
+            state.update(keyId=key_id, value=f"mock-secret-value-{key_id}")
+            return f"{state['applicationId']}/password/{key_id}", state
+        if typ == "azuread:index/applicationCertificate:ApplicationCertificate":
+            key_id = mock_guid("key", name)
+            state["keyId"] = key_id
+            return f"{state['applicationId']}/certificate/{key_id}", state
+        if typ == "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential":
+            state["credentialId"] = object_id
+            return f"{state['applicationId']}/federatedIdentityCredential/{object_id}", state
+        if typ == "azuread:index/appRoleAssignment:AppRoleAssignment":
+            state.update(principalType="ServicePrincipal", resourceDisplayName="Microsoft Graph")
+            return f"/servicePrincipals/{state['resourceObjectId']}/appRoleAssignedTo/{object_id}", state
+        if typ == "azure-native:managedidentity:UserAssignedIdentity":
+            arm_id = (f"/subscriptions/{mock_guid('subscription')}/resourceGroups/{state['resourceGroupName']}"
+                      f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{state['resourceName']}")
+            state.update(name=state["resourceName"], principalId=object_id, clientId=mock_guid("client-id", name),
+                         tenantId=self.tenant_id, type="Microsoft.ManagedIdentity/userAssignedIdentities")
+            return arm_id, state
+        if typ == "tls:index/privateKey:PrivateKey":
+            key = _mock_private_key()
+            state.update(
+                privateKeyPem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()).decode(),
+                publicKeyPem=key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
+            )
+            return object_id, state
+        if typ == "tls:index/selfSignedCert:SelfSignedCert":
+            end = self.now + dt.timedelta(hours=int(state["validityPeriodHours"]))
+            common_name = state["subject"]["commonName"]
+            state.update(certPem=self_signed_pem(common_name, self.now, end),
+                         validityStartTime=rfc3339(self.now), validityEndTime=rfc3339(end))
+            return object_id, state
+        return object_id, state
+
+
+# -- running the program ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource the program registered, with the options that matter for review."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    protect: bool
+    dependencies: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+    inputs: dict[str, Any]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock engine's monitor, also recording each registration's options."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(Registration(
+                type=request.type, name=request.name, urn=response.urn, parent=request.parent,
+                custom=bool(request.custom), protect=bool(request.protect),
+                dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
+                inputs=rpc.deserialize_properties(request.object),
+            ))
+        return response
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.levelname.lower(), record.getMessage()))
+
+
+@dataclass
+class ProgramRun:
+    """What one offline run registered, called, logged and exported."""
+
+    registrations: list[Registration]
+    calls: list[tuple[str, dict[str, Any]]]
+    logs: list[tuple[str, str]]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: frozenset[str] = frozenset()
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == typ]
+
+    def named(self, name: str) -> Registration:
+        found = [r for r in self.registrations if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def calls_to(self, token: str) -> list[dict[str, Any]]:
+        return [args for tok, args in self.calls if tok == token]
+
+    @property
+    def graph_lookups(self) -> int:
+        return sum(1 for args in self.calls_to(GRAPH_SP_TOKEN) if args.get("clientId") == GRAPH_APP_ID)
+
+
+def configure(mocks: OfflineEntra, config: Mapping[str, Any], stack: str,
+              secret_keys: Iterable[str] = ()) -> tuple[RecordingMonitor, _LogCollector]:
+    """A fresh mock runtime with this stack config: no state carries over from an earlier run."""
+    runtime_settings.reset_options(project=PROJECT, stack=stack)
+    monitor = RecordingMonitor(mocks)
+    collector = _LogCollector()
+    logger = logging.getLogger(f"offline-{id(collector)}")
+    logger.addHandler(collector)
+    logger.propagate = False
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {f"{NAMESPACE}:{key}": json.dumps(value) for key, value in config.items()},
+        [f"{NAMESPACE}:{key}" for key in secret_keys],
+    )
+    return monitor, collector
+
+
+def run_main() -> None:
+    """The program exactly as ``pulumi up`` runs it."""
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "dev",
+                program: Callable[[], None] = run_main, secret_keys: Iterable[str] = ()) -> ProgramRun:
+    """Run ``program`` to completion under the mocks and return everything it did.
+
+    Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
+    registered before one is still on ``mocks``' monitor, which tests read through
+    ``last_registrations``.
+    """
+    monitor, collector = configure(mocks, config, stack, secret_keys)
+    run = ProgramRun(registrations=monitor.registrations, calls=mocks.calls, logs=collector.messages)
+    LAST_RUN[:] = [run]
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def _execute() -> pulumi.Output[Any]:
+        program()
+        stack_outputs: dict[str, Any] = runtime_settings.get_root_resource().outputs  # type: ignore[union-attr]
+        names = list(stack_outputs)
+        values = [pulumi.Output.from_input(stack_outputs[n]) for n in names]
+        secrets = [v.is_secret() for v in values]
+
+        async def _resolve() -> None:
+            for name, value, secret in zip(names, values, secrets, strict=True):
+                run.outputs[name] = await value.future()
+                if await secret:
+                    run.secret_outputs = run.secret_outputs | {name}
+
+        return pulumi.Output.from_input(_resolve())
+
+    _execute()
+    return run
+
+
+LAST_RUN: list[ProgramRun] = []

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# make up / make preview: select or create the stack, then run pulumi against it.
+# State goes to a local file backend inside the checkout (.pulumi-state/) unless
+# PULUMI_BACKEND_URL is already set (Pulumi Cloud, azblob://, s3://, ...).
+set -euo pipefail
+
+action="${1:?usage: pulumi-stack.sh up|preview}"
+stack="${STACK:-}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+
+if [ -z "$stack" ]; then
+  echo "usage: make $action STACK=<stack>   (for example: make $action STACK=dev)" >&2
+  exit 2
+fi
+if ! command -v pulumi >/dev/null 2>&1; then
+  cat >&2 <<'MSG'
+error: the Pulumi CLI (`pulumi`) is not on PATH.
+Install it, then run this again:
+  curl -fsSL https://get.pulumi.com | sh       # Linux / macOS
+  brew install pulumi/tap/pulumi               # Homebrew
+  winget install pulumi                        # Windows
+See https://www.pulumi.com/docs/install/
+MSG
+  exit 127
+fi
+
+if [ -z "${PULUMI_BACKEND_URL:-}" ]; then
+  mkdir -p "$here/.pulumi-state"
+  export PULUMI_BACKEND_URL="file://$here/.pulumi-state"
+fi
+case "$PULUMI_BACKEND_URL" in
+  file://*)
+    if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+      echo "error: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE): it encrypts this stack's secrets in $PULUMI_BACKEND_URL" >&2
+      exit 2
+    fi
+    ;;
+esac
+
+cd "$here"
+pulumi stack select --create "$stack" --non-interactive
+# ARGS is split on purpose: extra flags for pulumi, e.g. ARGS="--yes --skip-preview".
+# shellcheck disable=SC2086
+case "$action" in
+  up) exec pulumi up --stack "$stack" ${ARGS:-} ;;
+  preview) exec pulumi preview --diff --stack "$stack" ${ARGS:-} ;;
+  *) echo "unknown action: $action (up or preview)" >&2; exit 2 ;;
+esac
