@@ -23,7 +23,9 @@ from tools.offline import LAST_RUN, self_signed_pem
 
 VALID_PEM = self_signed_pem("hr-sync.example.com", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200))
 EXPIRED_PEM = self_signed_pem("old.example.com", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=35))
-PRIVATE_KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n"
+PRIVATE_KEY_PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n"
+)
 
 
 def parse(raw: dict[str, Any], stack: str = "dev") -> Any:

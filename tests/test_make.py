@@ -1,0 +1,85 @@
+"""`make up` / `make preview` wiring, with a stand-in `pulumi` that records its arguments."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+STAND_IN = """#!/usr/bin/env bash
+echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
+"""
+
+
+@pytest.fixture
+def stand_in(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(STAND_IN)
+    (bin_dir / "pulumi").chmod(0o755)
+    record = tmp_path / "record.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(record), PULUMI_CONFIG_PASSPHRASE="test-passphrase")
+    return env, record
+
+
+def make(target: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), target, *args],  # noqa: S607
+                          env=env, capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_up_selects_or_creates_the_stack_on_the_local_backend(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    result = make("up", env, "STACK=dev")
+    assert result.returncode == 0, result.stderr
+    backend = f"file://{ROOT}/.pulumi-state"
+    assert record.read_text().splitlines() == [
+        f"{backend}|stack select --create dev --non-interactive",
+        f"{backend}|up --stack dev",
+    ]
+
+
+def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    env["PULUMI_BACKEND_URL"] = "azblob://state"
+    result = make("preview", env, "STACK=prod", "ARGS=--expect-no-changes")
+    assert result.returncode == 0, result.stderr
+    assert record.read_text().splitlines() == [
+        "azblob://state|stack select --create prod --non-interactive",
+        "azblob://state|preview --diff --stack prod --expect-no-changes",
+    ]
+
+
+def test_missing_cli_fails_with_an_install_hint(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    bash = shutil.which("bash")
+    assert bash is not None
+    # PATH with the tools make and bash need, but no pulumi.
+    env["PATH"] = ":".join(sorted({str(Path(bash).parent), "/usr/bin", "/bin"}))
+    result = make("up", env, "STACK=dev")
+    assert result.returncode != 0
+    assert "Pulumi CLI (`pulumi`) is not on PATH" in result.stderr
+    assert "get.pulumi.com" in result.stderr
+    assert not record.exists()
+
+
+def test_stack_is_required(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    result = make("up", env)
+    assert result.returncode != 0
+    assert "make up STACK=<stack>" in result.stderr
+    assert not record.exists()
+
+
+def test_local_backend_needs_a_passphrase(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    del env["PULUMI_CONFIG_PASSPHRASE"]
+    result = make("up", env, "STACK=dev")
+    assert result.returncode != 0
+    assert "PULUMI_CONFIG_PASSPHRASE" in result.stderr
+    assert not record.exists()
