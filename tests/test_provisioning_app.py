@@ -1,0 +1,54 @@
+"""provisioningApp: the bulkUpload and provisioning-log URLs handed to the downstream client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.settings import SettingsError
+from tests.conftest import PROVISIONING_APP, RunProgram, secret_client
+from tools.offline import LAST_RUN, OfflineEntra
+
+JOB_SUFFIX = "0123456789abcdef0123456789abcdef"
+
+
+def job_for(tenant: str) -> str:
+    return f"API2AAD.{JOB_SUFFIX}.{tenant}"
+
+
+@pytest.mark.parametrize("lookup", ["servicePrincipalId", "displayName"])
+def test_endpoint_outputs(run_program: RunProgram, entra: OfflineEntra, lookup: str) -> None:
+    job = job_for(entra.tenant_id)
+    value = PROVISIONING_APP.object_id if lookup == "servicePrincipalId" else PROVISIONING_APP.display_name
+    run = run_program({"clients": {"hr": secret_client()}, "provisioningApp": {lookup: value, "jobId": job}})
+    sp = PROVISIONING_APP.object_id
+    assert run.outputs["bulkUploadUrl"] == (
+        f"https://graph.microsoft.com/v1.0/servicePrincipals/{sp}/synchronization/jobs/{job}/bulkUpload")
+    assert run.outputs["provisioningLogsUrl"] == (
+        f"https://graph.microsoft.com/v1.0/auditLogs/provisioning?$filter=jobid eq '{job}'")
+    assert run.outputs["provisioningAppServicePrincipalId"] == sp
+    assert {"bulkUploadUrl", "provisioningLogsUrl"}.isdisjoint(run.secret_outputs)
+
+
+def test_job_from_another_tenant_is_refused(run_program: RunProgram) -> None:
+    other = "11111111-2222-4333-8444-555555555555"
+    with pytest.raises(SettingsError, match=f"belongs to tenant {other}"):
+        run_program({"clients": {"hr": secret_client()},
+                     "provisioningApp": {"displayName": PROVISIONING_APP.display_name, "jobId": job_for(other)}})
+    assert LAST_RUN[0].registrations == []
+
+
+def test_unknown_provisioning_app_name_is_refused(run_program: RunProgram, entra: OfflineEntra) -> None:
+    with pytest.raises(SettingsError, match=r"provisioningApp\.displayName.*no provisioning app"):
+        run_program({"clients": {"hr": secret_client()},
+                     "provisioningApp": {"displayName": "Workday inbound", "jobId": job_for(entra.tenant_id)}})
+    assert LAST_RUN[0].registrations == []
+
+
+def test_owned_by_permission_warns_with_the_fix(run_program: RunProgram, entra: OfflineEntra) -> None:
+    config: dict[str, Any] = {"clients": {"hr": {**secret_client(), "graphPermissions": [
+        "SynchronizationData-User.Upload.OwnedBy", "ProvisioningLog.Read.All"]}}}
+    run = run_program(config)
+    warnings = [m for level, m in run.logs if level == "warning"]
+    assert any("clients.hr" in w and "owns" in w for w in warnings)

@@ -1,0 +1,230 @@
+"""make verify against recorded outputs, with Entra and Graph replaced at azure-core's transport."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.pipeline.transport import HttpRequest, HttpResponse, HttpTransport
+
+from tests.conftest import LOGIC_APP, RunProgram, secret_client
+from tools import verify
+from tools.offline import OfflineEntra, self_signed_pem
+
+TOKEN_MARK = "fake-signature-never-printed"
+
+
+def fake_jwt(claims: dict[str, Any]) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{TOKEN_MARK}"
+
+
+class FakeResponse(HttpResponse):
+    def __init__(self, request: HttpRequest, status: int, payload: Any) -> None:
+        super().__init__(request, None)
+        self.status_code = status
+        self._body = json.dumps(payload).encode()
+        self.headers = {"Content-Type": "application/json"}
+        self.content_type = "application/json"
+        self.reason = "OK" if status < 400 else "Error"
+
+    def body(self) -> bytes:
+        return self._body
+
+
+class FakeEntra(HttpTransport[HttpRequest, HttpResponse]):
+    """Answers the token endpoint and Graph's provisioning logs as Entra would."""
+
+    def __init__(self, tenant: str, roles: dict[str, list[str]], *, refuse: frozenset[str] = frozenset(),
+                 logs_status: int = 200, token_tenant: str | None = None) -> None:
+        self.tenant, self.roles, self.refuse = tenant, roles, refuse
+        self.logs_status, self.token_tenant = logs_status, token_tenant
+        self.requests: list[str] = []
+
+    def __enter__(self) -> FakeEntra:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        url = request.url
+        self.requests.append(f"{request.method} {url.split('?')[0]}")
+        authority = f"https://login.microsoftonline.com/{self.tenant}"
+        if "openid-configuration" in url:
+            return FakeResponse(request, 200, {
+                "token_endpoint": f"{authority}/oauth2/v2.0/token", "issuer": f"{authority}/v2.0",
+                "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize"})
+        if "discovery/instance" in url:
+            return FakeResponse(request, 200, {"tenant_discovery_endpoint":
+                                               f"{authority}/v2.0/.well-known/openid-configuration"})
+        if url.endswith("/oauth2/v2.0/token"):
+            form: dict[str, Any] = {}
+            if isinstance(request.body, (bytes, str)):
+                text = request.body.decode() if isinstance(request.body, bytes) else request.body
+                form = dict(urllib.parse.parse_qsl(text))
+            elif isinstance(request.data, dict):
+                form = dict(request.data)
+            client_id = str(form.get("client_id", ""))
+            if client_id in self.refuse:
+                return FakeResponse(request, 401, {"error": "invalid_client", "error_description":
+                                                   "AADSTS7000215: Invalid client secret provided."})
+            claims = {"tid": self.token_tenant or self.tenant, "appid": client_id,
+                      "roles": self.roles.get(client_id, [])}
+            return FakeResponse(request, 200, {"access_token": fake_jwt(claims), "expires_in": 3600,
+                                               "token_type": "Bearer"})
+        if "auditLogs/provisioning" in url:
+            assert request.headers["Authorization"].startswith("Bearer ")
+            assert "$top=1" in url
+            return FakeResponse(request, self.logs_status, {"value": []})
+        raise AssertionError(f"unexpected request {request.method} {url}")
+
+
+JOB = "API2AAD.0123456789abcdef0123456789abcdef.{tenant}"
+
+
+@pytest.fixture
+def recorded(run_program: RunProgram, entra: OfflineEntra, tmp_path: Path) -> dict[str, Any]:
+    """Outputs of a deployed stack, as `pulumi stack output --json --show-secrets` prints them."""
+    from tests.conftest import PROVISIONING_APP
+    run = run_program({
+        "clients": {
+            "workday": secret_client(),
+            "gen-cert": {"kind": "servicePrincipal", "credential": {"type": "certificate",
+                                                                    "generate": {"subject": "hr"}}},
+            "logic-app": {"kind": "managedIdentity", "existing": {"displayName": LOGIC_APP.display_name}},
+        },
+        "provisioningApp": {"displayName": PROVISIONING_APP.display_name,
+                            "jobId": JOB.format(tenant=entra.tenant_id)},
+    })
+    outputs = dict(run.outputs)
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    outputs["_path"] = str(path)
+    return outputs
+
+
+def granted(outputs: dict[str, Any]) -> dict[str, list[str]]:
+    return {c["clientId"]: c["graphPermissions"] for c in outputs["clients"].values()}
+
+
+def run_verify(outputs: dict[str, Any], transport: FakeEntra, *extra: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = verify.main(["--outputs", outputs["_path"], *extra], transport=transport, out=out)
+    return code, out.getvalue()
+
+
+def secrets_of(outputs: dict[str, Any]) -> list[str]:
+    found = []
+    for material in outputs["clientCredentials"].values():
+        for value in material.values():
+            found += [value] + [line for line in value.splitlines() if len(line) > 40]
+    return found
+
+
+def assert_nothing_secret(text: str, outputs: dict[str, Any]) -> None:
+    assert TOKEN_MARK not in text
+    for secret in secrets_of(outputs):
+        assert secret not in text
+
+
+def test_all_roles_present(recorded: dict[str, Any]) -> None:
+    fake = FakeEntra(recorded["tenantId"], granted(recorded))
+    code, text = run_verify(recorded, fake)
+    assert code == 0, text
+    lines = {line.split()[0]: line for line in text.splitlines()[2:5]}
+    assert lines["workday"].rstrip().endswith("OK")
+    assert "AuditLog.Read.All, SynchronizationData-User.Upload" in lines["workday"]
+    assert "OK (200)" in lines["gen-cert"]
+    assert "SKIPPED" in lines["logic-app"]
+    assert "--on-azure" in text
+    assert sum("/oauth2/v2.0/token" in r for r in fake.requests) == 2
+    assert sum("auditLogs/provisioning" in r for r in fake.requests) == 2
+    assert_nothing_secret(text, recorded)
+
+
+def test_one_role_missing(recorded: dict[str, Any]) -> None:
+    roles = granted(recorded)
+    roles[recorded["clients"]["workday"]["clientId"]] = ["AuditLog.Read.All"]
+    code, text = run_verify(recorded, FakeEntra(recorded["tenantId"], roles), "--client", "workday")
+    assert code == 1
+    assert "MISMATCH" in text
+    assert "missing SynchronizationData-User.Upload: not granted (run `make up`)" in text
+    assert "predate" in text
+    assert_nothing_secret(text, recorded)
+
+
+def test_an_extra_role(recorded: dict[str, Any]) -> None:
+    roles = granted(recorded)
+    roles[recorded["clients"]["workday"]["clientId"]] += ["User.ReadWrite.All"]
+    code, text = run_verify(recorded, FakeEntra(recorded["tenantId"], roles), "--client", "workday")
+    assert code == 1
+    assert "extra User.ReadWrite.All" in text
+
+
+def test_a_failed_token_request(recorded: dict[str, Any]) -> None:
+    workday = recorded["clients"]["workday"]["clientId"]
+    fake = FakeEntra(recorded["tenantId"], granted(recorded), refuse=frozenset({workday}))
+    code, text = run_verify(recorded, fake, "--client", "workday")
+    assert code == 2
+    assert "AUTH-ERROR" in text
+    assert "sign-in failed" in text
+    assert_nothing_secret(text, recorded)
+
+
+def test_logs_endpoint_403(recorded: dict[str, Any]) -> None:
+    fake = FakeEntra(recorded["tenantId"], granted(recorded), logs_status=403)
+    code, text = run_verify(recorded, fake, "--client", "workday")
+    assert code == 1
+    assert "provisioning logs refused (403)" in text
+
+
+def test_wrong_tenant(recorded: dict[str, Any]) -> None:
+    fake = FakeEntra(recorded["tenantId"], granted(recorded), token_tenant="99999999-0000-4000-8000-000000000000")
+    code, text = run_verify(recorded, fake, "--client", "workday")
+    assert code == 1
+    assert "wrong tenant" in text
+
+
+def test_managed_identity_without_on_azure_is_skipped(recorded: dict[str, Any]) -> None:
+    fake = FakeEntra(recorded["tenantId"], granted(recorded))
+    code, text = run_verify(recorded, fake, "--client", "logic-app")
+    assert code == 0
+    assert "SKIPPED" in text
+    assert "run there with --on-azure" in text
+    assert fake.requests == [], "no token is requested for a managed identity off Azure"
+
+
+def test_bring_your_own_certificate_needs_its_key(tmp_path: Path, run_program: RunProgram) -> None:
+    import datetime as dt
+    now = dt.datetime.now(dt.UTC)
+    pem = self_signed_pem("byo", now - dt.timedelta(days=1), now + dt.timedelta(days=30))
+    run = run_program({"clients": {"byo": {"kind": "servicePrincipal",
+                                           "credential": {"type": "certificate", "pem": pem}}}})
+    outputs = dict(run.outputs)
+    outputs["_path"] = str(tmp_path / "o.json")
+    Path(outputs["_path"]).write_text(json.dumps(run.outputs))
+    code, text = run_verify(outputs, FakeEntra(outputs["tenantId"], granted(outputs)))
+    assert code == 2
+    assert "--certificate byo=PATH" in text
+
+
+def test_help_documents_the_roles_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert verify.main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "roles" in text
+    assert "does not validate its" in text
+    assert "--on-azure" in text
+    assert "Exit status" in text

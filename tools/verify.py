@@ -1,0 +1,256 @@
+"""make verify: prove each client's Graph token carries exactly its granted permissions.
+
+The tutorial's last step ("confirm that the permission was applied"), automated the way a
+downstream client experiences it: get a client-credentials token for Microsoft Graph with
+azure-identity, read the ``roles`` claim, compare it with the stack's ``graphPermissions``,
+and (with a provisioning app) read the provisioning logs once.
+
+Nothing secret is ever printed: not a client secret, not a key, not a token; only claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from azure.core import PipelineClient
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, ClientAuthenticationError
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
+from azure.core.pipeline.transport import HttpRequest as TransportRequest
+from azure.core.pipeline.transport import HttpResponse as TransportResponse
+from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest import HttpRequest
+from azure.identity import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
+
+from components.microsoft import GRAPH_SCOPE, LOG_PERMISSIONS
+
+Transport = HttpTransport[TransportRequest, TransportResponse]
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Prove that each client of a deployed stack gets a Microsoft Graph token whose `roles`
+claim holds exactly the permissions the stack granted it, the way the downstream HR
+client would get it (client-credentials flow, scope https://graph.microsoft.com/.default).
+
+How each client is checked:
+  secret            with clientCredentials.<client>.clientSecret from the stack outputs
+  certificate       generated: with the certificate and key in clientCredentials;
+                    bring-your-own: with --certificate CLIENT=PATH (PEM with the private key)
+  managedIdentity   only with --on-azure, run on the Azure resource that holds the identity
+  federated         not here: the token comes from the workload's own identity provider
+                    (GitHub Actions, AKS); run the check in that workload
+
+The roles check decodes our own freshly issued token's payload and does not validate its
+signature: it reads what Entra put in the token, it does not authenticate anyone.
+With a provisioning app in the outputs, it also reads the provisioning logs once
+(GET provisioningLogsUrl&$top=1) with each client that holds a log permission.
+
+Exit status: 0 every checked client holds exactly its grants; 1 a mismatch (missing or
+extra role, logs refused); 2 a usage or sign-in error. Secrets and tokens are never printed.
+"""
+
+
+@dataclass
+class ClientCheck:
+    """The verdict for one client."""
+
+    key: str
+    principal: str
+    expected: list[str]
+    token_roles: list[str] | None = None
+    logs: str = "-"
+    verdict: str = "OK"
+    reasons: list[str] = field(default_factory=list)
+
+
+def decode_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT.  Our own token, just issued: no signature validation, on purpose."""
+    try:
+        payload = token.split(".")[1]
+        claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError) as error:
+        raise ValueError("the access token is not a JWT") from error
+    return claims
+
+
+def read_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
+    """Stack outputs with secrets, from a file or from the Pulumi CLI."""
+    if outputs_file:
+        loaded: dict[str, Any] = json.loads(Path(outputs_file).read_text())
+        return loaded
+    env = dict(os.environ)
+    env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
+    try:
+        result = subprocess.run(  # noqa: S603
+            ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],  # noqa: S607
+            capture_output=True, text=True, check=True, env=env, cwd=ROOT,
+        )
+    except FileNotFoundError as error:
+        raise SystemExit("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE") from error
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(f"pulumi stack output failed: {error.stderr.strip()}") from error
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def _credential(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any], args: argparse.Namespace,
+                transport: Transport | None) -> TokenCredential | str:
+    """A credential for the client, or the reason it is not checked here."""
+    tenant, client_id = outputs["tenantId"], client["clientId"]
+    kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
+    material = (outputs.get("clientCredentials") or {}).get(key, {})
+    kind = client.get("credentialType")
+    if kind == "secret":
+        return ClientSecretCredential(tenant, client_id, material["clientSecret"], **kwargs)
+    if kind == "certificate":
+        if "privateKeyPem" in material:
+            pem = (material["privateKeyPem"] + material["certificatePem"]).encode()
+            return CertificateCredential(tenant, client_id, certificate_data=pem, **kwargs)
+        if key in args.certificates:
+            return CertificateCredential(tenant, client_id, certificate_path=args.certificates[key], **kwargs)
+        return f"usage: bring-your-own certificate; give --certificate {key}=PATH (PEM with its private key)"
+    if kind == "managedIdentity":
+        if not args.on_azure:
+            return "not checked: managed identity tokens exist only on the Azure resource; run there with --on-azure"
+        # A user-assigned identity is named by its client id; a system-assigned one is the default.
+        identity_id = client_id if "resourceId" in client else None
+        return ManagedIdentityCredential(client_id=identity_id, **kwargs)
+    if kind == "federated":
+        return ("checked by its workload: a federated credential has no secret here; its token comes from "
+                "the workload's identity provider (GitHub Actions, AKS); run `make verify` there")
+    return f"usage: unknown credentialType {kind!r}"
+
+
+def _check_logs(url: str, credential: TokenCredential, transport: Transport | None) -> tuple[str, str | None]:
+    policies = [RetryPolicy(retry_total=0), BearerTokenCredentialPolicy(credential, GRAPH_SCOPE)]
+    client: PipelineClient[Any, Any] = PipelineClient(base_url=url, policies=policies, transport=transport)
+    response = client.send_request(HttpRequest("GET", url + "&$top=1"))
+    if response.status_code == 200:
+        return "OK (200)", None
+    if response.status_code == 403:
+        return "403", ("provisioning logs refused (403): the log permission is not granted, or the token "
+                       "predates the grant")
+    return str(response.status_code), f"provisioning logs answered {response.status_code}"
+
+
+def check_client(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any], args: argparse.Namespace,
+                 transport: Transport | None) -> ClientCheck:
+    expected = sorted(client.get("graphPermissions", []))
+    check = ClientCheck(key, client.get("servicePrincipalObjectId", "?"), expected)
+    credential = _credential(key, client, outputs, args, transport)
+    if isinstance(credential, str):
+        check.verdict = "USAGE" if credential.startswith("usage") else "SKIPPED"
+        check.reasons.append(credential)
+        return check
+    try:
+        token = credential.get_token(GRAPH_SCOPE).token
+    except ClientAuthenticationError as error:
+        check.verdict = "AUTH-ERROR"
+        summary = str(error.message or error).splitlines()[0][:300]
+        check.reasons.append(f"sign-in failed: {summary}. Check the credential is current (credentialExpiresAt) "
+                             "and that the client and tenant ids are this stack's")
+        return check
+    claims = decode_claims(token)
+    check.token_roles = sorted(claims.get("roles", []))
+    missing = sorted(set(expected) - set(check.token_roles))
+    extra = sorted(set(check.token_roles) - set(expected))
+    if claims.get("tid") and claims["tid"] != outputs["tenantId"]:
+        check.verdict = "MISMATCH"
+        check.reasons.append(f"wrong tenant: the token is from {claims['tid']}, the stack is {outputs['tenantId']}")
+    if missing:
+        check.verdict = "MISMATCH"
+        cause = ("a managed identity's token is cached by Azure for up to 24 hours, so a new grant can take "
+                 "that long to appear" if client.get("credentialType") == "managedIdentity"
+                 else "the token may predate the grant (wait a few minutes and run again)")
+        check.reasons.append(f"missing {', '.join(missing)}: not granted (run `make up`), or {cause}")
+    if extra:
+        check.verdict = "MISMATCH"
+        check.reasons.append(f"extra {', '.join(extra)}: granted outside this stack (portal or script); "
+                             "remove it for least privilege, or add it to graphPermissions")
+    logs_url = outputs.get("provisioningLogsUrl")
+    if logs_url and LOG_PERMISSIONS & set(expected):
+        try:
+            check.logs, problem = _check_logs(logs_url, credential, transport)
+        except AzureError as error:
+            check.logs, problem = "error", f"provisioning logs request failed: {type(error).__name__}"
+        if problem:
+            check.verdict = "MISMATCH"
+            check.reasons.append(problem)
+    return check
+
+
+def render(checks: Sequence[ClientCheck], out: TextIO) -> None:
+    header = ["client", "principal", "expected roles", "token roles", "logs", "verdict"]
+    rows = [[c.key, c.principal, ", ".join(c.expected),
+             "-" if c.token_roles is None else ", ".join(c.token_roles) or "(none)", c.logs, c.verdict]
+            for c in checks]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    for c in checks:
+        for reason in c.reasons:
+            out.write(f"{c.key}: {reason}\n")
+
+
+def _certificate_arg(text: str) -> tuple[str, str]:
+    key, sep, path = text.partition("=")
+    if not sep or not key or not path:
+        raise argparse.ArgumentTypeError("expected CLIENT=PATH")
+    return key, path
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make verify STACK=<stack> ARGS=...", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", help="the stack whose outputs to check (make verify sets it from STACK)")
+    parser.add_argument("--outputs", metavar="FILE",
+                        help="read outputs from FILE (`pulumi stack output --json --show-secrets`) instead of the CLI")
+    parser.add_argument("--certificate", metavar="CLIENT=PATH", type=_certificate_arg, action="append", default=[],
+                        help="PEM file (certificate and private key) of a bring-your-own-certificate client")
+    parser.add_argument("--on-azure", action="store_true",
+                        help="also check managed identities (run on the Azure resource that holds them)")
+    parser.add_argument("--client", action="append", default=[], metavar="KEY", help="check only these clients")
+    args = parser.parse_args(argv)
+    args.certificates = dict(args.certificate)
+    if not args.stack and not args.outputs:
+        parser.error("give --stack (make verify STACK=<stack>) or --outputs FILE")
+    return args
+
+
+def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
+         out: TextIO = sys.stdout) -> int:
+    """Run the checks; ``transport`` replaces azure-core's HTTP transport (tests)."""
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code == 0 else EXIT_USAGE
+    try:
+        outputs = read_outputs(args.stack, args.outputs)
+    except SystemExit as error:
+        out.write(f"error: {error}\n")
+        return EXIT_USAGE
+    clients: Mapping[str, Any] = outputs.get("clients") or {}
+    selected = [k for k in clients if not args.client or k in args.client]
+    if not selected:
+        out.write("error: no clients to check in these outputs\n")
+        return EXIT_USAGE
+    checks = [check_client(k, clients[k], outputs, args, transport) for k in selected]
+    render(checks, out)
+    verdicts = {c.verdict for c in checks}
+    if verdicts & {"USAGE", "AUTH-ERROR"}:
+        return EXIT_USAGE
+    return EXIT_MISMATCH if "MISMATCH" in verdicts else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
