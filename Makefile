@@ -33,8 +33,7 @@ plan: $(VENV)/.installed
 	@$(PY) -m tools.plan --stack "$(STACK)" $(ARGS)
 
 verify: $(VENV)/.installed
-	@test -n "$(STACK)" || { echo "usage: make verify STACK=<stack> [ARGS='...']" >&2; exit 2; }
-	@$(PY) -m tools.verify --stack "$(STACK)" $(ARGS)
+	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)

@@ -1,0 +1,85 @@
+"""make plan: the offline access plan, on every shipped stack file and on a broken one."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from components.microsoft import ALLOWED_PERMISSIONS
+from tests.conftest import ROLE_ID, ROOT
+from tools import plan
+
+STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+
+def run_plan(stack: str, path: Path) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = plan.main(["--stack", stack, "--config-file", str(path)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_published_ids_match_graphs_real_roles() -> None:
+    for value, permission in ALLOWED_PERMISSIONS.items():
+        assert permission.published_role_id == ROLE_ID[value], value
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_plan_of_every_shipped_stack(stack_file: Path) -> None:
+    stack = stack_file.name.split(".")[1]
+    code, text, err = run_plan(stack, stack_file)
+    assert code == 0, err
+    assert text.startswith(f"# Access plan: stack `{stack}`")
+    assert "role id (planned)" in text
+    assert "Nothing was read from or written to a tenant" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line and "grant" not in line]
+    grant_rows = [r for r in rows if any(p in r for p in ALLOWED_PERMISSIONS) and r.count("|") == 8]
+    assert grant_rows
+    for row in grant_rows:
+        permission = row.split(" | ")[3]
+        assert f"`{ROLE_ID[permission]}`" in row
+    assert "## Resources the stack manages" in text
+    assert "mock-secret" not in text
+    assert "looked-up-on-deploy" not in text, "placeholder ids are never shown as real"
+
+
+def test_prod_plan_has_no_plain_secret_and_is_protected() -> None:
+    code, text, _ = run_plan("prod", ROOT / "Pulumi.prod.yaml")
+    assert code == 0
+    assert "`protect` is **on**" in text
+    assert "applicationPassword" not in text
+    assert "ProvisioningLog.Read.All" in text
+    assert "AuditLog.Read.All" not in text
+
+
+def test_dev_plan_shows_expiry(tmp_path: Path) -> None:
+    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+    assert code == 0
+    assert "| hr-sync | servicePrincipal | inbound-provisioning-access-dev-hr-sync (created on deploy) |" in text
+    assert "if deployed today (90 days)" in text
+    assert "`azuread:index/applicationPassword:ApplicationPassword` | `hr-sync-secret` | no |" in text
+
+
+def test_broken_stack_file_fails_with_the_error_list(tmp_path: Path) -> None:
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text(
+        "config:\n"
+        "  inbound-provisioning-access:graphPermissions: [Directory.ReadWrite.All]\n"
+        "  inbound-provisioning-access:clients:\n"
+        "    hr:\n"
+        "      kind: servicePrincipal\n"
+        "      credential: {type: secret, lifetimeDays: 1000}\n"
+    )
+    code, text, err = run_plan("broken", broken)
+    assert code == 1
+    assert text == ""
+    assert "graphPermissions[0]" in err
+    assert "clients.hr.credential.lifetimeDays" in err
+    assert "2 problems" in err
+
+
+def test_missing_stack_file(tmp_path: Path) -> None:
+    code, _, err = run_plan("nope", tmp_path / "Pulumi.nope.yaml")
+    assert code == 2
+    assert "does not exist" in err

@@ -1,0 +1,156 @@
+"""make plan: the offline access plan of a stack, as Markdown.
+
+Runs this same program (``__main__.py``) under Pulumi's mock engine with the stack's
+``Pulumi.<stack>.yaml``: no Pulumi CLI, no credentials, no network.  It prints who gets
+which Graph permission with which credential and expiry, and every resource the stack
+would manage.  Nothing in it is read from a tenant: principals that already exist are
+named as configured, and role ids are Microsoft's published ids (labelled "planned");
+``pulumi up`` resolves them by value from Graph's service principal in the tenant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from components.credentials import rotation_slots
+from components.settings import (
+    JOB_ID_RE,
+    NAMESPACE,
+    CertificateCredential,
+    FederatedCredential,
+    GeneratedCertificateCredential,
+    ManagedIdentityClientSettings,
+    SecretCredential,
+    Settings,
+    SettingsError,
+    parse_settings,
+)
+from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_offline
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_TENANT = "00000000-0000-0000-0000-000000000000"
+GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
+
+
+def read_stack_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """This project's keys from a stack file; ``secure:`` values cannot be decrypted offline."""
+    document = yaml.safe_load(path.read_text()) or {}
+    prefix = f"{NAMESPACE}:"
+    config: dict[str, Any] = {}
+    secret: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret.append(name)
+            value = "<secret>"
+        config[name] = value
+    return config, secret
+
+
+def _principal(settings: Settings, key: str) -> str:
+    client = settings.clients[key]
+    if isinstance(client, ManagedIdentityClientSettings):
+        if client.existing is not None:
+            return f"{client.existing.value} (existing; looked up by {client.existing.lookup} on deploy)"
+        assert client.user_assigned is not None
+        return f"{client.user_assigned.name} (user-assigned identity, created on deploy)"
+    return f"{client.display_name} (created on deploy)"
+
+
+def _credential(settings: Settings, key: str, shown: Mapping[str, Any], now: dt.datetime) -> tuple[str, str]:
+    client = settings.clients[key]
+    if isinstance(client, ManagedIdentityClientSettings):
+        return "managed identity", "managed by Azure"
+    credential = client.credential
+    expires = str(shown.get("credentialExpiresAt", ""))[:10]
+    if isinstance(credential, SecretCredential):
+        if credential.rotation_days is None:
+            return "secret", f"{expires} if deployed today ({credential.lifetime_days} days)"
+        newest = rotation_slots(now, credential.lifetime_days, credential.rotation_days)[0]
+        return (f"secret, rotated every {credential.rotation_days} days",
+                f"{newest.end_date:%Y-%m-%d} (newest; previous kept until the next rotation)")
+    if isinstance(credential, CertificateCredential):
+        return f"certificate {credential.thumbprint}", f"{expires} (the certificate's own expiry)"
+    if isinstance(credential, GeneratedCertificateCredential):
+        return (f"certificate, generated (CN={credential.subject})",
+                f"{expires} if deployed today ({credential.validity_days} days)")
+    assert isinstance(credential, FederatedCredential)
+    return f"federated ({credential.issuer}, {credential.subject})", "no secret, no expiry"
+
+
+def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, now: dt.datetime,
+           out: TextIO) -> None:
+    role_ids = {(r.name.split("-grant-")[0], r.name.split("-grant-", 1)[1]): r.inputs["appRoleId"]
+                for r in run.of_type(GRANT)}
+    out.write(f"# Access plan: stack `{stack}`\n\n")
+    out.write(f"Offline plan of `{stack_file.name}`: this program run under Pulumi's mock engine. "
+              "Nothing was read from or written to a tenant. Role ids are Microsoft's published ids "
+              "(planned); `pulumi up` resolves them by value from Microsoft Graph's service principal.\n\n")
+    out.write("## Grants\n\n")
+    out.write("| client | kind | principal | Graph permission | role id (planned) | credential | expires |\n")
+    out.write("|---|---|---|---|---|---|---|\n")
+    for key, shown in run.outputs["clients"].items():
+        credential, expires = _credential(settings, key, shown, now)
+        for permission in shown["graphPermissions"]:
+            out.write(f"| {key} | {shown['kind']} | {_principal(settings, key)} | {permission} | "
+                      f"`{role_ids[(key, permission)]}` | {credential} | {expires} |\n")
+    out.write(f"\n`protect` is **{'on' if settings.protect else 'off'}** for app registrations, service "
+              "principals, managed identities and grants.\n")
+    if settings.provisioning_app is not None:
+        app = settings.provisioning_app
+        out.write(f"\nProvisioning app: {app.display_name or app.service_principal_id}, job `{app.job_id}`.\n")
+    custom = sorted((r for r in run.registrations if r.custom), key=lambda r: r.name)
+    out.write(f"\n## Resources the stack manages ({len(custom)})\n\n| type | name | protect |\n|---|---|---|\n")
+    for registration in custom:
+        out.write(f"| `{registration.type}` | `{registration.name}` | {'yes' if registration.protect else 'no'} |\n")
+    warnings = [message for level, message in run.logs if level == "warning"]
+    if warnings:
+        out.write("\n## Warnings\n\n" + "".join(f"- {w}\n" for w in warnings))
+
+
+def plan(stack: str, stack_file: Path, out: TextIO, err: TextIO) -> int:
+    if not stack_file.exists():
+        err.write(f"error: {stack_file} does not exist\n")
+        return 2
+    config, secret_keys = read_stack_file(stack_file)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        settings = parse_settings(config, stack, now, frozenset(secret_keys))
+    except SettingsError as error:
+        err.write(f"{error}\n")
+        return 1
+    # Offline there is no tenant: assume the one the provisioning job names, if any.
+    tenant = PLACEHOLDER_TENANT
+    if settings.provisioning_app is not None:
+        match = JOB_ID_RE.match(settings.provisioning_app.job_id)
+        tenant = match.group(2).lower() if match else tenant
+    mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
+    try:
+        run = run_offline(mocks, config, stack, secret_keys=secret_keys)
+    except SettingsError as error:
+        err.write(f"{error}\n")
+        return 1
+    render(stack, stack_file, settings, run, now, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(prog="make plan STACK=<stack>", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
+    args = parser.parse_args(argv)
+    return plan(args.stack, args.config_file or ROOT / f"Pulumi.{args.stack}.yaml", out, err)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
