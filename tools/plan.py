@@ -49,10 +49,10 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         if not key.startswith(prefix):
             continue
         name = key[len(prefix):]
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        is_secure = isinstance(value, dict) and set(value) == {"secure"}
+        if is_secure:
             secret.append(name)
-            value = "<secret>"
-        config[name] = value
+        config[name] = "<secret>" if is_secure else value
     return config, secret
 
 
@@ -61,8 +61,8 @@ def _principal(settings: Settings, key: str) -> str:
     if isinstance(client, ManagedIdentityClientSettings):
         if client.existing is not None:
             return f"{client.existing.value} (existing; looked up by {client.existing.lookup} on deploy)"
-        assert client.user_assigned is not None
-        return f"{client.user_assigned.name} (user-assigned identity, created on deploy)"
+        name = client.user_assigned.name if client.user_assigned is not None else "?"
+        return f"{name} (user-assigned identity, created on deploy)"
     return f"{client.display_name} (created on deploy)"
 
 
@@ -83,7 +83,8 @@ def _credential(settings: Settings, key: str, shown: Mapping[str, Any], now: dt.
     if isinstance(credential, GeneratedCertificateCredential):
         return (f"certificate, generated (CN={credential.subject})",
                 f"{expires} if deployed today ({credential.validity_days} days)")
-    assert isinstance(credential, FederatedCredential)
+    if not isinstance(credential, FederatedCredential):
+        raise TypeError(f"unknown credential {credential!r}")
     return f"federated ({credential.issuer}, {credential.subject})", "no secret, no expiry"
 
 
