@@ -1,0 +1,28 @@
+"""Structural guard for the benchmarks: resources per client stay at the floor, one Graph lookup per stack."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import baseline, workloads
+from tests.conftest import GRAPH_ROLES
+from tools.offline import OfflineEntra, run_offline
+
+CLIENTS = 3
+
+
+@pytest.mark.parametrize("kind", workloads.KINDS)
+def test_resources_per_client_stay_at_the_minimum(kind: str) -> None:
+    mocks = OfflineEntra(GRAPH_ROLES, directory=workloads.directory(CLIENTS))
+    run = run_offline(mocks, workloads.config(kind, CLIENTS), "bench")
+    custom = [r for r in run.registrations if r.custom]
+    assert len(custom) == CLIENTS * workloads.MINIMUM_RESOURCES_PER_CLIENT[kind]
+    assert run.graph_lookups == 1
+
+
+def test_baseline_registers_the_same_resources_as_the_secret_workload() -> None:
+    program = run_offline(OfflineEntra(GRAPH_ROLES), workloads.config("secret", CLIENTS), "bench")
+    floor = run_offline(OfflineEntra(GRAPH_ROLES), {}, "bench", program=baseline.program(CLIENTS))
+    types = sorted(r.type for r in program.registrations if r.custom)
+    assert types == sorted(r.type for r in floor.registrations if r.custom)
+    assert floor.graph_lookups == 1
