@@ -20,23 +20,25 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import baseline, workloads
-from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_offline
+from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_main, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(kind: str, clients: int, program: Callable[[], None] | None = None) -> tuple[float, float, ProgramRun]:
-    """One run: wall seconds, peak MiB, and what it did."""
+def measure(kind: str, clients: int, program: Callable[[], None] | None = None,
+            trace_memory: bool = False) -> tuple[float, ProgramRun]:
+    """One run: wall seconds (or peak MiB with ``trace_memory``, which slows the run) and what it did."""
     mocks = OfflineEntra(published_graph_roles(), directory=workloads.directory(clients))
     config = workloads.config(kind, clients) if program is None else {}
-    tracemalloc.start()
+    if trace_memory:
+        tracemalloc.start()
     start = time.perf_counter()
-    run = run_offline(mocks, config, "bench") if program is None else run_offline(mocks, config, "bench",
-                                                                                   program=program)
-    elapsed = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return elapsed, peak, run
+    run = run_offline(mocks, config, "bench", program=program or run_main)
+    result = time.perf_counter() - start
+    if trace_memory:
+        result = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    return result, run
 
 
 def spread(values: list[float]) -> str:
@@ -62,19 +64,20 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict[str, Any]] = []
     print("| kind | clients | resources/client | Graph lookups | data-source calls | wall s, median (±half-range) "
-          "| peak MiB |")
+          "| peak MiB, median (±half-range) |")
     print("|---|---|---|---|---|---|---|")
     for kind in workloads.KINDS:
         for size in args.sizes:
-            samples = [measure(kind, size) for _ in range(args.runs)]
-            run = samples[-1][2]
+            walls = [measure(kind, size) for _ in range(args.runs)]
+            peaks = [measure(kind, size, trace_memory=True)[0] for _ in range(args.runs)]
+            run = walls[-1][1]
             resources = sum(1 for r in run.registrations if r.custom) / size
             row = {"kind": kind, "clients": size, "resources_per_client": resources,
                    "graph_lookups": run.graph_lookups, "calls": len(run.calls),
-                   "wall": [s[0] for s in samples], "peak": [s[1] for s in samples]}
+                   "wall": [w for w, _ in walls], "peak": peaks}
             rows.append(row)
             print(f"| {kind} | {size} | {resources:g} | {run.graph_lookups} | {len(run.calls)} | "
-                  f"{spread(row['wall'])} | {statistics.median(row['peak']):.1f} |")
+                  f"{spread(row['wall'])} | {spread(peaks)} |", flush=True)
 
     size = max(args.sizes)
     program_times, baseline_times = [], []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_azuread as azuread
@@ -63,44 +64,81 @@ def lookup_microsoft_graph() -> MicrosoftGraph:
     return MicrosoftGraph(object_id=graph.object_id, app_role_ids=dict(graph.app_role_ids))
 
 
-def _find_by_display_name(display_name: str, path: str, what: str,
-                          problems: list[Problem]) -> FoundPrincipal | None:
-    # getServicePrincipal by display name fails on duplicates with a provider error; listing
-    # all matches lets us say how many there are and what to use instead.
-    found = azuread.get_service_principals(display_names=[display_name], ignore_missing=True)
-    matches = list(found.service_principals or [])
-    if len(matches) == 1:
-        match = matches[0]
-        return FoundPrincipal(match.object_id, match.client_id, match.display_name)
-    if not matches:
-        problems.append(Problem(path, repr(display_name),
-                                f"no {what} has this display name in the tenant; check the name, "
-                                "or use objectId"))
-    else:
-        ids = ", ".join(sorted(m.object_id for m in matches))
-        problems.append(Problem(path, repr(display_name),
-                                f"{len(matches)} service principals have this display name ({ids}); "
-                                "use objectId to say which one"))
-    return None
+Lookup = Literal["displayName", "objectId", "clientId"]
 
 
-def _find_existing(key: str, existing: ExistingIdentity, problems: list[Problem]) -> FoundPrincipal | None:
-    path = f"clients.{key}.existing.{existing.lookup}"
-    if existing.lookup == "displayName":
-        return _find_by_display_name(existing.value, path, "service principal (managed identity)", problems)
-    if existing.lookup == "objectId":
-        sp = azuread.get_service_principal(object_id=existing.value)
+def _list_service_principals(lookup: Lookup, values: list[str]) -> dict[str, FoundPrincipal]:
+    """One data-source read for many values; found principals keyed by the (case-folded) value."""
+    if lookup == "displayName":
+        result = azuread.get_service_principals(display_names=values, ignore_missing=True)
+    elif lookup == "objectId":
+        result = azuread.get_service_principals(object_ids=values, ignore_missing=True)
     else:
-        sp = azuread.get_service_principal(client_id=existing.value)
-    return FoundPrincipal(sp.object_id, sp.client_id, sp.display_name)
+        result = azuread.get_service_principals(client_ids=values, ignore_missing=True)
+    found: dict[str, FoundPrincipal] = {}
+    for sp in result.service_principals or []:
+        principal = FoundPrincipal(sp.object_id, sp.client_id, sp.display_name)
+        value = {"displayName": sp.display_name, "objectId": sp.object_id, "clientId": sp.client_id}[lookup]
+        found[value.casefold()] = principal
+    return found
+
+
+def find_service_principals(lookup: Lookup, values: list[str]) -> tuple[dict[str, FoundPrincipal], dict[str, str]]:
+    """Principals found by value, and for each value not found, why.
+
+    The common case is one read for all values.  The azuread provider fails the whole read when
+    one display name matches several principals, so on a failure each value is asked alone, to
+    say which one it was.
+    """
+    try:
+        found = _list_service_principals(lookup, values)
+    except Exception as error:  # a provider error, raised by the invoke
+        if len(values) > 1:
+            found, reasons = {}, {}
+            for value in values:
+                one_found, one_reason = find_service_principals(lookup, [value])
+                found.update(one_found)
+                reasons.update(one_reason)
+            return found, reasons
+        text = str(error)
+        if "more than one" in text.casefold():
+            return {}, {values[0]: "several service principals have this display name; "
+                                   "use objectId to say which one"}
+        return {}, {values[0]: f"the lookup failed: {text.strip().splitlines()[-1][:300]}"}
+    by_value = {v: found[v.casefold()] for v in values if v.casefold() in found}
+    lookup_words = {"displayName": "display name", "objectId": "object id", "clientId": "client id"}[lookup]
+    hint = "; check it, or use objectId" if lookup != "objectId" else "; check it (Enterprise applications > Object ID)"
+    reasons = {v: f"no service principal has this {lookup_words} in the tenant{hint}"
+               for v in values if v not in by_value}
+    return by_value, reasons
+
+
+def _find_existing_identities(settings: Settings, problems: list[Problem]) -> dict[str, FoundPrincipal]:
+    wanted: dict[Lookup, dict[str, ExistingIdentity]] = {}
+    for key, client in settings.clients.items():
+        if isinstance(client, ManagedIdentityClientSettings) and client.existing is not None:
+            wanted.setdefault(client.existing.lookup, {})[key] = client.existing
+    found_by_key: dict[str, FoundPrincipal] = {}
+    for lookup, by_key in wanted.items():
+        found, reasons = find_service_principals(lookup, sorted({e.value for e in by_key.values()}))
+        for key, existing in by_key.items():
+            if existing.value in found:
+                found_by_key[key] = found[existing.value]
+            else:
+                problems.append(Problem(f"clients.{key}.existing.{lookup}", repr(existing.value),
+                                        reasons[existing.value]))
+    return found_by_key
 
 
 def _find_provisioning_app(app: ProvisioningAppSettings, problems: list[Problem]) -> FoundPrincipal | None:
-    if app.display_name is not None:
-        return _find_by_display_name(app.display_name, "provisioningApp.displayName",
-                                     "provisioning app", problems)
-    sp = azuread.get_service_principal(object_id=app.service_principal_id)
-    return FoundPrincipal(sp.object_id, sp.client_id, sp.display_name)
+    lookup: Lookup = "displayName" if app.display_name is not None else "objectId"
+    value = app.display_name or app.service_principal_id or ""
+    found, reasons = find_service_principals(lookup, [value])
+    if value in found:
+        return found[value]
+    key = "displayName" if lookup == "displayName" else "servicePrincipalId"
+    problems.append(Problem(f"provisioningApp.{key}", repr(value), reasons[value]))
+    return None
 
 
 def read_tenant(settings: Settings) -> Tenant:
@@ -117,12 +155,7 @@ def read_tenant(settings: Settings) -> Tenant:
                                         "Microsoft Graph's service principal in this tenant has no app role "
                                         "with this value"))
 
-    existing: dict[str, FoundPrincipal] = {}
-    for key, client in settings.clients.items():
-        if isinstance(client, ManagedIdentityClientSettings) and client.existing is not None:
-            found = _find_existing(key, client.existing, problems)
-            if found is not None:
-                existing[key] = found
+    existing = _find_existing_identities(settings, problems)
 
     provisioning_app = None
     if settings.provisioning_app is not None:

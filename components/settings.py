@@ -613,7 +613,10 @@ def read_raw_config() -> dict[str, Any]:
     """Every key of this project's namespace in the stack's config, parsed from JSON where it is JSON."""
     raw: dict[str, Any] = {}
     prefix = f"{NAMESPACE}:"
-    for full_key, text in pulumi.runtime.config.CONFIG.get().items():
+    # The CLI's Python host passes the stack's config in the PULUMI_CONFIG environment variable
+    # (and loads it into the runtime); the mock engine (tests, `make plan`) sets it in-process.
+    everything = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+    for full_key, text in everything.items():
         if not full_key.startswith(prefix):
             continue
         try:
@@ -626,5 +629,7 @@ def read_raw_config() -> dict[str, Any]:
 def load_settings(now: dt.datetime | None = None) -> Settings:
     """Read and validate this stack's config; raise :class:`SettingsError` before anything is registered."""
     raw = read_raw_config()
-    secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{NAMESPACE}:{k}"))
+    secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
+    secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{NAMESPACE}:{k}")
+                       or f"{NAMESPACE}:{k}" in secret_env)
     return parse_settings(raw, pulumi.get_stack(), now, secret)

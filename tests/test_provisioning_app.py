@@ -40,7 +40,8 @@ def test_job_from_another_tenant_is_refused(run_program: RunProgram) -> None:
 
 
 def test_unknown_provisioning_app_name_is_refused(run_program: RunProgram, entra: OfflineEntra) -> None:
-    with pytest.raises(SettingsError, match=r"provisioningApp\.displayName.*no provisioning app"):
+    with pytest.raises(SettingsError, match=r"provisioningApp\.displayName: got 'Workday inbound'; no service "
+                                            r"principal has this display name"):
         run_program({"clients": {"hr": secret_client()},
                      "provisioningApp": {"displayName": "Workday inbound", "jobId": job_for(entra.tenant_id)}})
     assert LAST_RUN[0].registrations == []

@@ -287,3 +287,32 @@ def test_secret_config_values_are_not_shown() -> None:
         parse_settings({"clients": {"a": secret_client(lifetimeDays=9999)}}, "dev", NOW, frozenset({"clients"}))
     assert "9999" not in str(caught.value)
     assert "<secret, not shown>" in str(caught.value)
+
+
+def test_config_from_the_cli_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi up` passes config as JSON in PULUMI_CONFIG; secret key names in PULUMI_CONFIG_SECRET_KEYS."""
+    import json
+
+    import pulumi
+
+    from components.settings import load_settings
+
+    pulumi.runtime.set_all_config({})
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({
+        "inbound-provisioning-access:clients": json.dumps({"hr": {"kind": "servicePrincipal", "credential": {
+            "type": "secret", "lifetimeDays": 9999}}}),
+        "inbound-provisioning-access:protect": "true",
+        "azure-native:location": "westeurope",
+    }))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["inbound-provisioning-access:clients"]))
+    with pytest.raises(SettingsError) as caught:
+        load_settings(NOW)
+    assert [p.path for p in caught.value.problems] == ["clients.hr.credential.lifetimeDays"]
+    assert "9999" not in str(caught.value), "the clients key is secret"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({
+        "inbound-provisioning-access:clients": json.dumps({"hr": secret_client()}),
+        "inbound-provisioning-access:protect": "true",
+    }))
+    settings = load_settings(NOW)
+    assert settings.protect is True
+    assert list(settings.clients) == ["hr"]

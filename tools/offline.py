@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pulumi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -86,6 +87,23 @@ def self_signed_pem(common_name: str, not_before: dt.datetime, not_after: dt.dat
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+class ProviderError(Exception):
+    """A data source's own failure, which the engine returns to the program as a failed invoke."""
+
+
+class _ProviderRpcError(grpc.RpcError):  # type: ignore[misc]
+    # What the engine's gRPC answer looks like when a provider fails an invoke.
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self._message = message
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._message
+
+
 class OfflineEntra(pulumi.runtime.Mocks):
     """Answers resource registrations and data-source calls the way Entra and the providers do."""
 
@@ -113,40 +131,44 @@ class OfflineEntra(pulumi.runtime.Mocks):
         if args.token == GRAPH_SP_TOKEN:
             return self._service_principal(args.args)
         if args.token == LIST_SPS_TOKEN:
-            names = list(args.args.get("displayNames") or [])
-            matches = [e for e in self.directory if e.display_name in names]
-            if not matches and self.resolve_any_name:
-                matches = [self._placeholder(n) for n in names]
-            return {"id": "service-principals", "displayNames": names, "ignoreMissing": True,
-                    "clientIds": [m.client_id for m in matches], "objectIds": [m.object_id for m in matches],
-                    "servicePrincipals": [self._sp_summary(m) for m in matches]}
+            return self._list_service_principals(args.args)
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
     def _placeholder(self, key: str) -> DirectoryEntry:
         return DirectoryEntry(key, f"looked-up-on-deploy:{key}", f"looked-up-on-deploy:{key}")
 
+    def _list_service_principals(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        # As the azuread provider does: one Graph query per value; with ignoreMissing a value
+        # that matches nothing is skipped, and a display name matching several fails the read.
+        field_by_arg = {"displayNames": "display_name", "objectIds": "object_id", "clientIds": "client_id"}
+        matches: list[DirectoryEntry] = []
+        for arg, attribute in field_by_arg.items():
+            for value in query.get(arg) or []:
+                found = [e for e in self.directory if getattr(e, attribute).casefold() == str(value).casefold()]
+                if not found and self.resolve_any_name:
+                    found = [self._placeholder(str(value))]
+                if len(found) > 1:
+                    raise ProviderError(f"Finding service principals with display name: {value!r}: "
+                                    "more than one service principal returned with this display name")
+                matches += found
+        return {"id": "service-principals", "ignoreMissing": True,
+                "displayNames": [m.display_name for m in matches],
+                "clientIds": [m.client_id for m in matches], "objectIds": [m.object_id for m in matches],
+                "servicePrincipals": [self._sp_summary(m) for m in matches]}
+
     def _service_principal(self, query: Mapping[str, Any]) -> dict[str, Any]:
-        if query.get("clientId") == GRAPH_APP_ID:
-            roles = [r for r in self.graph_app_roles
-                     if "Application" in r.get("allowedMemberTypes", []) and r.get("isEnabled", True)]
-            return {
-                "id": self.graph_object_id, "objectId": self.graph_object_id, "clientId": GRAPH_APP_ID,
-                "displayName": "Microsoft Graph", "type": "Application",
-                "appRoleIds": {r["value"]: r["id"] for r in roles},
-                "appRoles": [{"id": r["id"], "value": r["value"], "displayName": r["displayName"],
-                              "description": r["displayName"], "enabled": True,
-                              "allowedMemberTypes": r["allowedMemberTypes"]} for r in roles],
-            }
-        for entry in self.directory:
-            if query.get("objectId") == entry.object_id or query.get("clientId") == entry.client_id:
-                return {"id": entry.object_id, "objectId": entry.object_id, "clientId": entry.client_id,
-                        "displayName": entry.display_name, "type": "ManagedIdentity"}
-        if self.resolve_any_name:
-            entry = self._placeholder(str(query.get("objectId") or query.get("clientId")))
-            return {"id": entry.object_id, "objectId": entry.object_id, "clientId": entry.client_id,
-                    "displayName": entry.display_name}
-        # What the azuread provider says when Graph answers 404.
-        raise Exception(f"Service principal not found: {json.dumps(dict(query), sort_keys=True)}")
+        if query.get("clientId") != GRAPH_APP_ID:
+            raise NotImplementedError("the program looks up only Graph's service principal one at a time")
+        roles = [r for r in self.graph_app_roles
+                 if "Application" in r.get("allowedMemberTypes", []) and r.get("isEnabled", True)]
+        return {
+            "id": self.graph_object_id, "objectId": self.graph_object_id, "clientId": GRAPH_APP_ID,
+            "displayName": "Microsoft Graph", "type": "Application",
+            "appRoleIds": {r["value"]: r["id"] for r in roles},
+            "appRoles": [{"id": r["id"], "value": r["value"], "displayName": r["displayName"],
+                          "description": r["displayName"], "enabled": True,
+                          "allowedMemberTypes": r["allowedMemberTypes"]} for r in roles],
+        }
 
     @staticmethod
     def _sp_summary(entry: DirectoryEntry) -> dict[str, Any]:
@@ -246,6 +268,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        try:
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
+        except ProviderError as error:
+            raise _ProviderRpcError(str(error)) from error
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
