@@ -107,26 +107,28 @@ def attach_credential(name: str, display_name: str, credential: Credential,
 def _secret(name: str, display_name: str, credential: SecretCredential,
             application: azuread.Application, opts: pulumi.ResourceOptions,
             now: dt.datetime) -> AttachedCredential:
+    # A password's end date is fixed when it is created: a later run (a new "now", or a changed
+    # lifetimeDays) must not replace a secret that is still in use, so Pulumi ignores it after.
+    fixed_end = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["endDate"]))
     if credential.rotation_days is None:
         password = azuread.ApplicationPassword(
             f"{name}-secret",
             application_id=application.id,
             display_name=f"{display_name} (managed by Pulumi)",
             end_date=rfc3339(now + dt.timedelta(days=credential.lifetime_days)),
-            # The end date is computed from the first run's "now"; later runs must not move it.
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["endDate"])),
+            opts=fixed_end,
         )
         passwords = [password]
     else:
-        # Deterministic per period: the same inputs on every run within a period, so nothing is
-        # replaced until a new period starts; then the newest slot is created and the oldest removed.
+        # Named by period: the same resources on every run within a period, so nothing changes
+        # until a new period starts; then the newest slot is created and the oldest removed.
         passwords = [
             azuread.ApplicationPassword(
                 f"{name}-secret-{slot.suffix}",
                 application_id=application.id,
                 display_name=f"{display_name} (rotation {slot.period_start:%Y-%m-%d})",
                 end_date=rfc3339(slot.end_date),
-                opts=opts,
+                opts=fixed_end,
             )
             for slot in rotation_slots(now, credential.lifetime_days, credential.rotation_days)
         ]

@@ -84,7 +84,7 @@ def test_rotating_secret_resources_and_outputs(run_at: Any) -> None:
     for slot in (newest, previous):
         password = passwords[f"hr-secret-{slot.suffix}"]
         assert password.inputs["endDate"] == slot.end_date.strftime("%Y-%m-%dT%H:%M:%SZ")
-        assert password.ignore_changes == (), "end dates are derived from the period, not from now"
+        assert password.ignore_changes == ("endDate",), "a changed lifetimeDays applies from the next rotation"
     assert run.outputs["clients"]["hr"]["credentialExpiresAt"] == newest.end_date.strftime("%Y-%m-%dT%H:%M:%SZ")
     exported = run.outputs["clientCredentials"]["hr"]["clientSecret"]
     assert exported == f"mock-secret-value-{mock_guid('key', f'hr-secret-{newest.suffix}')}"

@@ -9,9 +9,9 @@ import pytest
 
 from components.directory import FoundPrincipal, MicrosoftGraph
 from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
-from components.settings import ExistingIdentity, ManagedIdentityClientSettings, SettingsError
-from tests.conftest import DUPLICATE_A, DUPLICATE_B, LOGIC_APP, ROLE_ID, RunProgram, secret_client
-from tools.offline import LAST_RUN, DirectoryEntry, OfflineEntra, configure, mock_guid
+from components.settings import ExistingIdentity, ManagedIdentityClientSettings
+from tests.conftest import LOGIC_APP, ROLE_ID, RunProgram, secret_client
+from tools.offline import OfflineEntra, configure
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
@@ -47,52 +47,6 @@ def test_existing_identity_gets_only_grants(run_program: RunProgram, entra: Offl
         "credentialType": "managedIdentity",
     }
     assert "logic-app" not in run.outputs["clientCredentials"]
-
-
-def test_display_name_matching_nothing_says_use_object_id(run_program: RunProgram) -> None:
-    with pytest.raises(SettingsError) as caught:
-        run_program({"clients": {"logic-app": existing(displayName="CSV2SCIMBulkUplod")}})
-    message = str(caught.value)
-    assert "clients.logic-app.existing.displayName: got 'CSV2SCIMBulkUplod'" in message
-    assert "no service principal has this display name in the tenant; check it, or use objectId" in message
-    assert LAST_RUN[0].registrations == []
-
-
-def test_display_name_matching_several_says_use_object_id(run_program: RunProgram) -> None:
-    assert DUPLICATE_A.display_name == DUPLICATE_B.display_name
-    with pytest.raises(SettingsError) as caught:
-        run_program({"clients": {"feed": existing(displayName="hr-feed")}})
-    message = str(caught.value)
-    assert "clients.feed.existing.displayName: got 'hr-feed'; several service principals have this display name; " \
-           "use objectId to say which one" in message
-    assert LAST_RUN[0].registrations == []
-
-
-def test_a_duplicate_name_among_many_is_pinned_to_its_client(run_program: RunProgram) -> None:
-    with pytest.raises(SettingsError) as caught:
-        run_program({"clients": {"feed": existing(displayName="hr-feed"),
-                                 "logic-app": existing(displayName=LOGIC_APP.display_name)}})
-    assert [p.path for p in caught.value.problems] == ["clients.feed.existing.displayName"]
-
-
-def test_unknown_object_id_fails_before_registration(run_program: RunProgram) -> None:
-    with pytest.raises(SettingsError, match=r"clients\.x\.existing\.objectId: .*no service principal has this "
-                                            r"object id"):
-        run_program({"clients": {"x": existing(objectId="00000000-0000-4000-8000-000000000404")}})
-    assert LAST_RUN[0].registrations == []
-
-
-def test_existing_identities_are_looked_up_in_one_read_per_lookup_kind(run_program: RunProgram,
-                                                                       entra: OfflineEntra) -> None:
-    entra.directory += [DirectoryEntry(f"logic-{i}", mock_guid("la", str(i)), mock_guid("lac", str(i)))
-                        for i in range(5)]
-    clients: dict[str, Any] = {f"la-{i}": existing(displayName=f"logic-{i}") for i in range(5)}
-    clients["by-id"] = existing(objectId=LOGIC_APP.object_id)
-    run = run_program({"clients": clients})
-    lists = run.calls_to("azuread:index/getServicePrincipals:getServicePrincipals")
-    assert len(lists) == 2
-    assert sorted(lists[0].get("displayNames") or lists[1]["displayNames"]) == [f"logic-{i}" for i in range(5)]
-    assert len(run.of_type(GRANT)) == 12
 
 
 def test_user_assigned_identity_is_created_and_granted(run_program: RunProgram, entra: OfflineEntra) -> None:

@@ -228,3 +228,29 @@ def test_help_documents_the_roles_check(capsys: pytest.CaptureFixture[str]) -> N
     assert "does not validate its" in text
     assert "--on-azure" in text
     assert "Exit status" in text
+
+
+def test_outputs_come_from_the_pulumi_cli(recorded: dict[str, Any], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "args.txt"
+    stand_in = bin_dir / "pulumi"
+    stand_in.write_text(f'#!/usr/bin/env bash\necho "$PULUMI_BACKEND_URL|$*" > {log}\ncat {recorded["_path"]}\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    out = io.StringIO()
+    code = verify.main(["--stack", "dev", "--client", "workday"],
+                       transport=FakeEntra(recorded["tenantId"], granted(recorded)), out=out)
+    assert code == 0, out.getvalue()
+    backend, args = log.read_text().strip().split("|")
+    assert args == "stack output --json --show-secrets --stack dev"
+    assert backend.endswith("/.pulumi-state")
+
+
+def test_missing_cli_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    out = io.StringIO()
+    assert verify.main(["--stack", "dev"], out=out) == 2
+    assert "--outputs FILE" in out.getvalue()
