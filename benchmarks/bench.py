@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import runpy
 import statistics
 import subprocess
 import sys
@@ -19,10 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import baseline, workloads
+from benchmarks import workloads
 from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_main, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+BASELINE = ROOT / "benchmarks" / "baseline.py"
+
+
+def run_baseline(clients: int) -> Callable[[], None]:
+    """The baseline program file, run the way ``run_main`` runs ``__main__.py``."""
+    def run() -> None:
+        os.environ["BASELINE_CLIENTS"] = str(clients)
+        runpy.run_path(str(BASELINE), run_name="__main__")
+    return run
 
 
 def measure(kind: str, clients: int, program: Callable[[], None] | None = None,
@@ -83,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     program_times, baseline_times = [], []
     for _ in range(args.runs):
         program_times.append(measure("secret", size)[0])
-        baseline_times.append(measure("secret", size, baseline.program(size))[0])
+        baseline_times.append(measure("secret", size, run_baseline(size))[0])
     ratio = statistics.median(program_times) / statistics.median(baseline_times)
     imports = import_seconds(args.runs)
     print(f"\nInterleaved at {size} secret clients: program {spread(program_times)} s, "

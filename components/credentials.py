@@ -88,15 +88,7 @@ def attach_credential(name: str, display_name: str, credential: Credential,
     if isinstance(credential, SecretCredential):
         return _secret(name, display_name, credential, application, opts, now)
     if isinstance(credential, CertificateCredential):
-        cert = azuread.ApplicationCertificate(
-            f"{name}-certificate",
-            application_id=application.id,
-            type="AsymmetricX509Cert",
-            encoding="pem",
-            value=credential.pem,
-            end_date=rfc3339(credential.not_after),
-            opts=opts,
-        )
+        cert = _application_certificate(name, application, credential.pem, rfc3339(credential.not_after), opts)
         return AttachedCredential("certificate", expires_at=cert.end_date,
                                   thumbprint=pulumi.Output.from_input(credential.thumbprint), resources=[cert])
     if isinstance(credential, GeneratedCertificateCredential):
@@ -141,6 +133,22 @@ def _secret(name: str, display_name: str, credential: SecretCredential,
     )
 
 
+def _application_certificate(
+    name: str, application: azuread.Application, pem: pulumi.Input[str], end_date: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> azuread.ApplicationCertificate:
+    """Register a public certificate on the app; its end date is the certificate's own."""
+    return azuread.ApplicationCertificate(
+        f"{name}-certificate",
+        application_id=application.id,
+        type="AsymmetricX509Cert",
+        encoding="pem",
+        value=pem,
+        end_date=end_date,
+        opts=opts,
+    )
+
+
 def _generated_certificate(name: str, credential: GeneratedCertificateCredential,
                            application: azuread.Application,
                            opts: pulumi.ResourceOptions) -> AttachedCredential:
@@ -153,16 +161,8 @@ def _generated_certificate(name: str, credential: GeneratedCertificateCredential
         allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
         opts=opts,
     )
-    app_cert = azuread.ApplicationCertificate(
-        f"{name}-certificate",
-        application_id=application.id,
-        type="AsymmetricX509Cert",
-        encoding="pem",
-        value=cert.cert_pem,
-        # The certificate's own validity end, fixed in the tls provider's state at creation.
-        end_date=cert.validity_end_time,
-        opts=opts,
-    )
+    # The certificate's own validity end, fixed in the tls provider's state at creation.
+    app_cert = _application_certificate(name, application, cert.cert_pem, cert.validity_end_time, opts)
     material = pulumi.Output.all(cert.cert_pem, key.private_key_pem).apply(
         lambda pems: {"certificatePem": pems[0], "privateKeyPem": pems[1]}
     )

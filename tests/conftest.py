@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tools.offline import DirectoryEntry, OfflineEntra, ProgramRun, mock_guid, run_offline
+from tools.offline import DirectoryEntry, OfflineEntra, ProgramRun, configure, mock_guid, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -47,6 +47,13 @@ def secret_client(**credential: Any) -> dict[str, Any]:
 @pytest.fixture
 def entra() -> OfflineEntra:
     return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DUPLICATE_A, DUPLICATE_B, PROVISIONING_APP], now=NOW)
+
+
+@pytest.fixture
+def fresh_runtime(entra: OfflineEntra) -> OfflineEntra:
+    """A fresh mock runtime for tests that build one component directly."""
+    configure(entra, {}, "dev")
+    return entra
 
 
 RunProgram = Callable[..., ProgramRun]

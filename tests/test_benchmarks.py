@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import baseline, workloads
+from benchmarks import workloads
+from benchmarks.bench import run_baseline
 from tests.conftest import GRAPH_ROLES
 from tools.offline import OfflineEntra, run_offline
 
@@ -22,7 +23,7 @@ def test_resources_per_client_stay_at_the_minimum(kind: str) -> None:
 
 def test_baseline_registers_the_same_resources_as_the_secret_workload() -> None:
     program = run_offline(OfflineEntra(GRAPH_ROLES), workloads.config("secret", CLIENTS), "bench")
-    floor = run_offline(OfflineEntra(GRAPH_ROLES), {}, "bench", program=baseline.program(CLIENTS))
+    floor = run_offline(OfflineEntra(GRAPH_ROLES), {}, "bench", program=run_baseline(CLIENTS))
     types = sorted(r.type for r in program.registrations if r.custom)
     assert types == sorted(r.type for r in floor.registrations if r.custom)
     assert floor.graph_lookups == 1

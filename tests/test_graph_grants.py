@@ -12,7 +12,7 @@ from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions, role_ids_for
 from components.settings import SettingsError
 from tests.conftest import GRAPH_ROLES, ROLE_ID, RunProgram, secret_client
-from tools.offline import OfflineEntra, configure
+from tools.offline import OfflineEntra
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 SP = "azuread:index/servicePrincipal:ServicePrincipal"
@@ -95,12 +95,6 @@ def test_a_permission_missing_from_the_tenant_fails_before_registration(run_prog
 def test_role_ids_resolve_by_value_from_the_tenant() -> None:
     graph = MicrosoftGraph("graph-oid", {"AuditLog.Read.All": "tenant-published-id"})
     assert role_ids_for(graph, ["AuditLog.Read.All"]) == {"AuditLog.Read.All": "tenant-published-id"}
-
-
-@pytest.fixture
-def fresh_runtime(entra: OfflineEntra) -> OfflineEntra:
-    configure(entra, {}, "dev")
-    return entra
 
 
 @pulumi.runtime.test

@@ -11,7 +11,7 @@ from components.directory import FoundPrincipal, MicrosoftGraph
 from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
 from components.settings import ExistingIdentity, ManagedIdentityClientSettings
 from tests.conftest import LOGIC_APP, ROLE_ID, RunProgram, secret_client
-from tools.offline import OfflineEntra, configure
+from tools.offline import OfflineEntra
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
@@ -81,12 +81,6 @@ def test_mixed_stack_looks_up_graph_once(run_program: RunProgram) -> None:
     assert run.graph_lookups == 1
     principals = {r.inputs["principalObjectId"] for r in run.of_type(GRANT)}
     assert len(principals) == 3, "each client's grants go to its own principal"
-
-
-@pytest.fixture
-def fresh_runtime(entra: OfflineEntra) -> OfflineEntra:
-    configure(entra, {}, "dev")
-    return entra
 
 
 @pulumi.runtime.test

@@ -13,7 +13,7 @@ from components.microsoft import GRAPH_APP_ID
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings import SecretCredential, ServicePrincipalClientSettings
 from tests.conftest import NOW, ROLE_ID, RunProgram, secret_client
-from tools.offline import OfflineEntra, configure
+from tools.offline import OfflineEntra
 
 APP = "azuread:index/application:Application"
 SP = "azuread:index/servicePrincipal:ServicePrincipal"
@@ -64,12 +64,6 @@ def test_protect_is_set_on_everything_but_credentials(run_program: RunProgram, s
     run = run_program({"clients": {"hr": secret_client()}, **config}, stack=stack)
     protected = {r.type: r.protect for r in run.registrations if r.custom}
     assert protected == {APP: expected, SP: expected, GRANT: expected, PASSWORD: False}
-
-
-@pytest.fixture
-def fresh_runtime(entra: OfflineEntra) -> OfflineEntra:
-    configure(entra, {}, "dev")
-    return entra
 
 
 @pulumi.runtime.test
