@@ -50,8 +50,6 @@ class Tenant:
     """Everything read from the tenant before resources are registered."""
 
     tenant_id: str
-    deployer_object_id: str
-    """The identity running ``pulumi up``; made owner of the app registrations it creates."""
     graph: MicrosoftGraph
     existing_identities: Mapping[str, FoundPrincipal]
     """Existing managed identities, by client key."""
@@ -170,5 +168,5 @@ def read_tenant(settings: Settings) -> Tenant:
         raise SettingsError(settings.stack, problems)
     for warning in settings.warnings:
         pulumi.log.warn(warning)
-    return Tenant(tenant_id=tenant_id, deployer_object_id=client_config.object_id, graph=graph,
+    return Tenant(tenant_id=tenant_id, graph=graph,
                   existing_identities=existing, provisioning_app=provisioning_app)

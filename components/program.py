@@ -38,8 +38,7 @@ def build(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
             ))
         else:
             clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
-                settings=client, graph=tenant.graph, role_ids=role_ids,
-                owner_object_ids=(tenant.deployer_object_id,), protect=settings.protect, now=now,
+                settings=client, graph=tenant.graph, role_ids=role_ids, protect=settings.protect, now=now,
             ))
         if UPLOAD_OWNED_BY in client.graph_permissions:
             pulumi.log.warn(

@@ -26,8 +26,6 @@ class ServicePrincipalClientArgs:
     """Graph's service principal: the resource of every grant."""
     role_ids: Mapping[str, str]
     """App role ids to grant, by permission value."""
-    owner_object_ids: tuple[str, ...]
-    """Owners of the app registration and service principal (the deployer)."""
     protect: bool
     """Pulumi ``protect`` for the app registration, service principal and grants."""
     now: dt.datetime
@@ -64,7 +62,8 @@ class ServicePrincipalClient(pulumi.ComponentResource):
             f"{name}-app",
             display_name=settings.display_name,
             sign_in_audience="AzureADMyOrg",
-            owners=list(args.owner_object_ids),
+            # No owners: an owner can add credentials to the app and so act with its Graph
+            # permissions. Deployers manage it through their directory role or Graph permissions.
             # Declaring the granted roles makes the portal's "API permissions" blade show them
             # as granted, instead of as "other permissions granted for <tenant>".
             required_resource_accesses=[
@@ -82,7 +81,6 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         service_principal = azuread.ServicePrincipal(
             f"{name}-sp",
             client_id=application.client_id,
-            owners=list(args.owner_object_ids),
             opts=protected,
         )
         credential = attach_credential(name, settings.display_name, settings.credential,

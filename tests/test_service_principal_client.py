@@ -41,7 +41,8 @@ def test_service_principal_belongs_to_the_app(run_program: RunProgram, entra: Of
     run = run_program({"clients": {"hr": {**secret_client(), "displayName": "Workday inbound (dev)"}}})
     assert run.named("hr-app").inputs["displayName"] == "Workday inbound (dev)"
     assert run.named("hr-sp").inputs["clientId"] == run.outputs["clients"]["hr"]["clientId"]
-    assert run.named("hr-app").inputs["owners"] == [entra.deployer_object_id]
+    assert "owners" not in run.named("hr-app").inputs, "an owner could add credentials and act as the client"
+    assert "owners" not in run.named("hr-sp").inputs
     assert run.outputs["clients"]["hr"]["displayName"] == "Workday inbound (dev)"
 
 
@@ -72,8 +73,7 @@ def test_component_outputs(fresh_runtime: OfflineEntra) -> pulumi.Output[Any]:
     client = ServicePrincipalClient("hr", ServicePrincipalClientArgs(
         settings=ServicePrincipalClientSettings(key="hr", display_name="HR", graph_permissions=("AuditLog.Read.All",),
                                                 credential=SecretCredential(lifetime_days=30)),
-        graph=graph, role_ids={"AuditLog.Read.All": ROLE_ID["AuditLog.Read.All"]}, owner_object_ids=("me",),
-        protect=False, now=NOW,
+        graph=graph, role_ids={"AuditLog.Read.All": ROLE_ID["AuditLog.Read.All"]}, protect=False, now=NOW,
     ))
     assert client.credential_type == "secret"
     assert client.certificate_thumbprint is None
