@@ -42,9 +42,9 @@ class FakeEntra(HttpTransport[HttpRequest, HttpResponse]):
     """Answers the token endpoint and Graph's provisioning logs as Entra would."""
 
     def __init__(self, tenant: str, roles: dict[str, list[str]], *, refuse: frozenset[str] = frozenset(),
-                 logs_status: int = 200, token_tenant: str | None = None) -> None:
+                 logs_status: int = 200, token_tenant: str | None = None, token_client: str | None = None) -> None:
         self.tenant, self.roles, self.refuse = tenant, roles, refuse
-        self.logs_status, self.token_tenant = logs_status, token_tenant
+        self.logs_status, self.token_tenant, self.token_client = logs_status, token_tenant, token_client
         self.requests: list[str] = []
 
     def __enter__(self) -> FakeEntra:
@@ -81,7 +81,7 @@ class FakeEntra(HttpTransport[HttpRequest, HttpResponse]):
             if client_id in self.refuse:
                 return FakeResponse(request, 401, {"error": "invalid_client", "error_description":
                                                    "AADSTS7000215: Invalid client secret provided."})
-            claims = {"tid": self.token_tenant or self.tenant, "appid": client_id,
+            claims = {"tid": self.token_tenant or self.tenant, "appid": self.token_client or client_id,
                       "roles": self.roles.get(client_id, [])}
             return FakeResponse(request, 200, {"access_token": fake_jwt(claims), "expires_in": 3600,
                                                "token_type": "Bearer"})
@@ -196,6 +196,27 @@ def test_wrong_tenant(recorded: dict[str, Any]) -> None:
     code, text = run_verify(recorded, fake, "--client", "workday")
     assert code == 1
     assert "wrong tenant" in text
+
+
+def test_token_for_another_identity(recorded: dict[str, Any]) -> None:
+    fake = FakeEntra(recorded["tenantId"], granted(recorded), token_client="aaaaaaaa-0000-4000-8000-000000000000")
+    code, text = run_verify(recorded, fake, "--client", "workday")
+    assert code == 1
+    assert "wrong identity: the token is for client aaaaaaaa-0000-4000-8000-000000000000" in text
+
+
+def test_federated_client_is_checked_by_its_workload(run_program: RunProgram, tmp_path: Path) -> None:
+    run = run_program({"clients": {"gh": {"kind": "servicePrincipal", "credential": {
+        "type": "federated", "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:o/r:ref:main"}}}})
+    outputs = {**run.outputs, "_path": str(tmp_path / "o.json")}
+    Path(outputs["_path"]).write_text(json.dumps(run.outputs))
+    fake = FakeEntra(outputs["tenantId"], granted(outputs))
+    code, text = run_verify(outputs, fake)
+    assert code == 0
+    assert "BY-WORKLOAD" in text
+    assert "run there with --on-azure" in text
+    assert fake.requests == []
 
 
 def test_managed_identity_without_on_azure_is_skipped(recorded: dict[str, Any]) -> None:

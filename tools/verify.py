@@ -29,7 +29,12 @@ from azure.core.pipeline.transport import HttpRequest as TransportRequest
 from azure.core.pipeline.transport import HttpResponse as TransportResponse
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
-from azure.identity import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
+from azure.identity import (
+    CertificateCredential,
+    ClientSecretCredential,
+    DefaultAzureCredential,
+    ManagedIdentityCredential,
+)
 
 from components.microsoft import GRAPH_SCOPE, LOG_PERMISSIONS
 
@@ -47,8 +52,9 @@ How each client is checked:
   certificate       generated: with the certificate and key in clientCredentials;
                     bring-your-own: with --certificate CLIENT=PATH (PEM with the private key)
   managedIdentity   only with --on-azure, run on the Azure resource that holds the identity
-  federated         not here: the token comes from the workload's own identity provider
-                    (GitHub Actions, AKS); run the check in that workload
+  federated         only with --on-azure, run in the workload itself (AKS workload identity,
+                    or GitHub Actions after azure/login as this client): its token comes
+                    from the workload's own identity provider
 
 The roles check decodes our own freshly issued token's payload and does not validate its
 signature: it reads what Entra put in the token, it does not authenticate anyone.
@@ -126,8 +132,12 @@ def _credential(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any],
         identity_id = client_id if "resourceId" in client else None
         return ManagedIdentityCredential(client_id=identity_id, **kwargs)
     if kind == "federated":
-        return ("checked by its workload: a federated credential has no secret here; its token comes from "
-                "the workload's identity provider (GitHub Actions, AKS); run `make verify` there")
+        if not args.on_azure:
+            return ("checked by its workload: a federated credential has no secret here; its token comes from "
+                    "the workload's identity provider (GitHub Actions, AKS); run there with --on-azure")
+        # In the workload: AKS workload identity from its environment, or the Azure CLI that
+        # azure/login signed in with the workload's federated token.
+        return DefaultAzureCredential(workload_identity_client_id=client_id, **kwargs)
     return f"usage: unknown credentialType {kind!r}"
 
 
@@ -149,7 +159,8 @@ def check_client(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any]
     check = ClientCheck(key, client.get("servicePrincipalObjectId", "?"), expected)
     credential = _credential(key, client, outputs, args, transport)
     if isinstance(credential, str):
-        check.verdict = "USAGE" if credential.startswith("usage") else "SKIPPED"
+        check.verdict = ("USAGE" if credential.startswith("usage")
+                         else "BY-WORKLOAD" if credential.startswith("checked by its workload") else "SKIPPED")
         check.reasons.append(credential)
         return check
     try:
@@ -164,6 +175,11 @@ def check_client(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any]
     check.token_roles = sorted(claims.get("roles", []))
     missing = sorted(set(expected) - set(check.token_roles))
     extra = sorted(set(check.token_roles) - set(expected))
+    token_client = claims.get("appid") or claims.get("azp")
+    if token_client and token_client != client.get("clientId"):
+        check.verdict = "MISMATCH"
+        check.reasons.append(f"wrong identity: the token is for client {token_client}, not {client.get('clientId')}; "
+                             "sign the workload in as this client")
     if claims.get("tid") and claims["tid"] != outputs["tenantId"]:
         check.verdict = "MISMATCH"
         check.reasons.append(f"wrong tenant: the token is from {claims['tid']}, the stack is {outputs['tenantId']}")
@@ -218,7 +234,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--certificate", metavar="CLIENT=PATH", type=_certificate_arg, action="append", default=[],
                         help="PEM file (certificate and private key) of a bring-your-own-certificate client")
     parser.add_argument("--on-azure", action="store_true",
-                        help="also check managed identities (run on the Azure resource that holds them)")
+                        help="also check managed identities and federated clients (run where they sign in)")
     parser.add_argument("--client", action="append", default=[], metavar="KEY", help="check only these clients")
     args = parser.parse_args(argv)
     args.certificates = dict(args.certificate)
