@@ -13,8 +13,12 @@ import pytest
 from tools.offline import DirectoryEntry, OfflineEntra, ProgramRun, configure, mock_guid, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+GRAPH_ROLES_FIXTURE = FIXTURES / "microsoft-graph-app-roles.json"
+PROJECT_SCHEMA = FIXTURES / "pulumi-project.schema.json"
+# The team's shared copies, beside the checkout where there is one (CI); the tests check the
+# repository's copies against them.
 SHARED = ROOT.parent / "shared"
-GRAPH_ROLES_FIXTURE = SHARED / "fixtures" / "microsoft-graph-app-roles.json"
 
 # A fixed "now" so end dates and rotation periods are exact.
 NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
@@ -29,8 +33,6 @@ PROVISIONING_APP = DirectoryEntry("API-driven provisioning to Microsoft Entra ID
 
 
 def load_graph_roles() -> list[dict[str, Any]]:
-    if not GRAPH_ROLES_FIXTURE.exists():
-        pytest.fail(f"missing {GRAPH_ROLES_FIXTURE}: the tests need ../shared beside the checkout")
     roles: list[dict[str, Any]] = json.loads(GRAPH_ROLES_FIXTURE.read_text())["appRoles"]
     return roles
 

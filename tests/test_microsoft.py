@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from components.microsoft import (
     ALLOWED_PERMISSIONS,
     DEFAULT_PERMISSIONS,
@@ -10,7 +14,7 @@ from components.microsoft import (
     provisioning_logs_url,
     token_endpoint,
 )
-from tests.conftest import GRAPH_ROLES, ROLE_ID
+from tests.conftest import GRAPH_ROLES, GRAPH_ROLES_FIXTURE, PROJECT_SCHEMA, ROLE_ID, SHARED
 
 
 def test_published_ids_match_graphs_real_roles() -> None:
@@ -31,3 +35,13 @@ def test_urls() -> None:
         "https://graph.microsoft.com/v1.0/servicePrincipals/sp/synchronization/jobs/API2AAD.x/bulkUpload")
     assert provisioning_logs_url("API2AAD.x") == (
         "https://graph.microsoft.com/v1.0/auditLogs/provisioning?$filter=jobid eq 'API2AAD.x'")
+
+
+@pytest.mark.parametrize(("ours", "shared"), [
+    (GRAPH_ROLES_FIXTURE, SHARED / "fixtures" / "microsoft-graph-app-roles.json"),
+    (PROJECT_SCHEMA, SHARED / "schemas" / "pulumi-project.schema.json"),
+], ids=["graph-app-roles", "project-schema"])
+def test_fixtures_match_the_shared_copies(ours: Path, shared: Path) -> None:
+    if not shared.exists():
+        pytest.skip(f"no shared copy at {shared} (a clone outside the team's workspace)")
+    assert ours.read_bytes() == shared.read_bytes()

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.microsoft import DEFAULT_PERMISSIONS
-from tests.conftest import ROOT, SHARED, RunProgram, secret_client
+from tests.conftest import PROJECT_SCHEMA, ROOT, RunProgram, secret_client
 from tools.offline import OfflineEntra
 
 
@@ -52,7 +52,7 @@ def test_only_client_credentials_is_secret_and_holds_the_only_secret(run_program
 
 
 def test_project_file_validates_against_pulumis_schema() -> None:
-    schema = json.loads((SHARED / "schemas" / "pulumi-project.schema.json").read_text())
+    schema = json.loads(PROJECT_SCHEMA.read_text())
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(project)
     assert project["name"] == "inbound-provisioning-access"
@@ -63,7 +63,7 @@ def test_project_file_validates_against_pulumis_schema() -> None:
 
 
 def test_schema_check_can_fail() -> None:
-    schema = json.loads((SHARED / "schemas" / "pulumi-project.schema.json").read_text())
+    schema = json.loads(PROJECT_SCHEMA.read_text())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema).validate({"name": "x", "runtime": "python",
                                                           "config": {"k": {"type": "object"}}})
