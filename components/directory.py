@@ -1,7 +1,7 @@
 """Reads from the tenant, done once and before any resource is registered.
 
-Microsoft Graph's service principal, the deployer, existing managed identities and the
-provisioning app are looked up with azuread data sources.  Every lookup happens here,
+The tenant id (from the deployer's sign-in), Microsoft Graph's service principal, existing
+managed identities and the provisioning app are looked up with azuread data sources.  Every lookup happens here,
 up front, so that a name that matches nothing (or several things) fails the run the same
 way bad config does: one error, nothing created.
 """
@@ -123,7 +123,7 @@ def _find_existing_identities(settings: Settings, problems: list[Problem]) -> di
             if existing.value in found:
                 found_by_key[key] = found[existing.value]
             else:
-                problems.append(Problem(f"clients.{key}.existing.{lookup}", repr(existing.value),
+                problems.append(Problem.of(f"clients.{key}.existing.{lookup}", existing.value,
                                         reasons[existing.value]))
     return found_by_key
 
@@ -135,7 +135,7 @@ def _find_provisioning_app(app: ProvisioningAppSettings, problems: list[Problem]
     if value in found:
         return found[value]
     key = "displayName" if lookup == "displayName" else "servicePrincipalId"
-    problems.append(Problem(f"provisioningApp.{key}", repr(value), reasons[value]))
+    problems.append(Problem.of(f"provisioningApp.{key}", value, reasons[value]))
     return None
 
 
@@ -149,7 +149,7 @@ def read_tenant(settings: Settings) -> Tenant:
     for key, client in settings.clients.items():
         for index, value in enumerate(client.graph_permissions):
             if value not in graph.app_role_ids:
-                problems.append(Problem(f"clients.{key}.graphPermissions[{index}]", repr(value),
+                problems.append(Problem.of(f"clients.{key}.graphPermissions[{index}]", value,
                                         "Microsoft Graph's service principal in this tenant has no app role "
                                         "with this value"))
 
@@ -160,7 +160,7 @@ def read_tenant(settings: Settings) -> Tenant:
         provisioning_app = _find_provisioning_app(settings.provisioning_app, problems)
         job_tenant = settings.provisioning_app.job_tenant_id
         if job_tenant and job_tenant != tenant_id.lower():
-            problems.append(Problem("provisioningApp.jobId", repr(settings.provisioning_app.job_id),
+            problems.append(Problem.of("provisioningApp.jobId", settings.provisioning_app.job_id,
                                     f"this job belongs to tenant {job_tenant}, but the deployer is signed in "
                                     f"to tenant {tenant_id}; sign in to the job's tenant or fix the job id"))
 

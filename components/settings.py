@@ -221,6 +221,11 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.path}: got {self.shown}; {self.allowed}"
 
+    @classmethod
+    def of(cls, path: str, value: Any, allowed: str) -> Problem:
+        """A problem with ``value`` shown the way every config error shows it."""
+        return cls(path, _show(value, path.rsplit(".", 1)[-1]), allowed)
+
 
 class SettingsError(pulumi.RunError):
     """Every problem in a stack's configuration, reported at once."""

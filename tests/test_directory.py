@@ -26,7 +26,7 @@ def test_display_name_matching_nothing_says_use_object_id(run_program: RunProgra
     with pytest.raises(SettingsError) as caught:
         run_program({"clients": {"logic-app": existing(displayName="CSV2SCIMBulkUplod")}})
     message = str(caught.value)
-    assert "clients.logic-app.existing.displayName: got 'CSV2SCIMBulkUplod'" in message
+    assert "clients.logic-app.existing.displayName: got \"CSV2SCIMBulkUplod\"" in message
     assert "no service principal has this display name in the tenant; check it, or use objectId" in message
     assert LAST_RUN[0].registrations == []
 
@@ -36,7 +36,7 @@ def test_display_name_matching_several_says_use_object_id(run_program: RunProgra
     with pytest.raises(SettingsError) as caught:
         run_program({"clients": {"feed": existing(displayName="hr-feed")}})
     message = str(caught.value)
-    assert "clients.feed.existing.displayName: got 'hr-feed'; several service principals have this display name; " \
+    assert "clients.feed.existing.displayName: got \"hr-feed\"; several service principals have this display name; " \
            "use objectId to say which one" in message
     assert LAST_RUN[0].registrations == []
 
@@ -77,7 +77,7 @@ def test_job_from_another_tenant_is_refused(run_program: RunProgram) -> None:
 
 
 def test_unknown_provisioning_app_name_is_refused(run_program: RunProgram, entra: OfflineEntra) -> None:
-    with pytest.raises(SettingsError, match=r"provisioningApp\.displayName: got 'Workday inbound'; no service "
+    with pytest.raises(SettingsError, match=r"provisioningApp\.displayName: got \"Workday inbound\"; no service "
                                             r"principal has this display name"):
         run_program({"clients": {"hr": secret_client()},
                      "provisioningApp": {"displayName": "Workday inbound", "jobId": job_for(entra.tenant_id)}})
