@@ -149,7 +149,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
                     found = [self._placeholder(str(value))]
                 if len(found) > 1:
                     raise ProviderError(f"Finding service principals with display name: {value!r}: "
-                                    "more than one service principal returned with this display name")
+                                        "more than one service principal returned with this display name")
                 matches += found
         return {"id": "service-principals", "ignoreMissing": True,
                 "displayNames": [m.display_name for m in matches],
