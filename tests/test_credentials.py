@@ -125,6 +125,7 @@ def test_bring_your_own_certificate(run_at: Any) -> None:
     assert client["credentialExpiresAt"] == registered["endDate"]
     assert credential_types(run) == [CERTIFICATE]
     assert "hr" not in run.outputs["clientCredentials"], "no secret material for a public certificate"
+    assert run.secret_outputs == {"clientCredentials"}
 
 
 # -- generated certificate -----------------------------------------------------------------------
@@ -148,7 +149,7 @@ def test_generated_certificate(run_at: Any) -> None:
     client = run.outputs["clients"]["hr"]
     assert client["certificateThumbprint"] == certificate_thumbprint(material["certificatePem"])
     assert client["credentialExpiresAt"] == app_cert["endDate"]
-    assert "clientCredentials" in run.secret_outputs
+    assert run.secret_outputs == {"clientCredentials"}, "the thumbprint must not make `clients` secret"
     assert "PRIVATE KEY" in material["privateKeyPem"]
     assert material["privateKeyPem"] not in plain_outputs(run)
     assert "PRIVATE KEY" not in plain_outputs(run)

@@ -78,3 +78,40 @@ def test_missing_stack_file(tmp_path: Path) -> None:
     code, _, err = run_plan("nope", tmp_path / "Pulumi.nope.yaml")
     assert code == 2
     assert "does not exist" in err
+
+
+def test_plan_with_a_provisioning_app_and_lookups(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.test.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  inbound-provisioning-access:provisioningApp:\n"
+        "    displayName: API-driven provisioning to Microsoft Entra ID\n"
+        "    jobId: API2AAD.0123456789abcdef0123456789abcdef.72f988bf-0000-4000-8000-00000000e1d0\n"
+        "  inbound-provisioning-access:clients:\n"
+        "    by-id:\n"
+        "      kind: managedIdentity\n"
+        "      existing: {objectId: 5dbc3f7a-c629-5faa-86dc-6f1351751cef}\n"
+        "    uami:\n"
+        "      kind: managedIdentity\n"
+        "      userAssigned: {name: id-hr, resourceGroupName: rg-identity, location: westeurope}\n"
+    )
+    code, text, err = run_plan("test", stack_file)
+    assert code == 0, err
+    assert "5dbc3f7a-c629-5faa-86dc-6f1351751cef (existing; looked up by objectId on deploy)" in text
+    assert "id-hr (user-assigned identity, created on deploy)" in text
+    assert "Provisioning app: API-driven provisioning to Microsoft Entra ID, job `API2AAD." in text
+    assert "`azure-native:managedidentity:UserAssignedIdentity` | `uami-identity` | no |" in text
+    assert "looked-up-on-deploy" not in text
+
+
+def test_encrypted_config_is_never_shown(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.test.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  inbound-provisioning-access:clients:\n"
+        "    secure: v1:Q2lwaGVydGV4dE5ldmVyU2hvd24=\n"
+    )
+    code, text, err = run_plan("test", stack_file)
+    assert code == 1
+    assert "clients: got <secret, not shown>" in err
+    assert "Q2lwaGVydGV4dE5ldmVyU2hvd24" not in err + text

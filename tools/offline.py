@@ -134,8 +134,12 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._list_service_principals(args.args)
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
-    def _placeholder(self, key: str) -> DirectoryEntry:
-        return DirectoryEntry(key, f"looked-up-on-deploy:{key}", f"looked-up-on-deploy:{key}")
+    @staticmethod
+    def _placeholder(attribute: str, value: str) -> DirectoryEntry:
+        # Plan mode: the principal has the attribute it was looked up by; the rest is unknown.
+        unknown = f"looked-up-on-deploy:{value}"
+        return DirectoryEntry(**{"display_name": unknown, "object_id": unknown, "client_id": unknown,
+                                 attribute: value})
 
     def _list_service_principals(self, query: Mapping[str, Any]) -> dict[str, Any]:
         # As the azuread provider does: one Graph query per value; with ignoreMissing a value
@@ -146,7 +150,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
             for value in query.get(arg) or []:
                 found = [e for e in self.directory if getattr(e, attribute).casefold() == str(value).casefold()]
                 if not found and self.resolve_any_name:
-                    found = [self._placeholder(str(value))]
+                    found = [self._placeholder(attribute, str(value))]
                 if len(found) > 1:
                     raise ProviderError(f"Finding service principals with display name: {value!r}: "
                                         "more than one service principal returned with this display name")
