@@ -367,14 +367,15 @@ def _permissions(check: _Checker, obj: Mapping[str, Any], key: str, path: str,
     seen: set[str] = set()
     ok = True
     for index, item in enumerate(value):
-        if item not in ALLOWED_PERMISSIONS:
+        if not isinstance(item, str) or item not in ALLOWED_PERMISSIONS:
             check.add(f"{path}[{index}]", item,
                       f"not allowed (least privilege); allowed: {', '.join(ALLOWED_PERMISSIONS)}")
             ok = False
         elif item in seen:
             check.add(f"{path}[{index}]", item, "listed twice; each permission once")
             ok = False
-        seen.add(item)
+        else:
+            seen.add(item)
     if not ok:
         return None
     for pair in (UPLOAD_PERMISSIONS, LOG_PERMISSIONS):

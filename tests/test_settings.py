@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings import (
@@ -316,3 +318,55 @@ def test_config_from_the_cli_environment_is_read(monkeypatch: pytest.MonkeyPatch
     settings = load_settings(NOW)
     assert settings.protect is True
     assert list(settings.clients) == ["hr"]
+
+
+# -- any input gets an answer, never a crash -------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 2000) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=12,
+)
+client_keys = st.sampled_from(["kind", "displayName", "graphPermissions", "credential", "existing", "userAssigned"])
+credential_keys = st.sampled_from(["type", "lifetimeDays", "rotationDays", "pem", "generate", "issuer", "subject",
+                                   "audiences"])
+
+
+known_subkeys = st.dictionaries(
+    st.sampled_from(["displayName", "objectId", "clientId", "name", "resourceGroupName", "location", "tags",
+                     "subject", "validityDays", "servicePrincipalId", "jobId"]),
+    json_values | st.sampled_from(["westeurope", "rg-x", "id-x", "00000000-0000-0000-0000-000000000001"]),
+    max_size=4,
+)
+
+
+@given(
+    top=st.dictionaries(st.sampled_from(["clients", "graphPermissions", "protect", "provisioningApp", "x"]),
+                        json_values, max_size=4),
+    nested=known_subkeys,
+    client=st.dictionaries(client_keys, json_values | st.sampled_from(["servicePrincipal", "managedIdentity"]),
+                           max_size=5),
+    credential=st.dictionaries(credential_keys,
+                               json_values | st.sampled_from(["secret", "certificate", "federated"]), max_size=4),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_config_is_validated_or_refused_never_crashes(top: dict[str, Any], nested: dict[str, Any],
+                                                          client: dict[str, Any], credential: dict[str, Any]) -> None:
+    mi = {"kind": "managedIdentity"}
+    cert = {"type": "certificate", "generate": nested}
+    for raw in (top, {"clients": {"c": client}}, {"clients": {"c": {**client, "credential": credential}}},
+                {"clients": {"c": {**mi, "existing": nested}}}, {"clients": {"c": {**mi, "userAssigned": nested}}},
+                {"clients": {"c": {"kind": "servicePrincipal", "credential": cert}}},
+                {"clients": {"c": {"kind": "servicePrincipal", "credential": {"type": "secret"}}},
+                 "provisioningApp": nested}):
+        problems = problems_or_none(raw)
+        assert problems is None or (problems and all(p.path and p.allowed for p in problems)), raw
+
+
+def problems_or_none(raw: dict[str, Any]) -> list[Any] | None:
+    """None when the config is valid, else the problems reported; any other exception propagates."""
+    try:
+        parse(raw)
+    except SettingsError as error:
+        return error.problems
+    return None
