@@ -116,3 +116,15 @@ def test_backend_and_secrets_provider_are_configurable(name: str) -> None:
     text = (WORKFLOWS / name).read_text()
     assert "vars.PULUMI_BACKEND_URL" in text
     assert "vars.PULUMI_SECRETS_PROVIDER" in text
+
+
+@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "scheduled.yml"])
+def test_every_pulumi_step_signs_the_providers_in_with_oidc(name: str) -> None:
+    workflow = load(name)
+    steps_ = [s for job in workflow["jobs"].values() for s in uses(job, "pulumi/actions")]
+    assert steps_
+    for step in steps_:
+        config = yaml.safe_load(step["with"]["config-map"])
+        assert config == {"azuread:useOidc": {"value": "true", "secret": False},
+                          "azure-native:useOidc": {"value": "true", "secret": False}}
+    assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text()
