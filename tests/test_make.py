@@ -83,3 +83,19 @@ def test_local_backend_needs_a_passphrase(stand_in: tuple[dict[str, str], Path])
     assert result.returncode != 0
     assert "PULUMI_CONFIG_PASSPHRASE" in result.stderr
     assert not record.exists()
+
+
+def test_make_plan_runs_offline_without_the_cli(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    env["PATH"] = "/usr/bin:/bin"  # no pulumi at all
+    result = make("plan", env, "STACK=prod")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# Access plan: stack `prod`")
+    assert not record.exists()
+
+
+def test_make_plan_fails_on_a_missing_stack(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    result = make("plan", env, "STACK=does-not-exist")
+    assert result.returncode != 0
+    assert "Pulumi.does-not-exist.yaml does not exist" in result.stderr
