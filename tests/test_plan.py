@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from components.microsoft import ALLOWED_PERMISSIONS
 from tests.conftest import ROLE_ID, ROOT
 from tools import plan
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
+
+
+def write_stack_file(tmp_path: Path, stack: str, config: dict[str, Any]) -> Path:
+    """A Pulumi.<stack>.yaml with these keys in this project's namespace."""
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump({"config": {f"inbound-provisioning-access:{k}": v for k, v in config.items()}}))
+    return path
 
 
 def run_plan(stack: str, path: Path) -> tuple[int, str, str]:
@@ -57,15 +66,10 @@ def test_dev_plan_shows_expiry(tmp_path: Path) -> None:
 
 
 def test_broken_stack_file_fails_with_the_error_list(tmp_path: Path) -> None:
-    broken = tmp_path / "Pulumi.broken.yaml"
-    broken.write_text(
-        "config:\n"
-        "  inbound-provisioning-access:graphPermissions: [Directory.ReadWrite.All]\n"
-        "  inbound-provisioning-access:clients:\n"
-        "    hr:\n"
-        "      kind: servicePrincipal\n"
-        "      credential: {type: secret, lifetimeDays: 1000}\n"
-    )
+    broken = write_stack_file(tmp_path, "broken", {
+        "graphPermissions": ["Directory.ReadWrite.All"],
+        "clients": {"hr": {"kind": "servicePrincipal", "credential": {"type": "secret", "lifetimeDays": 1000}}},
+    })
     code, text, err = run_plan("broken", broken)
     assert code == 1
     assert text == ""
@@ -81,20 +85,17 @@ def test_missing_stack_file(tmp_path: Path) -> None:
 
 
 def test_plan_with_a_provisioning_app_and_lookups(tmp_path: Path) -> None:
-    stack_file = tmp_path / "Pulumi.test.yaml"
-    stack_file.write_text(
-        "config:\n"
-        "  inbound-provisioning-access:provisioningApp:\n"
-        "    displayName: API-driven provisioning to Microsoft Entra ID\n"
-        "    jobId: API2AAD.0123456789abcdef0123456789abcdef.72f988bf-0000-4000-8000-00000000e1d0\n"
-        "  inbound-provisioning-access:clients:\n"
-        "    by-id:\n"
-        "      kind: managedIdentity\n"
-        "      existing: {objectId: 5dbc3f7a-c629-5faa-86dc-6f1351751cef}\n"
-        "    uami:\n"
-        "      kind: managedIdentity\n"
-        "      userAssigned: {name: id-hr, resourceGroupName: rg-identity, location: westeurope}\n"
-    )
+    stack_file = write_stack_file(tmp_path, "test", {
+        "provisioningApp": {
+            "displayName": "API-driven provisioning to Microsoft Entra ID",
+            "jobId": "API2AAD.0123456789abcdef0123456789abcdef.72f988bf-0000-4000-8000-00000000e1d0",
+        },
+        "clients": {
+            "by-id": {"kind": "managedIdentity", "existing": {"objectId": "5dbc3f7a-c629-5faa-86dc-6f1351751cef"}},
+            "uami": {"kind": "managedIdentity", "userAssigned": {
+                "name": "id-hr", "resourceGroupName": "rg-identity", "location": "westeurope"}},
+        },
+    })
     code, text, err = run_plan("test", stack_file)
     assert code == 0, err
     assert "5dbc3f7a-c629-5faa-86dc-6f1351751cef (existing; looked up by objectId on deploy)" in text
@@ -105,12 +106,8 @@ def test_plan_with_a_provisioning_app_and_lookups(tmp_path: Path) -> None:
 
 
 def test_encrypted_config_is_never_shown(tmp_path: Path) -> None:
-    stack_file = tmp_path / "Pulumi.test.yaml"
-    stack_file.write_text(
-        "config:\n"
-        "  inbound-provisioning-access:clients:\n"
-        "    secure: v1:Q2lwaGVydGV4dE5ldmVyU2hvd24=\n"
-    )
+    # What `pulumi config set --secret` writes: an encrypted value the plan cannot read.
+    stack_file = write_stack_file(tmp_path, "test", {"clients": {"secure": "v1:Q2lwaGVydGV4dE5ldmVyU2hvd24="}})
     code, text, err = run_plan("test", stack_file)
     assert code == 1
     assert "clients: got <secret, not shown>" in err
