@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
@@ -77,7 +77,6 @@ class AttachedCredential:
     thumbprint: pulumi.Output[str] | None = None
     secret_material: pulumi.Output[dict[str, str]] | None = None
     """Secret outputs for ``clientCredentials``; always an ``Output.secret``."""
-    resources: list[pulumi.Resource] = field(default_factory=list)
 
 
 def attach_credential(name: str, display_name: str, credential: Credential,
@@ -90,7 +89,7 @@ def attach_credential(name: str, display_name: str, credential: Credential,
     if isinstance(credential, CertificateCredential):
         cert = _application_certificate(name, application, credential.pem, rfc3339(credential.not_after), opts)
         return AttachedCredential("certificate", expires_at=cert.end_date,
-                                  thumbprint=pulumi.Output.from_input(credential.thumbprint), resources=[cert])
+                                  thumbprint=pulumi.Output.from_input(credential.thumbprint))
     if isinstance(credential, GeneratedCertificateCredential):
         return _generated_certificate(name, credential, application, opts)
     return _federated(name, credential, application, opts)
@@ -129,7 +128,6 @@ def _secret(name: str, display_name: str, credential: SecretCredential,
         "secret",
         expires_at=newest.end_date,
         secret_material=pulumi.Output.secret(newest.value.apply(lambda v: {"clientSecret": v})),
-        resources=list(passwords),
     )
 
 
@@ -171,13 +169,13 @@ def _generated_certificate(name: str, credential: GeneratedCertificateCredential
         expires_at=app_cert.end_date,
         thumbprint=cert.cert_pem.apply(certificate_thumbprint),
         secret_material=pulumi.Output.secret(material),
-        resources=[key, cert, app_cert],
     )
 
 
 def _federated(name: str, credential: FederatedCredential, application: azuread.Application,
                opts: pulumi.ResourceOptions) -> AttachedCredential:
-    federated = azuread.ApplicationFederatedIdentityCredential(
+    # Nothing of it is exported: a federated credential has no secret and no expiry.
+    azuread.ApplicationFederatedIdentityCredential(
         f"{name}-federated",
         application_id=application.id,
         display_name=f"{name}-federated",
@@ -187,4 +185,4 @@ def _federated(name: str, credential: FederatedCredential, application: azuread.
         audiences=list(credential.audiences),
         opts=opts,
     )
-    return AttachedCredential("federated", resources=[federated])
+    return AttachedCredential("federated")

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_azuread as azuread
 
 # Only the managedidentity submodule: importing all of azure-native would slow every run.
 from pulumi_azure_native import managedidentity
@@ -42,6 +43,8 @@ class ManagedIdentityClient(pulumi.ComponentResource):
     """Its name in Entra."""
     resource_id: pulumi.Output[str] | None
     """The Azure resource id of a user-assigned identity."""
+    grants: dict[str, azuread.AppRoleAssignment]
+    """The app role assignments, by permission value."""
 
     def __init__(self, name: str, args: ManagedIdentityClientArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
