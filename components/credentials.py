@@ -10,14 +10,12 @@ itself) or tells Pulumi to ignore later end-date changes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
 import pulumi_tls as tls
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from components.settings import (
     CertificateCredential,
@@ -26,6 +24,7 @@ from components.settings import (
     GeneratedCertificateCredential,
     SecretCredential,
     rfc3339,
+    thumbprint,
 )
 
 # Rotation periods are counted from a fixed epoch, so the current period depends only on the date.
@@ -61,10 +60,8 @@ def rotation_slots(now: dt.datetime, lifetime_days: int, rotation_days: int) -> 
 
 
 def certificate_thumbprint(pem: str) -> str:
-    """SHA-1 of the certificate's DER encoding, upper-case hex: what the portal shows."""
-    cert = x509.load_pem_x509_certificate(pem.encode())
-    der = cert.public_bytes(serialization.Encoding.DER)
-    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
+    """The portal's thumbprint of a PEM certificate."""
+    return thumbprint(x509.load_pem_x509_certificate(pem.encode()))
 
 
 @dataclass

@@ -520,9 +520,13 @@ def _pem_certificate(check: _Checker, pem: Any, path: str) -> CertificateCredent
         return None
     if cert.not_valid_before_utc > check.now:
         check.warnings.append(f"{path} is not valid before {rfc3339(cert.not_valid_before_utc)}")
+    return CertificateCredential(pem=pem, not_after=not_after, thumbprint=thumbprint(cert))
+
+
+def thumbprint(cert: x509.Certificate) -> str:
+    """SHA-1 of the certificate's DER encoding, upper-case hex: what the portal shows."""
     der = cert.public_bytes(serialization.Encoding.DER)
-    return CertificateCredential(pem=pem, not_after=not_after,
-                                 thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest().upper())
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
 
 
 def _federated(check: _Checker, obj: Mapping[str, Any], path: str) -> FederatedCredential | None:
