@@ -21,7 +21,6 @@ import yaml
 
 from components.credentials import rotation_slots
 from components.settings import (
-    JOB_ID_RE,
     NAMESPACE,
     CertificateCredential,
     FederatedCredential,
@@ -130,10 +129,8 @@ def plan(stack: str, stack_file: Path, out: TextIO, err: TextIO) -> int:
         err.write(f"{error}\n")
         return 1
     # Offline there is no tenant: assume the one the provisioning job names, if any.
-    tenant = PLACEHOLDER_TENANT
-    if settings.provisioning_app is not None:
-        match = JOB_ID_RE.match(settings.provisioning_app.job_id)
-        tenant = match.group(2).lower() if match else tenant
+    tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
+              else PLACEHOLDER_TENANT)
     mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
     try:
         run = run_offline(mocks, config, stack, secret_keys=secret_keys)
