@@ -46,6 +46,16 @@ def secret_client(**credential: Any) -> dict[str, Any]:
     return {"kind": "servicePrincipal", "credential": {"type": "secret", **credential}}
 
 
+def existing_identity(**lookup: str) -> dict[str, Any]:
+    """A managedIdentity client that already exists, looked up by one attribute."""
+    return {"kind": "managedIdentity", "existing": lookup}
+
+
+def job_for(tenant: str) -> str:
+    """A provisioning job id of the API2AAD form, in ``tenant``."""
+    return f"API2AAD.0123456789abcdef0123456789abcdef.{tenant}"
+
+
 @pytest.fixture
 def entra() -> OfflineEntra:
     return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DUPLICATE_A, DUPLICATE_B, PROVISIONING_APP], now=NOW)

@@ -7,24 +7,26 @@ from typing import Any
 import pytest
 
 from components.settings import SettingsError
-from tests.conftest import DUPLICATE_A, DUPLICATE_B, LOGIC_APP, PROVISIONING_APP, RunProgram, secret_client
+from tests.conftest import (
+    DUPLICATE_A,
+    DUPLICATE_B,
+    LOGIC_APP,
+    PROVISIONING_APP,
+    RunProgram,
+    existing_identity,
+    job_for,
+    secret_client,
+)
 from tools.offline import LAST_RUN, DirectoryEntry, OfflineEntra, mock_guid
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
-JOB_SUFFIX = "0123456789abcdef0123456789abcdef"
 
 
-def existing(**lookup: str) -> dict[str, Any]:
-    return {"kind": "managedIdentity", "existing": lookup}
-
-
-def job_for(tenant: str) -> str:
-    return f"API2AAD.{JOB_SUFFIX}.{tenant}"
 
 
 def test_display_name_matching_nothing_says_use_object_id(run_program: RunProgram) -> None:
     with pytest.raises(SettingsError) as caught:
-        run_program({"clients": {"logic-app": existing(displayName="CSV2SCIMBulkUplod")}})
+        run_program({"clients": {"logic-app": existing_identity(displayName="CSV2SCIMBulkUplod")}})
     message = str(caught.value)
     assert "clients.logic-app.existing.displayName: got \"CSV2SCIMBulkUplod\"" in message
     assert "no service principal has this display name in the tenant; check it, or use objectId" in message
@@ -34,7 +36,7 @@ def test_display_name_matching_nothing_says_use_object_id(run_program: RunProgra
 def test_display_name_matching_several_says_use_object_id(run_program: RunProgram) -> None:
     assert DUPLICATE_A.display_name == DUPLICATE_B.display_name
     with pytest.raises(SettingsError) as caught:
-        run_program({"clients": {"feed": existing(displayName="hr-feed")}})
+        run_program({"clients": {"feed": existing_identity(displayName="hr-feed")}})
     message = str(caught.value)
     assert "clients.feed.existing.displayName: got \"hr-feed\"; several service principals have this display name; " \
            "use objectId to say which one" in message
@@ -43,15 +45,15 @@ def test_display_name_matching_several_says_use_object_id(run_program: RunProgra
 
 def test_a_duplicate_name_among_many_is_pinned_to_its_client(run_program: RunProgram) -> None:
     with pytest.raises(SettingsError) as caught:
-        run_program({"clients": {"feed": existing(displayName="hr-feed"),
-                                 "logic-app": existing(displayName=LOGIC_APP.display_name)}})
+        run_program({"clients": {"feed": existing_identity(displayName="hr-feed"),
+                                 "logic-app": existing_identity(displayName=LOGIC_APP.display_name)}})
     assert [p.path for p in caught.value.problems] == ["clients.feed.existing.displayName"]
 
 
 def test_unknown_object_id_fails_before_registration(run_program: RunProgram) -> None:
     with pytest.raises(SettingsError, match=r"clients\.x\.existing\.objectId: .*no service principal has this "
                                             r"object id"):
-        run_program({"clients": {"x": existing(objectId="00000000-0000-4000-8000-000000000404")}})
+        run_program({"clients": {"x": existing_identity(objectId="00000000-0000-4000-8000-000000000404")}})
     assert LAST_RUN[0].registrations == []
 
 
@@ -59,8 +61,8 @@ def test_existing_identities_are_looked_up_in_one_read_per_lookup_kind(run_progr
                                                                        entra: OfflineEntra) -> None:
     entra.directory += [DirectoryEntry(f"logic-{i}", mock_guid("la", str(i)), mock_guid("lac", str(i)))
                         for i in range(5)]
-    clients: dict[str, Any] = {f"la-{i}": existing(displayName=f"logic-{i}") for i in range(5)}
-    clients["by-id"] = existing(objectId=LOGIC_APP.object_id)
+    clients: dict[str, Any] = {f"la-{i}": existing_identity(displayName=f"logic-{i}") for i in range(5)}
+    clients["by-id"] = existing_identity(objectId=LOGIC_APP.object_id)
     run = run_program({"clients": clients})
     lists = run.calls_to("azuread:index/getServicePrincipals:getServicePrincipals")
     assert len(lists) == 2

@@ -10,7 +10,7 @@ import pytest
 from components.directory import FoundPrincipal, MicrosoftGraph
 from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
 from components.settings import ExistingIdentity, ManagedIdentityClientSettings
-from tests.conftest import LOGIC_APP, ROLE_ID, RunProgram, secret_client
+from tests.conftest import LOGIC_APP, ROLE_ID, RunProgram, existing_identity, secret_client
 from tools.offline import OfflineEntra
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
@@ -20,9 +20,6 @@ ENTRA_WRITES = {"azuread:index/application:Application", "azuread:index/serviceP
 UA = {"name": "id-hr-sync", "resourceGroupName": "rg-identity", "location": "westeurope", "tags": {"owner": "iam"}}
 
 
-def existing(**lookup: str) -> dict[str, Any]:
-    return {"kind": "managedIdentity", "existing": lookup}
-
 
 @pytest.mark.parametrize("lookup", [
     {"displayName": LOGIC_APP.display_name},
@@ -31,7 +28,7 @@ def existing(**lookup: str) -> dict[str, Any]:
 ], ids=["displayName", "objectId", "clientId"])
 def test_existing_identity_gets_only_grants(run_program: RunProgram, entra: OfflineEntra,
                                             lookup: dict[str, str]) -> None:
-    run = run_program({"clients": {"logic-app": existing(**lookup)}})
+    run = run_program({"clients": {"logic-app": existing_identity(**lookup)}})
     custom = [r for r in run.registrations if r.custom]
     assert {r.type for r in custom} == {GRANT}, "nothing but the grants is created"
     assert {(r.inputs["principalObjectId"], r.inputs["appRoleId"], r.inputs["resourceObjectId"]) for r in custom} == {
@@ -75,7 +72,7 @@ def test_user_assigned_identity_is_created_and_granted(run_program: RunProgram, 
 def test_mixed_stack_looks_up_graph_once(run_program: RunProgram) -> None:
     run = run_program({"clients": {
         "workday": secret_client(),
-        "logic-app": existing(displayName="CSV2SCIMBulkUpload"),
+        "logic-app": existing_identity(displayName="CSV2SCIMBulkUpload"),
         "uami": {"kind": "managedIdentity", "userAssigned": UA},
     }})
     assert run.graph_lookups == 1

@@ -6,14 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PROVISIONING_APP, RunProgram, secret_client
+from tests.conftest import PROVISIONING_APP, RunProgram, job_for, secret_client
 from tools.offline import OfflineEntra
-
-JOB_SUFFIX = "0123456789abcdef0123456789abcdef"
-
-
-def job_for(tenant: str) -> str:
-    return f"API2AAD.{JOB_SUFFIX}.{tenant}"
 
 
 @pytest.mark.parametrize("lookup", ["servicePrincipalId", "displayName"])
