@@ -20,7 +20,7 @@ from components.settings import (
     SettingsError,
     parse_settings,
 )
-from tests.conftest import NOW, RunProgram, secret_client
+from tests.conftest import NOW, RunProgram, job_for, secret_client
 from tools.offline import LAST_RUN, self_signed_pem
 
 VALID_PEM = self_signed_pem("hr-sync.example.com", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200))
@@ -132,7 +132,7 @@ def test_redundant_permission_pairs_warn() -> None:
 SP = "servicePrincipal"
 FED = {"type": "federated", "issuer": "https://token.actions.githubusercontent.com", "subject": "repo:o/r:ref:main"}
 UA = {"name": "id-hr", "resourceGroupName": "rg-identity", "location": "westeurope"}
-JOB = "API2AAD.0123456789abcdef0123456789abcdef.72f988bf-0000-4000-8000-00000000e1d0"
+JOB = job_for("72f988bf-0000-4000-8000-00000000e1d0")
 
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("no clients", {}, "clients"),

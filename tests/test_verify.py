@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, HttpTransport
 
-from tests.conftest import LOGIC_APP, RunProgram, secret_client
+from tests.conftest import LOGIC_APP, RunProgram, job_for, secret_client
 from tools import verify
 from tools.offline import OfflineEntra, self_signed_pem
 
@@ -92,9 +92,6 @@ class FakeEntra(HttpTransport[HttpRequest, HttpResponse]):
         raise AssertionError(f"unexpected request {request.method} {url}")
 
 
-JOB = "API2AAD.0123456789abcdef0123456789abcdef.{tenant}"
-
-
 @pytest.fixture
 def recorded(run_program: RunProgram, entra: OfflineEntra, tmp_path: Path) -> dict[str, Any]:
     """Outputs of a deployed stack, as `pulumi stack output --json --show-secrets` prints them."""
@@ -107,7 +104,7 @@ def recorded(run_program: RunProgram, entra: OfflineEntra, tmp_path: Path) -> di
             "logic-app": {"kind": "managedIdentity", "existing": {"displayName": LOGIC_APP.display_name}},
         },
         "provisioningApp": {"displayName": PROVISIONING_APP.display_name,
-                            "jobId": JOB.format(tenant=entra.tenant_id)},
+                            "jobId": job_for(entra.tenant_id)},
     })
     outputs = dict(run.outputs)
     path = tmp_path / "outputs.json"
