@@ -249,21 +249,17 @@ class Registration:
     ignore_changes: tuple[str, ...]
     inputs: dict[str, Any]
     """Inputs as the provider receives them, secrets unwrapped."""
-    secret_inputs: frozenset[str]
-    """Top-level inputs that travel as secrets."""
 
 
-def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
-    """Replace Pulumi's secret envelopes with their values; say whether any was found."""
+def _unwrap_secrets(value: Any) -> Any:
+    """Replace Pulumi's secret envelopes with their values."""
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _unwrap_secrets(value["value"])[0], True
-        pairs = {k: _unwrap_secrets(v) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+            return _unwrap_secrets(value["value"])
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        items = [_unwrap_secrets(v) for v in value]
-        return [v for v, _ in items], any(s for _, s in items)
-    return value, False
+        return [_unwrap_secrets(v) for v in value]
+    return value
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -282,13 +278,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
-            unwrapped = {k: _unwrap_secrets(v) for k, v in rpc.deserialize_properties(request.object).items()}
             self.registrations.append(Registration(
                 type=request.type, name=request.name, urn=response.urn, parent=request.parent,
                 custom=bool(request.custom), protect=bool(request.protect),
                 dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
-                inputs={k: v for k, (v, _) in unwrapped.items()},
-                secret_inputs=frozenset(k for k, (_, secret) in unwrapped.items() if secret),
+                inputs=_unwrap_secrets(rpc.deserialize_properties(request.object)),
             ))
         return response
 

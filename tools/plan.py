@@ -19,7 +19,6 @@ from typing import Any, TextIO
 
 import yaml
 
-from components.credentials import rotation_slots
 from components.settings import (
     NAMESPACE,
     CertificateCredential,
@@ -65,7 +64,7 @@ def _principal(settings: Settings, key: str) -> str:
     return f"{client.display_name} (created on deploy)"
 
 
-def _credential(settings: Settings, key: str, shown: Mapping[str, Any], now: dt.datetime) -> tuple[str, str]:
+def _credential(settings: Settings, key: str, shown: Mapping[str, Any]) -> tuple[str, str]:
     client = settings.clients[key]
     if isinstance(client, ManagedIdentityClientSettings):
         return "managed identity", "managed by Azure"
@@ -74,9 +73,8 @@ def _credential(settings: Settings, key: str, shown: Mapping[str, Any], now: dt.
     if isinstance(credential, SecretCredential):
         if credential.rotation_days is None:
             return "secret", f"{expires} if deployed today ({credential.lifetime_days} days)"
-        newest = rotation_slots(now, credential.lifetime_days, credential.rotation_days)[0]
         return (f"secret, rotated every {credential.rotation_days} days",
-                f"{newest.end_date:%Y-%m-%d} (newest; previous kept until the next rotation)")
+                f"{expires} (newest; previous kept until the next rotation)")
     if isinstance(credential, CertificateCredential):
         return f"certificate {credential.thumbprint}", f"{expires} (the certificate's own expiry)"
     if isinstance(credential, GeneratedCertificateCredential):
@@ -87,8 +85,7 @@ def _credential(settings: Settings, key: str, shown: Mapping[str, Any], now: dt.
     return f"federated ({credential.issuer}, {credential.subject})", "no secret, no expiry"
 
 
-def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, now: dt.datetime,
-           out: TextIO) -> None:
+def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, out: TextIO) -> None:
     role_ids = {(r.name.split("-grant-")[0], r.name.split("-grant-", 1)[1]): r.inputs["appRoleId"]
                 for r in run.of_type(GRANT)}
     out.write(f"# Access plan: stack `{stack}`\n\n")
@@ -99,7 +96,7 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, no
     out.write("| client | kind | principal | Graph permission | role id (planned) | credential | expires |\n")
     out.write("|---|---|---|---|---|---|---|\n")
     for key, shown in run.outputs["clients"].items():
-        credential, expires = _credential(settings, key, shown, now)
+        credential, expires = _credential(settings, key, shown)
         for permission in shown["graphPermissions"]:
             out.write(f"| {key} | {shown['kind']} | {_principal(settings, key)} | {permission} | "
                       f"`{role_ids[(key, permission)]}` | {credential} | {expires} |\n")
@@ -137,7 +134,7 @@ def plan(stack: str, stack_file: Path, out: TextIO, err: TextIO) -> int:
     except SettingsError as error:
         err.write(f"{error}\n")
         return 1
-    render(stack, stack_file, settings, run, now, out)
+    render(stack, stack_file, settings, run, out)
     return 0
 
 
