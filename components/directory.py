@@ -1,8 +1,8 @@
 """Reads from the tenant, done once and before any resource is registered.
 
 The tenant id (from the deployer's sign-in), Microsoft Graph's service principal, existing
-managed identities and the provisioning app are looked up with azuread data sources.  Every lookup happens here,
-up front, so that a name that matches nothing (or several things) fails the run the same
+managed identities and the provisioning app are looked up with azuread data sources.  Every
+lookup happens here, up front, so that a name that matches nothing (or several things) fails the run the same
 way bad config does: one error, nothing created.
 """
 
@@ -124,7 +124,7 @@ def _find_existing_identities(settings: Settings, problems: list[Problem]) -> di
                 found_by_key[key] = found[existing.value]
             else:
                 problems.append(Problem.of(f"clients.{key}.existing.{lookup}", existing.value,
-                                        reasons[existing.value]))
+                                           reasons[existing.value]))
     return found_by_key
 
 
@@ -150,8 +150,8 @@ def read_tenant(settings: Settings) -> Tenant:
         for index, value in enumerate(client.graph_permissions):
             if value not in graph.app_role_ids:
                 problems.append(Problem.of(f"clients.{key}.graphPermissions[{index}]", value,
-                                        "Microsoft Graph's service principal in this tenant has no app role "
-                                        "with this value"))
+                                           "Microsoft Graph's service principal in this tenant has no app role "
+                                           "with this value"))
 
     existing = _find_existing_identities(settings, problems)
 
@@ -161,8 +161,8 @@ def read_tenant(settings: Settings) -> Tenant:
         job_tenant = settings.provisioning_app.job_tenant_id
         if job_tenant and job_tenant != tenant_id.lower():
             problems.append(Problem.of("provisioningApp.jobId", settings.provisioning_app.job_id,
-                                    f"this job belongs to tenant {job_tenant}, but the deployer is signed in "
-                                    f"to tenant {tenant_id}; sign in to the job's tenant or fix the job id"))
+                                       f"this job belongs to tenant {job_tenant}, but the deployer is signed in "
+                                       f"to tenant {tenant_id}; sign in to the job's tenant or fix the job id"))
 
     if problems:
         raise SettingsError(settings.stack, problems)
