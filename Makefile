@@ -4,6 +4,7 @@
 #   make preview STACK=dev pulumi preview --diff
 #   make plan STACK=dev    offline access plan (Markdown), no CLI, no credentials
 #   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
+#   make check-expiry STACK=dev  fail when a deployed credential expires within 30 days
 #   make bench             benchmarks under the mock engine
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 ARGS ?=
 
-.PHONY: test lint typecheck unit up preview plan verify bench clean
+.PHONY: test lint typecheck unit up preview plan verify check-expiry bench clean
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,6 +35,10 @@ plan: $(VENV)/.installed
 
 verify: $(VENV)/.installed
 	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
+
+check-expiry: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make check-expiry STACK=<stack>" >&2; exit 2; }
+	@$(PY) -m tools.expiry --stack "$(STACK)" $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)

@@ -1,10 +1,11 @@
 """The credential an app registration authenticates with: secret, certificate or federated.
 
-End dates are fixed when a credential is created.  The azuread provider replaces a
-credential whose end date changes, so an end date recomputed from "now" on every run
-would silently rotate a still-valid secret on every deploy.  Each form below therefore
-either derives its end date from something stable (the rotation period, the certificate
-itself) or tells Pulumi to ignore later end-date changes.
+Secrets and generated certificates are renewed with overlap on the schedule of
+``components/renewal.py``: one credential per rotation period, the current and the previous
+period's, so a consumer always has time to switch.  End dates are whole-second UTC and fixed:
+the azuread provider replaces a credential whose end date input differs from what Graph
+stored, so a secret's end date comes from its period (and is ignored after creation) and a
+certificate's is its own ``notAfter``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pulumi_azuread as azuread
 import pulumi_tls as tls
 from cryptography import x509
 
+from components.renewal import next_renewal, renewal_slots
 from components.settings import (
     CertificateCredential,
     Credential,
@@ -27,41 +29,26 @@ from components.settings import (
     thumbprint,
 )
 
-# Rotation periods are counted from a fixed epoch, so the current period depends only on the date.
-ROTATION_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 RSA_BITS = 3072
-
-
-@dataclass(frozen=True)
-class SecretSlot:
-    """One secret of a rotating pair, identified by the start of its rotation period."""
-
-    period_start: dt.datetime
-    end_date: dt.datetime
-
-    @property
-    def suffix(self) -> str:
-        """The resource name suffix: the period's start date."""
-        return self.period_start.strftime("%Y%m%d")
-
-
-def rotation_slots(now: dt.datetime, lifetime_days: int, rotation_days: int) -> list[SecretSlot]:
-    """The secrets that should exist at ``now``: the current period's, then the previous one's.
-
-    Each secret ends ``lifetime_days`` after its period starts.  Because lifetime ≥ 2 × rotation,
-    the previous secret is still valid for the whole current period, so a consumer always has at
-    least ``rotation_days`` to pick up the new one before the old one is removed (at the start of
-    the next period) or expires.
-    """
-    period = dt.timedelta(days=rotation_days)
-    index = (now - ROTATION_EPOCH) // period
-    starts = [ROTATION_EPOCH + index * period, ROTATION_EPOCH + (index - 1) * period]
-    return [SecretSlot(start, start + dt.timedelta(days=lifetime_days)) for start in starts]
+# Slot and period inputs that are fixed once a credential exists: a later change (a new lifetime, a
+# new subject, an old display name from before renewal) applies from the next renewal instead of
+# replacing, and so cutting off, a credential that is in use.
+FIXED_PASSWORD_INPUTS = ["displayName", "endDate"]
+FIXED_CERTIFICATE_INPUTS = ["subject", "validityPeriodHours", "allowedUses"]
 
 
 def certificate_thumbprint(pem: str) -> str:
     """The portal's thumbprint of a PEM certificate."""
     return thumbprint(x509.load_pem_x509_certificate(pem.encode()))
+
+
+def certificate_end_date(pem: str) -> str:
+    """A certificate's own ``notAfter``, whole-second UTC: what Graph stores as the key's end date.
+
+    pulumi-tls's ``validityEndTime`` has nanoseconds, which Graph drops, so an end date taken from
+    it differs from what Graph stored and the provider replaces the credential on every run.
+    """
+    return rfc3339(x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc)
 
 
 @dataclass
@@ -71,59 +58,57 @@ class AttachedCredential:
     credential_type: str
     """``secret``, ``certificate`` or ``federated``."""
     expires_at: pulumi.Output[str] | None = None
+    """End date of the newest credential."""
+    renews_at: str | None = None
+    """When the next renewal starts (credentials the program makes)."""
     thumbprint: pulumi.Output[str] | None = None
     secret_material: pulumi.Output[dict[str, str]] | None = None
     """Secret outputs for ``clientCredentials``; always an ``Output.secret``."""
 
 
-def attach_credential(name: str, display_name: str, credential: Credential,
-                      application: azuread.Application, parent: pulumi.Resource,
-                      now: dt.datetime) -> AttachedCredential:
-    """Create the credential resources for one app registration."""
+def attach_credential(name: str, credential: Credential, application: azuread.Application,
+                      parent: pulumi.Resource, now: dt.datetime) -> AttachedCredential:
+    """Create the credential resources for one app registration.
+
+    Nothing here derives from a name the user may rename (the display name, the stack name):
+    resource names and inputs come from the client key, the renewal period and the certificate.
+    """
     opts = pulumi.ResourceOptions(parent=parent)
     if isinstance(credential, SecretCredential):
-        return _secret(name, display_name, credential, application, opts, now)
+        return _secrets(name, credential, application, parent, now)
     if isinstance(credential, CertificateCredential):
-        cert = _application_certificate(name, application, credential.pem, rfc3339(credential.not_after), opts)
-        return AttachedCredential("certificate", expires_at=cert.end_date,
-                                  thumbprint=pulumi.Output.from_input(credential.thumbprint))
+        return _pem_certificates(name, credential, application, parent)
     if isinstance(credential, GeneratedCertificateCredential):
-        return _generated_certificate(name, credential, application, opts)
+        return _generated_certificates(name, credential, application, parent, now)
     return _federated(name, credential, application, opts)
 
 
-def _secret(name: str, display_name: str, credential: SecretCredential,
-            application: azuread.Application, opts: pulumi.ResourceOptions,
-            now: dt.datetime) -> AttachedCredential:
-    # A password's end date is fixed when it is created: a later run (a new "now", or a changed
-    # lifetimeDays) must not replace a secret that is still in use, so Pulumi ignores it after.
-    fixed_end = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["endDate"]))
-    if credential.rotation_days is None:
-        password = azuread.ApplicationPassword(
-            f"{name}-secret",
+def _previous_slot_aliases(position: int, legacy_name: str) -> list[pulumi.Input[str] | pulumi.Alias]:
+    # Before renewal existed, a client had one credential under ``legacy_name``. It becomes the
+    # previous slot, so it stays (unchanged) until the next renewal, beside a new current one.
+    return [pulumi.Alias(name=legacy_name)] if position == 1 else []
+
+
+def _secrets(name: str, credential: SecretCredential, application: azuread.Application,
+             parent: pulumi.Resource, now: dt.datetime) -> AttachedCredential:
+    # Named by period: the same resources on every run within a period, so nothing changes until
+    # a new period starts; then the newest slot is created and the oldest removed.
+    passwords = [
+        azuread.ApplicationPassword(
+            f"{name}-secret-{slot.suffix}",
             application_id=application.id,
-            display_name=f"{display_name} (managed by Pulumi)",
-            end_date=rfc3339(now + dt.timedelta(days=credential.lifetime_days)),
-            opts=fixed_end,
+            display_name=f"renewal {slot.period_start:%Y-%m-%d} (managed by Pulumi)",
+            end_date=rfc3339(slot.end_date),
+            opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_PASSWORD_INPUTS,
+                                        aliases=_previous_slot_aliases(position, f"{name}-secret")),
         )
-        passwords = [password]
-    else:
-        # Named by period: the same resources on every run within a period, so nothing changes
-        # until a new period starts; then the newest slot is created and the oldest removed.
-        passwords = [
-            azuread.ApplicationPassword(
-                f"{name}-secret-{slot.suffix}",
-                application_id=application.id,
-                display_name=f"{display_name} (rotation {slot.period_start:%Y-%m-%d})",
-                end_date=rfc3339(slot.end_date),
-                opts=fixed_end,
-            )
-            for slot in rotation_slots(now, credential.lifetime_days, credential.rotation_days)
-        ]
+        for position, slot in enumerate(renewal_slots(now, credential.lifetime_days, credential.rotation_days))
+    ]
     newest = passwords[0]
     return AttachedCredential(
         "secret",
         expires_at=newest.end_date,
+        renews_at=rfc3339(next_renewal(now, credential.rotation_days)),
         secret_material=pulumi.Output.secret(newest.value.apply(lambda v: {"clientSecret": v})),
     )
 
@@ -134,7 +119,7 @@ def _application_certificate(
 ) -> azuread.ApplicationCertificate:
     """Register a public certificate on the app; its end date is the certificate's own."""
     return azuread.ApplicationCertificate(
-        f"{name}-certificate",
+        name,
         application_id=application.id,
         type="AsymmetricX509Cert",
         encoding="pem",
@@ -144,26 +129,56 @@ def _application_certificate(
     )
 
 
-def _generated_certificate(name: str, credential: GeneratedCertificateCredential,
-                           application: azuread.Application,
-                           opts: pulumi.ResourceOptions) -> AttachedCredential:
-    key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=RSA_BITS, opts=opts)
-    cert = tls.SelfSignedCert(
-        f"{name}-cert",
-        private_key_pem=key.private_key_pem,
-        subject=tls.SelfSignedCertSubjectArgs(common_name=credential.subject),
-        validity_period_hours=credential.validity_days * 24,
-        allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
-        opts=opts,
-    )
-    # The certificate's own validity end, fixed in the tls provider's state at creation.
-    app_cert = _application_certificate(name, application, cert.cert_pem, cert.validity_end_time, opts)
+def _pem_certificates(name: str, credential: CertificateCredential, application: azuread.Application,
+                      parent: pulumi.Resource) -> AttachedCredential:
+    # One key credential per certificate, named by its thumbprint, so adding the next certificate
+    # or dropping the old one from the list leaves the other untouched.
+    registered = sorted(credential.registered, key=lambda c: c.not_after)
+    for cert in registered:
+        legacy = [pulumi.Alias(name=f"{name}-certificate")] if cert is registered[0] else []
+        _application_certificate(
+            f"{name}-certificate-{cert.thumbprint[:16].lower()}", application, cert.pem, rfc3339(cert.not_after),
+            pulumi.ResourceOptions(parent=parent, aliases=legacy),
+        )
+    newest = credential.newest
+    return AttachedCredential("certificate", expires_at=pulumi.Output.from_input(rfc3339(newest.not_after)),
+                              thumbprint=pulumi.Output.from_input(newest.thumbprint))
+
+
+def _generated_certificates(name: str, credential: GeneratedCertificateCredential,
+                            application: azuread.Application, parent: pulumi.Resource,
+                            now: dt.datetime) -> AttachedCredential:
+    made: list[tuple[tls.PrivateKey, tls.SelfSignedCert, azuread.ApplicationCertificate]] = []
+    for position, slot in enumerate(renewal_slots(now, credential.validity_days, credential.rotation_days)):
+        def opts(legacy: str, fixed: list[str] | None = None, position: int = position) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=parent, ignore_changes=fixed,
+                                          aliases=_previous_slot_aliases(position, legacy))
+
+        key = tls.PrivateKey(f"{name}-key-{slot.suffix}", algorithm="RSA", rsa_bits=RSA_BITS,
+                             opts=opts(f"{name}-key", ["rsaBits"]))
+        # Valid from its creation for validityDays; the tls provider would replace it only once it
+        # has expired, and the renewal removes it long before that.
+        cert = tls.SelfSignedCert(
+            f"{name}-cert-{slot.suffix}",
+            private_key_pem=key.private_key_pem,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=credential.subject),
+            validity_period_hours=credential.validity_days * 24,
+            allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
+            opts=opts(f"{name}-cert", FIXED_CERTIFICATE_INPUTS),
+        )
+        app_cert = _application_certificate(
+            f"{name}-certificate-{slot.suffix}", application, cert.cert_pem,
+            cert.cert_pem.apply(certificate_end_date), opts(f"{name}-certificate"),
+        )
+        made.append((key, cert, app_cert))
+    key, cert, app_cert = made[0]
     material = pulumi.Output.all(cert.cert_pem, key.private_key_pem).apply(
         lambda pems: {"certificatePem": pems[0], "privateKeyPem": pems[1]}
     )
     return AttachedCredential(
         "certificate",
         expires_at=app_cert.end_date,
+        renews_at=rfc3339(next_renewal(now, credential.rotation_days)),
         thumbprint=cert.cert_pem.apply(certificate_thumbprint),
         secret_material=pulumi.Output.secret(material),
     )

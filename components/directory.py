@@ -23,6 +23,7 @@ from components.settings import (
     ProvisioningAppSettings,
     Settings,
     SettingsError,
+    same_principal_problem,
 )
 
 
@@ -154,6 +155,13 @@ def read_tenant(settings: Settings) -> Tenant:
                                            "with this value"))
 
     existing = _find_existing_identities(settings, problems)
+    by_principal: dict[str, list[str]] = {}
+    for key, principal in existing.items():
+        by_principal.setdefault(principal.object_id.casefold(), []).append(key)
+    for object_id, keys in by_principal.items():
+        # Looked up differently (one by display name, one by object id) but the same identity.
+        if len(keys) > 1:
+            problems.append(same_principal_problem(keys, f"object id {object_id}"))
 
     provisioning_app = None
     if settings.provisioning_app is not None:

@@ -78,6 +78,8 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     shown["credentialType"] = client.credential_type
     if client.credential_expires_at is not None:
         shown["credentialExpiresAt"] = client.credential_expires_at
+    if client.credential_renews_at is not None:
+        shown["credentialRenewsAt"] = client.credential_renews_at
     if client.certificate_thumbprint is not None:
         shown["certificateThumbprint"] = client.certificate_thumbprint
     return shown

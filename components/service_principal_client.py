@@ -45,6 +45,8 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     """``secret``, ``certificate`` or ``federated``."""
     credential_expires_at: pulumi.Output[str] | None
     """RFC 3339 end date of the newest credential (secrets and certificates)."""
+    credential_renews_at: str | None
+    """RFC 3339 start of the next renewal period (secrets and generated certificates)."""
     certificate_thumbprint: pulumi.Output[str] | None
     """SHA-1 thumbprint, upper-case hex (certificates)."""
     secret_material: pulumi.Output[dict[str, str]] | None
@@ -83,7 +85,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
             client_id=application.client_id,
             opts=protected,
         )
-        credential = attach_credential(name, settings.display_name, settings.credential,
+        credential = attach_credential(name, settings.credential,
                                        application, self, args.now)
         self.grants = grant_graph_permissions(
             name, service_principal.object_id, args.role_ids, args.graph,
@@ -95,6 +97,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.service_principal_object_id = service_principal.object_id
         self.credential_type = credential.credential_type
         self.credential_expires_at = credential.expires_at
+        self.credential_renews_at = credential.renews_at
         self.certificate_thumbprint = credential.thumbprint
         self.secret_material = credential.secret_material
         self.register_outputs({

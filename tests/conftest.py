@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from tools.offline import DirectoryEntry, OfflineEntra, ProgramRun, configure, mock_guid, run_offline
+from tools.offline import (
+    DirectoryEntry,
+    OfflineEntra,
+    ProgramRun,
+    configure,
+    mock_guid,
+    program_at,
+    run_offline,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -84,17 +92,9 @@ def run_program(entra: OfflineEntra) -> RunProgram:
 @pytest.fixture
 def run_at(entra: OfflineEntra) -> Callable[..., ProgramRun]:
     """Run the program with an injected "now" (credential end dates, rotation periods)."""
-    from components.program import build
-    from components.settings import load_settings
 
     def _run(config: dict[str, Any], now: dt.datetime = NOW, stack: str = "dev") -> ProgramRun:
-        import pulumi
-
-        def program() -> None:
-            for name, value in build(load_settings(now), now).items():
-                pulumi.export(name, value)
-
         entra.now = now
-        return run_offline(entra, config, stack, program=program)
+        return run_offline(entra, config, stack, program=program_at(now))
 
     return _run

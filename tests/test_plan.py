@@ -61,8 +61,11 @@ def test_dev_plan_shows_expiry(tmp_path: Path) -> None:
     code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
     assert code == 0
     assert "| hr-sync | servicePrincipal | inbound-provisioning-access-dev-hr-sync (created on deploy) |" in text
-    assert "if deployed today (90 days)" in text
-    assert "`azuread:index/applicationPassword:ApplicationPassword` | `hr-sync-secret` | no |" in text
+    assert "secret, renewed every 28 days (picked from the 90-day lifetime)" in text
+    assert "(newest); next renewal " in text
+    passwords = [line for line in text.splitlines()
+                 if "`azuread:index/applicationPassword:ApplicationPassword` | `hr-sync-secret-" in line]
+    assert len(passwords) == 2, "the current and the previous renewal period's secrets"
 
 
 def test_broken_stack_file_fails_with_the_error_list(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_outputs_match_the_spec(run_program: RunProgram, entra: OfflineEntra) ->
     assert run.outputs["graphScope"] == "https://graph.microsoft.com/.default"
     client = run.outputs["clients"]["hr-sync"]
     assert set(client) == {"kind", "displayName", "clientId", "servicePrincipalObjectId", "graphPermissions",
-                           "credentialType", "credentialExpiresAt"}
+                           "credentialType", "credentialExpiresAt", "credentialRenewsAt"}
     assert client["kind"] == "servicePrincipal"
     assert client["credentialType"] == "secret"
     assert client["graphPermissions"] == list(DEFAULT_PERMISSIONS)

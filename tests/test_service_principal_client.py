@@ -10,6 +10,7 @@ import pytest
 
 from components.directory import MicrosoftGraph
 from components.microsoft import GRAPH_APP_ID
+from components.renewal import renewal_slots
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings import SecretCredential, ServicePrincipalClientSettings
 from tests.conftest import NOW, ROLE_ID, RunProgram, secret_client
@@ -46,16 +47,6 @@ def test_service_principal_belongs_to_the_app(run_program: RunProgram, entra: Of
     assert run.outputs["clients"]["hr"]["displayName"] == "Workday inbound (dev)"
 
 
-def test_password_end_date_is_lifetime_days_from_now_and_never_recomputed(run_at: Any) -> None:
-    run = run_at({"clients": {"hr": secret_client(lifetimeDays=90)}})
-    password = run.named("hr-secret")
-    assert password.inputs["endDate"] == "2027-02-25T09:30:00Z"  # NOW + 90 days
-    assert password.inputs["applicationId"].startswith("/applications/")
-    assert password.ignore_changes == ("endDate",)
-    assert run.outputs["clients"]["hr"]["credentialExpiresAt"] == "2027-02-25T09:30:00Z"
-    assert len(run.of_type(PASSWORD)) == 1
-
-
 @pytest.mark.parametrize(("stack", "config", "expected"), [
     ("prod", {}, True), ("prod-weu", {}, True), ("dev", {}, False), ("dev", {"protect": True}, True),
     ("prod", {"protect": False}, False),
@@ -72,7 +63,7 @@ def test_component_outputs(fresh_runtime: OfflineEntra) -> pulumi.Output[Any]:
     graph = MicrosoftGraph("graph-oid", {"AuditLog.Read.All": ROLE_ID["AuditLog.Read.All"]})
     client = ServicePrincipalClient("hr", ServicePrincipalClientArgs(
         settings=ServicePrincipalClientSettings(key="hr", display_name="HR", graph_permissions=("AuditLog.Read.All",),
-                                                credential=SecretCredential(lifetime_days=30)),
+                                                credential=SecretCredential(lifetime_days=60, rotation_days=21)),
         graph=graph, role_ids={"AuditLog.Read.All": ROLE_ID["AuditLog.Read.All"]}, protect=False, now=NOW,
     ))
     assert client.credential_type == "secret"
@@ -84,7 +75,8 @@ def test_component_outputs(fresh_runtime: OfflineEntra) -> pulumi.Output[Any]:
     def check(values: list[Any]) -> None:
         grant_principal, sp_id, expires_at, secret_is_secret = values
         assert grant_principal == sp_id
-        assert expires_at == (NOW + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        newest = renewal_slots(NOW, 60, 21)[0]
+        assert expires_at == (newest.period_start + dt.timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
         assert secret_is_secret is True
 
     return pulumi.Output.all(

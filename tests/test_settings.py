@@ -49,7 +49,8 @@ def test_minimal_secret_client_gets_tutorial_defaults() -> None:
     assert client.graph_permissions == ("SynchronizationData-User.Upload", "AuditLog.Read.All")
     assert client.graph_permissions == DEFAULT_PERMISSIONS
     assert client.display_name == "inbound-provisioning-access-dev-hr-sync"
-    assert client.credential == SecretCredential(lifetime_days=180, rotation_days=None)
+    # Renewed with overlap by default: the period is picked from the lifetime.
+    assert client.credential == SecretCredential(lifetime_days=180, rotation_days=84, rotation_chosen=True)
     assert settings.protect is False
     assert settings.provisioning_app is None
 
@@ -87,11 +88,12 @@ def test_every_credential_form_parses() -> None:
             "subject": "repo:contoso/hr-sync:environment:prod"}},
     }})
     creds = {k: c.credential for k, c in settings.clients.items() if isinstance(c, ServicePrincipalClientSettings)}
-    assert creds["rotating"] == SecretCredential(lifetime_days=120, rotation_days=30)
+    assert creds["rotating"] == SecretCredential(lifetime_days=120, rotation_days=30, rotation_chosen=False)
     byo = creds["byo"]
     assert isinstance(byo, CertificateCredential)
     assert byo.not_after == (NOW + dt.timedelta(days=200)).replace(microsecond=0)
-    assert creds["gen"] == GeneratedCertificateCredential(subject="hr", validity_days=365)
+    assert byo.certificates[0].pem == VALID_PEM
+    assert creds["gen"] == GeneratedCertificateCredential(subject="hr", validity_days=365, rotation_days=168)
     assert creds["fed"] == FederatedCredential(issuer="https://token.actions.githubusercontent.com",
                                                subject="repo:contoso/hr-sync:environment:prod",
                                                audiences=("api://AzureADTokenExchange",))
@@ -178,9 +180,31 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str]] = [
     ("pem that does not parse", {"clients": {"a": {"kind": SP, "credential": {
         "type": "certificate", "pem": "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----"}}}},
      "clients.a.credential.pem"),
-    ("expired certificate", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
-                                                                          "pem": EXPIRED_PEM}}}},
+    ("certificate bundle", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
+                                                                         "pem": VALID_PEM + EXPIRED_PEM}}}},
      "clients.a.credential.pem"),
+    ("bundle in a list", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
+                                                                       "pem": [VALID_PEM, VALID_PEM + EXPIRED_PEM]}}}},
+     "clients.a.credential.pem[1]"),
+    ("three certificates", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "pem": [VALID_PEM, EXPIRED_PEM, VALID_PEM]}}}}, "clients.a.credential.pem"),
+    ("one certificate twice", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "pem": [VALID_PEM, VALID_PEM]}}}}, "clients.a.credential.pem"),
+    ("rotation faster than the weekly schedule", {"clients": {"a": secret_client(rotationDays=1)}},
+     "clients.a.credential.rotationDays"),
+    ("rotation below the overlap", {"clients": {"a": secret_client(lifetimeDays=90, rotationDays=14)}},
+     "clients.a.credential.rotationDays"),
+    ("lifetime too short to renew", {"clients": {"a": secret_client(lifetimeDays=30)}},
+     "clients.a.credential.lifetimeDays"),
+    ("generated validity too short to renew", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "generate": {"subject": "x", "validityDays": 50}}}}},
+     "clients.a.credential.generate.validityDays"),
+    ("generated rotation too short", {"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "generate": {"subject": "x", "rotationDays": 7}}}}},
+     "clients.a.credential.generate.rotationDays"),
+    ("two clients, one identity", {"clients": {
+        "a": {"kind": "managedIdentity", "existing": {"displayName": "CSV2SCIMBulkUpload"}},
+        "b": {"kind": "managedIdentity", "existing": {"displayName": "csv2scimbulkupload"}}}}, "clients.a"),
     ("private key pasted", {"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
                                                                          "pem": PRIVATE_KEY_PEM}}}},
      "clients.a.credential.pem"),
@@ -279,9 +303,32 @@ def test_key_material_is_never_echoed() -> None:
     assert "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" not in str(error)
     assert "BEGIN PRIVATE KEY" not in str(error)
     assert "private key" in str(error)
-    error = problems_of({"clients": {"a": {"kind": SP, "credential": {"type": "certificate", "pem": EXPIRED_PEM}}}})
+    error = problems_of({"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "pem": [VALID_PEM + EXPIRED_PEM]}}}})
     assert EXPIRED_PEM.splitlines()[1] not in str(error)
-    assert "expired at" in str(error)
+    assert VALID_PEM.splitlines()[1] not in str(error)
+    assert "found 2 (a bundle)" in str(error)
+
+
+def test_an_expired_certificate_warns_and_is_left_out() -> None:
+    settings = parse({"clients": {"a": {"kind": SP, "credential": {
+        "type": "certificate", "pem": [EXPIRED_PEM, VALID_PEM]}}}})
+    credential = settings.clients["a"].credential
+    assert isinstance(credential, CertificateCredential)
+    assert [c.pem for c in credential.registered] == [VALID_PEM]
+    assert credential.newest.pem == VALID_PEM
+    assert any(w.startswith("clients.a.credential.pem[0] (thumbprint ") and "expired at" in w
+               for w in settings.warnings)
+    assert EXPIRED_PEM.splitlines()[1] not in " ".join(settings.warnings)
+
+
+def test_two_clients_for_one_identity_are_one_problem_naming_both() -> None:
+    error = problems_of({"clients": {
+        "a": {"kind": "managedIdentity", "userAssigned": UA},
+        "b": {"kind": "managedIdentity", "userAssigned": {**UA, "tags": {"x": "y"}}}}})
+    (problem,) = error.problems
+    assert problem.path == "clients.a"
+    assert "clients.b" in problem.shown
 
 
 def test_secret_config_values_are_not_shown() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import runpy
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +30,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID
-from components.settings import NAMESPACE, rfc3339
+from components.program import build
+from components.settings import NAMESPACE, load_settings, rfc3339
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "inbound-provisioning-access"
@@ -61,6 +63,29 @@ class DirectoryEntry:
     display_name: str
     object_id: str
     client_id: str
+
+
+def graph_date(text: str) -> str:
+    """A date as Graph stores and returns a credential's start or end date: whole seconds, UTC."""
+    return rfc3339(parse_time(text))
+
+
+def parse_time(text: str) -> dt.datetime:
+    """RFC 3339 with any fraction (Go's nanoseconds included) and any offset."""
+    match = re.fullmatch(r"(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if match is None:
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
+    offset = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return dt.datetime.fromisoformat(f"{match.group(1)}.{fraction}{offset}").astimezone(dt.UTC)
+
+
+def go_time_text(moment: dt.datetime) -> str:
+    """A time as pulumi-tls returns ``validityStartTime``/``validityEndTime``: Go's ``time.MarshalText``,
+    RFC 3339 with nanoseconds (trailing zeros dropped) in the machine's zone (UTC here)."""
+    nanos = moment.microsecond * 1000 + 789  # Go keeps the nanoseconds a Python datetime cannot hold
+    base = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{nanos:09d}".rstrip("0") + "Z"
 
 
 _KEY_CACHE: list[rsa.RSAPrivateKey] = []
@@ -120,6 +145,9 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """Plan mode: any lookup finds one principal (its ids are placeholders, never shown as real)."""
         self.now = now or dt.datetime.now(dt.UTC)
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.generation = ""
+        """Salt for ids of what is created: a deploy simulation sets it per run, so a replaced
+        resource gets new ids (and a new secret value), as Entra would give it."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -186,7 +214,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
         typ, name = args.typ, args.name
-        object_id = mock_guid(typ, name)
+        salt = (self.generation,) if self.generation else ()
+        object_id = mock_guid(typ, name, *salt)
         if typ == "azuread:index/application:Application":
             state.update(objectId=object_id, clientId=mock_guid("client-id", name))
             return f"/applications/{object_id}", state
@@ -194,13 +223,15 @@ class OfflineEntra(pulumi.runtime.Mocks):
             state.update(objectId=object_id, type="Application")
             return object_id, state
         if typ == "azuread:index/applicationPassword:ApplicationPassword":
-            key_id = mock_guid("key", name)
-            state.setdefault("endDate", rfc3339(self.now + dt.timedelta(days=730)))
-            state.update(keyId=key_id, value=f"mock-secret-value-{key_id}")
+            key_id = mock_guid("key", name, *salt)
+            state["endDate"] = graph_date(state.get("endDate") or rfc3339(self.now + dt.timedelta(days=730)))
+            state.update(keyId=key_id, value=f"mock-secret-value-{key_id}", startDate=graph_date(rfc3339(self.now)))
             return f"{state['applicationId']}/password/{key_id}", state
         if typ == "azuread:index/applicationCertificate:ApplicationCertificate":
-            key_id = mock_guid("key", name)
-            state["keyId"] = key_id
+            key_id = mock_guid("key", name, *salt)
+            state.update(keyId=key_id, startDate=graph_date(rfc3339(self.now)))
+            if state.get("endDate"):
+                state["endDate"] = graph_date(state["endDate"])
             return f"{state['applicationId']}/certificate/{key_id}", state
         if typ == "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential":
             state["credentialId"] = object_id
@@ -227,7 +258,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
             end = self.now + dt.timedelta(hours=int(state["validityPeriodHours"]))
             common_name = state["subject"]["commonName"]
             state.update(certPem=self_signed_pem(common_name, self.now, end),
-                         validityStartTime=rfc3339(self.now), validityEndTime=rfc3339(end))
+                         validityStartTime=go_time_text(self.now), validityEndTime=go_time_text(end),
+                         earlyRenewalHours=state.get("earlyRenewalHours", 0), readyForRenewal=False)
             return object_id, state
         return object_id, state
 
@@ -247,6 +279,8 @@ class Registration:
     protect: bool
     dependencies: tuple[str, ...]
     ignore_changes: tuple[str, ...]
+    aliases: tuple[str, ...]
+    """Names of the aliases the resource declares (earlier names it takes state over from)."""
     inputs: dict[str, Any]
     """Inputs as the provider receives them, secrets unwrapped."""
 
@@ -276,15 +310,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             raise _ProviderRpcError(str(error)) from error
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        response = self.respond(request)
         if request.type != "pulumi:pulumi:Stack":
             self.registrations.append(Registration(
                 type=request.type, name=request.name, urn=response.urn, parent=request.parent,
                 custom=bool(request.custom), protect=bool(request.protect),
                 dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
+                aliases=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
                 inputs=_unwrap_secrets(rpc.deserialize_properties(request.object)),
             ))
         return response
+
+
+    def respond(self, request: Any) -> Any:
+        """The engine's answer to a registration (a deploy simulation answers from its state)."""
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 class _LogCollector(logging.Handler):
@@ -324,10 +364,12 @@ class ProgramRun:
 
 
 def configure(mocks: OfflineEntra, config: Mapping[str, Any], stack: str,
-              secret_keys: Iterable[str] = ()) -> tuple[RecordingMonitor, _LogCollector]:
-    """A fresh mock runtime with this stack config: no state carries over from an earlier run."""
+              secret_keys: Iterable[str] = (),
+              monitor: RecordingMonitor | None = None) -> tuple[RecordingMonitor, _LogCollector]:
+    """A fresh mock runtime with this stack config: no state carries over from an earlier run
+    (``monitor`` may carry a deploy simulation's state)."""
     runtime_settings.reset_options(project=PROJECT, stack=stack)
-    monitor = RecordingMonitor(mocks)
+    monitor = monitor or RecordingMonitor(mocks)
     collector = _LogCollector()
     logger = logging.getLogger(f"offline-{id(collector)}")
     logger.addHandler(collector)
@@ -345,15 +387,26 @@ def run_main() -> None:
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
+def program_at(now: dt.datetime) -> Callable[[], None]:
+    """The program as ``__main__.py`` wires it, with an injected "now" (end dates, renewal periods)."""
+
+    def program() -> None:
+        for name, value in build(load_settings(now), now).items():
+            pulumi.export(name, value)
+
+    return program
+
+
 def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "dev",
-                program: Callable[[], None] = run_main, secret_keys: Iterable[str] = ()) -> ProgramRun:
+                program: Callable[[], None] = run_main, secret_keys: Iterable[str] = (),
+                monitor: RecordingMonitor | None = None) -> ProgramRun:
     """Run ``program`` to completion under the mocks and return everything it did.
 
     Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
     registered before one is still on ``mocks``' monitor, which tests read through
     ``last_registrations``.
     """
-    monitor, collector = configure(mocks, config, stack, secret_keys)
+    monitor, collector = configure(mocks, config, stack, secret_keys, monitor)
     run = ProgramRun(registrations=monitor.registrations, calls=mocks.calls, logs=collector.messages)
     LAST_RUN[:] = [run]
 

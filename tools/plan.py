@@ -70,19 +70,26 @@ def _credential(settings: Settings, key: str, shown: Mapping[str, Any]) -> tuple
         return "managed identity", "managed by Azure"
     credential = client.credential
     expires = str(shown.get("credentialExpiresAt", ""))[:10]
-    if isinstance(credential, SecretCredential):
-        if credential.rotation_days is None:
-            return "secret", f"{expires} if deployed today ({credential.lifetime_days} days)"
-        return (f"secret, rotated every {credential.rotation_days} days",
-                f"{expires} (newest; previous kept until the next rotation)")
+    renews = str(shown.get("credentialRenewsAt", ""))[:10]
+    if isinstance(credential, SecretCredential | GeneratedCertificateCredential):
+        period = (f"picked from the {_lifetime(credential)}-day lifetime" if credential.rotation_chosen
+                  else "rotationDays")
+        what = ("secret" if isinstance(credential, SecretCredential)
+                else f"certificate, generated (CN={credential.subject})")
+        return (f"{what}, renewed every {credential.rotation_days} days ({period})",
+                f"{expires} (newest); next renewal {renews}, the previous one kept until the renewal after")
     if isinstance(credential, CertificateCredential):
-        return f"certificate {credential.thumbprint}", f"{expires} (the certificate's own expiry)"
-    if isinstance(credential, GeneratedCertificateCredential):
-        return (f"certificate, generated (CN={credential.subject})",
-                f"{expires} if deployed today ({credential.validity_days} days)")
+        listed = ", ".join(f"{c.thumbprint} (until {c.not_after:%Y-%m-%d})" for c in credential.certificates)
+        registered = len(credential.registered)
+        note = "" if registered == len(credential.certificates) else f"; {registered} registered, expired left out"
+        return f"certificate {listed}", f"{expires} (the newest certificate's own expiry{note})"
     if not isinstance(credential, FederatedCredential):
         raise TypeError(f"unknown credential {credential!r}")
     return f"federated ({credential.issuer}, {credential.subject})", "no secret, no expiry"
+
+
+def _lifetime(credential: SecretCredential | GeneratedCertificateCredential) -> int:
+    return credential.lifetime_days if isinstance(credential, SecretCredential) else credential.validity_days
 
 
 def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, out: TextIO) -> None:

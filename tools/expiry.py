@@ -1,0 +1,114 @@
+"""make check-expiry: fail when a deployed client's credential has expired or expires soon.
+
+The scheduled pipeline runs it after each weekly deploy, so a credential the program cannot
+renew by itself (a bring-your-own certificate whose successor nobody added) alerts someone
+weeks before the HR feed stops.  It reads only the stack's non-secret ``clients`` output:
+no secret is decrypted, and none is printed.
+
+Exit status: 0 nothing expires within the window; 1 something has expired or expires within
+it; 2 the outputs could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from components.renewal import MIN_VALID_AHEAD_DAYS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_EXPIRING, EXIT_USAGE = 0, 1, 2
+
+
+class OutputsError(Exception):
+    """The stack's outputs could not be read."""
+
+
+def read_clients(stack: str, outputs_file: Path | None) -> Mapping[str, Any]:
+    """The ``clients`` output: from a file (all outputs, or just ``clients``) or the Pulumi CLI."""
+    if outputs_file is not None:
+        try:
+            loaded = json.loads(outputs_file.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise OutputsError(f"cannot read {outputs_file}: {error}") from error
+    else:
+        env = dict(os.environ)
+        env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
+        try:
+            result = subprocess.run(  # noqa: S603
+                ["pulumi", "stack", "output", "clients", "--json", "--stack", stack],  # noqa: S607
+                capture_output=True, text=True, check=True, env=env, cwd=ROOT,
+            )
+            loaded = json.loads(result.stdout)
+        except FileNotFoundError as error:
+            raise OutputsError("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE") from error
+        except subprocess.CalledProcessError as error:
+            raise OutputsError(f"pulumi stack output failed: {error.stderr.strip()}") from error
+        except json.JSONDecodeError as error:
+            raise OutputsError(f"pulumi stack output did not print JSON: {error}") from error
+    clients = loaded.get("clients", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(clients, dict):
+        raise OutputsError("the outputs have no `clients` map")
+    return clients
+
+
+def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) -> int:
+    """Print a table of every client's expiry; return 1 if any is expired or within ``days``."""
+    horizon = now + dt.timedelta(days=days)
+    failing = 0
+    out.write("| client | credential | expires | renews | status |\n|---|---|---|---|---|\n")
+    for key in sorted(clients):
+        client = clients[key] if isinstance(clients[key], dict) else {}
+        kind = str(client.get("credentialType", "?"))
+        expires_text = client.get("credentialExpiresAt")
+        renews = str(client.get("credentialRenewsAt") or "-")
+        if not expires_text:
+            out.write(f"| {key} | {kind} | - | - | no expiry |\n")
+            continue
+        try:
+            expires = dt.datetime.fromisoformat(str(expires_text).replace("Z", "+00:00"))
+        except ValueError:
+            out.write(f"| {key} | {kind} | {expires_text} | {renews} | unreadable date |\n")
+            failing += 1
+            continue
+        if expires <= now:
+            status = "EXPIRED"
+        elif expires <= horizon:
+            status = f"EXPIRES IN {(expires - now).days} DAYS"
+        else:
+            status = "ok"
+        failing += status != "ok"
+        out.write(f"| {key} | {kind} | {expires_text} | {renews} | {status} |\n")
+    if failing:
+        out.write(f"\n{failing} client(s) need a new credential within {days} days: for a bring-your-own "
+                  "certificate, add its successor to `pem` (README, 'Credential renewal'); for a credential "
+                  "the program renews, check that the scheduled deploy has run.\n")
+    return EXIT_EXPIRING if failing else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+         now: dt.datetime | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack>", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--outputs", type=Path, help="a file of `pulumi stack output --json` instead of the CLI")
+    parser.add_argument("--days", type=int, default=MIN_VALID_AHEAD_DAYS,
+                        help=f"warning window in days (default {MIN_VALID_AHEAD_DAYS})")
+    args = parser.parse_args(argv)
+    try:
+        clients = read_clients(args.stack, args.outputs)
+    except OutputsError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_USAGE
+    return check(clients, now or dt.datetime.now(dt.UTC), args.days, out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
