@@ -37,6 +37,8 @@ from components.settings import ProvisioningAppCreateSettings
 REPLICATION_WAIT = "60s"
 
 NOTIFICATION_SECRET_KEY = "SyncNotificationSettings"  # noqa: S105 (the name of a synchronization secret)
+# Accidental-deletion prevention stays on, at the portal's default threshold (not verified for API-driven jobs).
+DELETE_THRESHOLD = 500
 
 
 def notification_settings(email: str) -> str:
@@ -45,8 +47,8 @@ def notification_settings(email: str) -> str:
     Microsoft documents this JSON for cloud sync jobs; that API-driven jobs (API2AAD/API2AD) read the
     same secret is inferred, not documented.  It is what the portal's *Notification Email* sets.
     """
-    return json.dumps({"Enabled": True, "Recipients": email, "DeleteThresholdEnabled": False},
-                      separators=(",", ":"))
+    return json.dumps({"Enabled": True, "Recipients": email, "DeleteThresholdEnabled": True,
+                       "DeleteThresholdValue": DELETE_THRESHOLD}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

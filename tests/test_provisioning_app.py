@@ -175,7 +175,7 @@ def test_any_create_is_validated_or_refused_never_crashes(create: dict[str, Any]
 
 def test_notification_settings_are_the_sync_notification_json() -> None:
     assert json.loads(notification_settings(EMAIL)) == {
-        "Enabled": True, "Recipients": EMAIL, "DeleteThresholdEnabled": False}
+        "Enabled": True, "Recipients": EMAIL, "DeleteThresholdEnabled": True, "DeleteThresholdValue": 500}
 
 
 # -- provisioningApp.create: the whole program --------------------------------------------------------
