@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
-import pulumiverse_time as time
+import pulumiverse_time as pulumi_time
 
 from components.microsoft import job_bulk_upload_url, provisioning_logs_url
 from components.settings import ProvisioningAppCreateSettings
@@ -37,7 +37,8 @@ from components.settings import ProvisioningAppCreateSettings
 REPLICATION_WAIT = "60s"
 
 NOTIFICATION_SECRET_KEY = "SyncNotificationSettings"  # noqa: S105 (the name of a synchronization secret)
-# Accidental-deletion prevention stays on, at the portal's default threshold (not verified for API-driven jobs).
+# Accidental-deletion prevention stays on; 500 is the threshold Entra suggests by default (not verified
+# for API-driven jobs).
 DELETE_THRESHOLD = 500
 
 
@@ -45,7 +46,7 @@ def notification_settings(email: str) -> str:
     """The ``SyncNotificationSettings`` secret: Entra's email notices for the job (quarantine, failures).
 
     Microsoft documents this JSON for cloud sync jobs; that API-driven jobs (API2AAD/API2AD) read the
-    same secret is inferred, not documented.  It is what the portal's *Notification Email* sets.
+    same secret is inferred, not documented.
     """
     return json.dumps({"Enabled": True, "Recipients": email, "DeleteThresholdEnabled": True,
                        "DeleteThresholdValue": DELETE_THRESHOLD}, separators=(",", ":"))
@@ -92,7 +93,7 @@ class ProvisioningApp(pulumi.ComponentResource):
             # apps on P1/P2: delete the old one first rather than briefly need a third.
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
         )
-        wait = time.Sleep(
+        wait = pulumi_time.Sleep(
             f"{name}-replication-wait",
             create_duration=REPLICATION_WAIT,
             triggers={"servicePrincipalObjectId": app.service_principal_object_id},
@@ -139,4 +140,3 @@ class ProvisioningApp(pulumi.ComponentResource):
             "jobId": self.job_id,
             "bulkUploadUrl": self.bulk_upload_url,
         })
-

@@ -151,7 +151,7 @@ def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) 
     if create.target == "activeDirectory":
         pending += [
             ("provisioning agent", "install the agent on a domain-joined server and assign it to the app",
-             "**pending, manual**: needs delegated permissions (README, 'On-premises Active Directory')"),
+             "**pending, manual**: needs delegated permissions (README, 'Creating the provisioning app')"),
             ("domain and OU", "select the domain and default OU on the app's *Provisioning* page",
              "**pending, manual**"),
         ]
