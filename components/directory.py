@@ -15,11 +15,12 @@ from typing import Literal
 import pulumi
 import pulumi_azuread as azuread
 
-from components.microsoft import GRAPH_APP_ID
+from components.microsoft import FIND_TEMPLATE_COMMAND, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.settings import (
     ExistingIdentity,
     ManagedIdentityClientSettings,
     Problem,
+    ProvisioningAppCreateSettings,
     ProvisioningAppSettings,
     Settings,
     SettingsError,
@@ -55,6 +56,8 @@ class Tenant:
     existing_identities: Mapping[str, FoundPrincipal]
     """Existing managed identities, by client key."""
     provisioning_app: FoundPrincipal | None
+    provisioning_template_id: str | None = None
+    """The gallery template of a provisioning app the stack creates (``provisioningApp.create``)."""
 
 
 def lookup_microsoft_graph() -> MicrosoftGraph:
@@ -140,6 +143,31 @@ def _find_provisioning_app(app: ProvisioningAppSettings, problems: list[Problem]
     return None
 
 
+def find_gallery_template(create: ProvisioningAppCreateSettings, problems: list[Problem]) -> str | None:
+    """The gallery template's id: as configured, or looked up by the gallery app's display name.
+
+    The data source fails on a name that matches no template; Microsoft has renamed these apps
+    before, so each known name is tried, newest first.
+    """
+    if create.template_id is not None:
+        return create.template_id
+    names = GALLERY_APP_NAMES[create.target]
+    answer = ""
+    for name in names:
+        try:
+            return str(azuread.get_application_template(display_name=name).template_id)
+        except Exception as error:  # a provider error, raised by the invoke
+            answer = (str(error).strip().splitlines() or [""])[-1][:200]
+    tried = " or ".join(f'"{n}"' for n in names)
+    problems.append(Problem(
+        "provisioningApp.create.templateId", "(not set)",
+        f"no gallery template named {tried} was found for target {create.target} (the lookup said: {answer}); "
+        f"list the API-driven templates with {FIND_TEMPLATE_COMMAND} "
+        "and set provisioningApp.create.templateId to the id of the right one",
+    ))
+    return None
+
+
 def read_tenant(settings: Settings) -> Tenant:
     """Read what the program needs from the tenant, or raise one error listing what is missing."""
     problems: list[Problem] = []
@@ -164,7 +192,10 @@ def read_tenant(settings: Settings) -> Tenant:
             problems.append(same_principal_problem(keys, f"object id {object_id}"))
 
     provisioning_app = None
-    if settings.provisioning_app is not None:
+    provisioning_template_id = None
+    if settings.provisioning_app is not None and settings.provisioning_app.create is not None:
+        provisioning_template_id = find_gallery_template(settings.provisioning_app.create, problems)
+    elif settings.provisioning_app is not None:
         provisioning_app = _find_provisioning_app(settings.provisioning_app, problems)
         job_tenant = settings.provisioning_app.job_tenant_id
         if job_tenant and job_tenant != tenant_id.lower():
@@ -177,4 +208,5 @@ def read_tenant(settings: Settings) -> Tenant:
     for warning in settings.warnings:
         pulumi.log.warn(warning)
     return Tenant(tenant_id=tenant_id, graph=graph,
-                  existing_identities=existing, provisioning_app=provisioning_app)
+                  existing_identities=existing, provisioning_app=provisioning_app,
+                  provisioning_template_id=provisioning_template_id)

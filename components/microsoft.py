@@ -91,3 +91,34 @@ LOG_PERMISSIONS = frozenset({"AuditLog.Read.All", "ProvisioningLog.Read.All"})
 # Client credential lifetimes: Entra refuses more than 24 months; Microsoft recommends under 12.
 MAX_CREDENTIAL_DAYS = 730
 RECOMMENDED_MAX_CREDENTIAL_DAYS = 365
+
+# The Enterprise gallery apps that carry API-driven inbound provisioning, by target, as Microsoft's
+# tutorial "Configure API-driven inbound provisioning app" names them
+# (https://learn.microsoft.com/entra/identity/app-provisioning/inbound-provisioning-api-configure-app,
+# step "Enter API-driven in the search field": "API-driven provisioning to Microsoft Entra ID" and
+# "API-driven provisioning to on-premises Active Directory"). Earlier revisions of the same page
+# (https://learn.microsoft.com/azure/active-directory/app-provisioning/inbound-provisioning-api-configure-app)
+# call them "API-driven Inbound User Provisioning to Microsoft Entra ID" / "... to On-Premises AD".
+# The template is looked up by display name (exact match, Graph's `displayName eq`), newest name first;
+# the template ids themselves are not published, so `provisioningApp.create.templateId` overrides.
+GALLERY_APP_NAMES: dict[str, tuple[str, ...]] = {
+    "entraId": (
+        "API-driven provisioning to Microsoft Entra ID",
+        "API-driven Inbound User Provisioning to Microsoft Entra ID",
+    ),
+    "activeDirectory": (
+        "API-driven provisioning to on-premises Active Directory",
+        "API-driven Inbound User Provisioning to On-Premises AD",
+    ),
+}
+
+# Lists the gallery's API-driven templates with their ids (as the deployer: `az rest` signs in with `az login`).
+FIND_TEMPLATE_COMMAND = (
+    "az rest --method GET --uri \"https://graph.microsoft.com/v1.0/applicationTemplates"
+    "?\\$filter=startswith(displayName,'API-driven')&\\$select=id,displayName\""
+)
+
+
+def job_bulk_upload_url(job_resource_id: str) -> str:
+    """bulkUpload from a job's resource id ``/servicePrincipals/{sp}/synchronization/jobs/{jobId}``."""
+    return f"{GRAPH_BASE_URL}{job_resource_id}/bulkUpload"

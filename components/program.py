@@ -17,6 +17,7 @@ from components.microsoft import (
     provisioning_logs_url,
     token_endpoint,
 )
+from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings import ManagedIdentityClientSettings, Settings
 
@@ -41,10 +42,9 @@ def build(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
                 settings=client, graph=tenant.graph, role_ids=role_ids, protect=settings.protect, now=now,
             ))
         if UPLOAD_OWNED_BY in client.graph_permissions:
-            pulumi.log.warn(
-                f"clients.{key} is granted {UPLOAD_OWNED_BY}: it can upload only to provisioning apps "
-                "whose service principal it owns. See the README, 'Least privilege: the OwnedBy permission'."
-            )
+            _warn_owned_by(settings, key)
+
+    created = _create_provisioning_app(settings, tenant, clients)
 
     outputs: dict[str, Any] = {
         "tenantId": tenant.tenant_id,
@@ -57,8 +57,38 @@ def build(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
             if isinstance(client, ServicePrincipalClient) and client.secret_material is not None
         }),
     }
-    outputs.update(_provisioning_outputs(settings, tenant))
+    outputs.update(_provisioning_outputs(settings, tenant, created))
     return outputs
+
+
+def _warn_owned_by(settings: Settings, key: str) -> None:
+    app = settings.provisioning_app
+    if app is not None and app.create is not None:
+        pulumi.log.warn(
+            f"clients.{key} is granted {UPLOAD_OWNED_BY}: the stack makes it an owner of the created "
+            "provisioning app's application; owning its service principal is one manual command. See the "
+            "README, 'Least privilege: the OwnedBy permission'."
+        )
+        return
+    pulumi.log.warn(
+        f"clients.{key} is granted {UPLOAD_OWNED_BY}: it can upload only to provisioning apps "
+        "whose service principal it owns. See the README, 'Least privilege: the OwnedBy permission'."
+    )
+
+
+def _create_provisioning_app(settings: Settings, tenant: Tenant,
+                             clients: dict[str, Client]) -> ProvisioningApp | None:
+    """The provisioning app, its job and the OwnedBy clients' ownership, with ``provisioningApp.create``."""
+    app = settings.provisioning_app
+    if app is None or app.create is None or tenant.provisioning_template_id is None:
+        return None
+    owners = {key: client.service_principal_object_id for key, client in clients.items()
+              if UPLOAD_OWNED_BY in settings.clients[key].graph_permissions}
+    # Named with a capital letter, which client keys cannot have: no client's resources can share it.
+    return ProvisioningApp("provisioningApp", ProvisioningAppArgs(
+        settings=app.create, template_id=tenant.provisioning_template_id, owners=owners,
+        protect=settings.protect,
+    ))
 
 
 def _client_output(settings: Settings, key: str, client: Client) -> dict[str, Any]:
@@ -85,12 +115,21 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     return shown
 
 
-def _provisioning_outputs(settings: Settings, tenant: Tenant) -> dict[str, str]:
+def _provisioning_outputs(settings: Settings, tenant: Tenant,
+                          created: ProvisioningApp | None) -> dict[str, pulumi.Input[str]]:
     app = settings.provisioning_app
+    if created is not None:
+        return {
+            "provisioningAppServicePrincipalId": created.service_principal_object_id,
+            "provisioningJobId": created.job_id,
+            "bulkUploadUrl": created.bulk_upload_url,
+            "provisioningLogsUrl": created.provisioning_logs_url,
+        }
     if app is None or tenant.provisioning_app is None:
         return {}
     return {
         "provisioningAppServicePrincipalId": tenant.provisioning_app.object_id,
+        "provisioningJobId": app.job_id,
         "bulkUploadUrl": bulk_upload_url(tenant.provisioning_app.object_id, app.job_id),
         "provisioningLogsUrl": provisioning_logs_url(app.job_id),
     }

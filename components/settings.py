@@ -205,13 +205,43 @@ class ManagedIdentityClientSettings:
 ClientSettings = ServicePrincipalClientSettings | ManagedIdentityClientSettings
 
 
+ProvisioningTarget = Literal["entraId", "activeDirectory"]
+# The synchronization template of each target's job (Graph: POST /servicePrincipals/{id}/synchronization/jobs).
+JOB_TEMPLATE_IDS: Mapping[str, str] = {"entraId": "API2AAD", "activeDirectory": "API2AD"}
+# One address, as Entra's notification settings take it (its Recipients field).
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+@dataclass(frozen=True)
+class ProvisioningAppCreateSettings:
+    """A provisioning app this stack creates: the gallery app, its notification settings and its started job."""
+
+    target: ProvisioningTarget
+    """``entraId`` (cloud-only users) or ``activeDirectory`` (on-premises AD, through the provisioning agent)."""
+    display_name: str
+    """The created app's display name."""
+    notification_email: str
+    """Where Entra sends quarantine and failure notices (a job without one is quarantined)."""
+    template_id: str | None = None
+    """The gallery template's id, when given; otherwise looked up by the gallery app's display name."""
+
+    @property
+    def job_template_id(self) -> str:
+        """``API2AAD`` or ``API2AD``: the synchronization template the job is created from."""
+        return JOB_TEMPLATE_IDS[self.target]
+
+
 @dataclass(frozen=True)
 class ProvisioningAppSettings:
-    """The API-driven provisioning app the clients upload to."""
+    """The API-driven provisioning app the clients upload to: an existing one, or one this stack creates."""
 
-    job_id: str
+    job_id: str = ""
+    """The existing app's job id (empty with ``create``: the job's id is known once it exists)."""
     service_principal_id: str | None = None
     display_name: str | None = None
+    create: ProvisioningAppCreateSettings | None = None
+    """Set when the stack creates the app (``provisioningApp.create``)."""
 
     @property
     def job_tenant_id(self) -> str:
@@ -393,7 +423,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
 
     provisioning_app = None
     if "provisioningApp" in raw:
-        provisioning_app = _provisioning_app(check, raw["provisioningApp"], "provisioningApp")
+        provisioning_app = _provisioning_app(check, raw["provisioningApp"], "provisioningApp", stack)
 
     if check.problems:
         raise SettingsError(stack, check.problems)
@@ -733,11 +763,13 @@ def _user_assigned(check: _Checker, value: Any, path: str) -> UserAssignedIdenti
     return UserAssignedIdentitySettings(name=name, resource_group_name=group, location=location, tags=dict(tags))
 
 
-def _provisioning_app(check: _Checker, value: Any, path: str) -> ProvisioningAppSettings | None:
+def _provisioning_app(check: _Checker, value: Any, path: str, stack: str = "") -> ProvisioningAppSettings | None:
     obj = check.mapping(value, path)
     if obj is None:
         return None
-    check.only_keys(obj, path, ("servicePrincipalId", "displayName", "jobId"))
+    if "create" in obj:
+        return _provisioning_app_create(check, obj, path, stack)
+    check.only_keys(obj, path, ("servicePrincipalId", "displayName", "jobId", "create"))
     which = check.exactly_one(obj, ("servicePrincipalId", "displayName"), path)
     sp_id = name = None
     if which == "servicePrincipalId":
@@ -750,6 +782,50 @@ def _provisioning_app(check: _Checker, value: Any, path: str) -> ProvisioningApp
     if job_id is None or (sp_id is None and name is None):
         return None
     return ProvisioningAppSettings(job_id=job_id, service_principal_id=sp_id and sp_id.lower(), display_name=name)
+
+
+_EXISTING_APP_KEYS = ("servicePrincipalId", "displayName", "jobId")
+_CREATE_KEYS = ("target", "displayName", "notificationEmail", "templateId")
+
+
+def _provisioning_app_create(check: _Checker, obj: Mapping[str, Any], path: str,
+                             stack: str) -> ProvisioningAppSettings | None:
+    """``provisioningApp.create``: the stack makes the app, so it names no existing one."""
+    for key in _EXISTING_APP_KEYS:
+        if key in obj:
+            check.add(f"{path}.{key}", obj[key],
+                      f"not allowed together with {path}.create, which creates the app and its job; "
+                      f"remove {key}, or remove create to use an existing app")
+    check.only_keys({k: v for k, v in obj.items() if k not in _EXISTING_APP_KEYS}, path, ("create",),
+                    f"with create, {path} holds only create")
+    cpath = f"{path}.create"
+    create = check.mapping(obj["create"], cpath)
+    if create is None:
+        return None
+    check.only_keys(create, cpath, _CREATE_KEYS)
+    target = create.get("target", "entraId")
+    target_ok = isinstance(target, str) and target in JOB_TEMPLATE_IDS
+    if not target_ok:
+        check.add(f"{cpath}.target", target,
+                  "entraId (cloud-only users) or activeDirectory (on-premises AD); default entraId")
+    display_name = check.string(create, "displayName", cpath, required=False, max_len=DISPLAY_NAME_MAX)
+    email = check.string(create, "notificationEmail", cpath, max_len=254, pattern=EMAIL_RE,
+                         allowed="one email address for Entra's quarantine and failure notices, "
+                                 "for example hr-ops@contoso.com (a job without one is quarantined)")
+    template_id = check.string(create, "templateId", cpath, required=False, pattern=GUID_RE,
+                               allowed="a GUID: the gallery template's id (default: looked up by the "
+                                       "gallery app's display name)")
+    bad_name = "displayName" in create and display_name is None
+    bad_template = "templateId" in create and template_id is None
+    if (email is None or not target_ok or bad_name or bad_template
+            or any(key in obj for key in _EXISTING_APP_KEYS)):
+        return None
+    return ProvisioningAppSettings(create=ProvisioningAppCreateSettings(
+        target=target,
+        display_name=display_name or f"{NAMESPACE}-{stack}",
+        notification_email=email,
+        template_id=template_id and template_id.lower(),
+    ))
 
 
 # --------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 
-from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID
+from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.program import build
 from components.settings import NAMESPACE, load_settings, rfc3339
 
@@ -40,6 +40,12 @@ MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
 GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa: S105 (a Pulumi function token)
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
+APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
+
+
+def default_gallery() -> dict[str, str]:
+    """The gallery's API-driven apps under their current names, with stand-in template ids."""
+    return {names[0]: mock_guid("application-template", names[0]) for names in GALLERY_APP_NAMES.values()}
 
 
 def mock_guid(*parts: str) -> str:
@@ -135,7 +141,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
     def __init__(self, graph_app_roles: Iterable[Mapping[str, Any]], *,
                  tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0",
                  directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
-                 now: dt.datetime | None = None) -> None:
+                 now: dt.datetime | None = None, gallery: Mapping[str, str] | None = None) -> None:
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.tenant_id = tenant_id
         self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
@@ -148,6 +154,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         self.generation = ""
         """Salt for ids of what is created: a deploy simulation sets it per run, so a replaced
         resource gets new ids (and a new secret value), as Entra would give it."""
+        self.gallery = dict(default_gallery() if gallery is None else gallery)
+        """Application templates by display name (the gallery is the same in every tenant)."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -160,7 +168,29 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._service_principal(args.args)
         if args.token == LIST_SPS_TOKEN:
             return self._list_service_principals(args.args)
+        if args.token == APP_TEMPLATE_TOKEN:
+            return self._application_template(args.args)
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
+
+    def _application_template(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        # As the provider does: exactly one of displayName (Graph's `displayName eq`, one match or
+        # an error) and templateId.
+        by_id = {template_id: name for name, template_id in self.gallery.items()}
+        if query.get("templateId"):
+            template_id = str(query["templateId"])
+            if template_id not in by_id:
+                raise ProviderError(f"Application Template with ID {template_id!r} was not found")
+            name = by_id[template_id]
+        else:
+            name = str(query.get("displayName", ""))
+            found = [n for n in self.gallery if n.casefold() == name.casefold()]
+            if not found:
+                raise ProviderError(f"Application template not found: no application templates found matching "
+                                    f"filter: \"displayName eq '{name}'\"")
+            name, template_id = found[0], self.gallery[found[0]]
+        return {"id": template_id, "templateId": template_id, "displayName": name, "categories": ["hr"],
+                "homepageUrl": "", "logoUrl": "", "publisher": "Microsoft Corporation",
+                "supportedProvisioningTypes": ["sync"], "supportedSingleSignOnModes": []}
 
     @staticmethod
     def _placeholder(attribute: str, value: str) -> DirectoryEntry:
@@ -261,7 +291,33 @@ class OfflineEntra(pulumi.runtime.Mocks):
                          validityStartTime=go_time_text(self.now), validityEndTime=go_time_text(end),
                          earlyRenewalHours=state.get("earlyRenewalHours", 0), readyForRenewal=False)
             return object_id, state
+        provisioning = self._provisioning_resource(typ, name, state)
+        if provisioning is not None:
+            return provisioning
         return object_id, state
+
+    def _provisioning_resource(self, typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """The provisioning app's resources, with the ids and outputs the azuread provider gives them."""
+        if typ == "azuread:index/applicationFromTemplate:ApplicationFromTemplate":
+            app, sp = mock_guid(typ, name, "application"), mock_guid(typ, name, "service-principal")
+            state.update(applicationId=f"/applications/{app}", applicationObjectId=app,
+                         servicePrincipalId=f"/servicePrincipals/{sp}", servicePrincipalObjectId=sp)
+            return f"/applicationTemplates/{state['templateId']}/instantiate/{app}/{sp}", state
+        if typ == "azuread:index/synchronizationSecret:SynchronizationSecret":
+            # One set of secrets per service principal: the id is the principal's.
+            return str(state["servicePrincipalId"]), state
+        if typ == "azuread:index/synchronizationJob:SynchronizationJob":
+            job = f"{state['templateId']}.{uuid.UUID(mock_guid(typ, name)).hex}.{self.tenant_id}"
+            state.setdefault("enabled", True)
+            state["schedules"] = [{"expiration": "", "interval": "PT40M",
+                                   "state": "Active" if state["enabled"] else "Disabled"}]
+            return f"{state['servicePrincipalId']}/synchronization/jobs/{job}", state
+        if typ == "azuread:index/applicationOwner:ApplicationOwner":
+            return f"{state['applicationId']}/owners/{state['ownerObjectId']}", state
+        if typ == "time:index/sleep:Sleep":
+            # time_sleep's id is the moment it finished waiting.
+            return rfc3339(self.now), state
+        return None
 
 
 # -- running the program ----------------------------------------------------------------------

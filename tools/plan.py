@@ -19,6 +19,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
+from components.provisioning_app import REPLICATION_WAIT
 from components.settings import (
     NAMESPACE,
     CertificateCredential,
@@ -35,6 +37,7 @@ from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_o
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_TENANT = "00000000-0000-0000-0000-000000000000"
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
+APPLICATION_OWNER = "azuread:index/applicationOwner:ApplicationOwner"
 
 
 def read_stack_file(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -109,7 +112,9 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, ou
                       f"`{role_ids[(key, permission)]}` | {credential} | {expires} |\n")
     out.write(f"\n`protect` is **{'on' if settings.protect else 'off'}** for app registrations, service "
               "principals, managed identities and grants.\n")
-    if settings.provisioning_app is not None:
+    if settings.provisioning_app is not None and settings.provisioning_app.create is not None:
+        render_provisioning_chain(settings, run, out)
+    elif settings.provisioning_app is not None:
         app = settings.provisioning_app
         out.write(f"\nProvisioning app: {app.display_name or app.service_principal_id}, job `{app.job_id}`.\n")
     custom = sorted((r for r in run.registrations if r.custom), key=lambda r: r.name)
@@ -119,6 +124,57 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, ou
     warnings = [message for level, message in run.logs if level == "warning"]
     if warnings:
         out.write("\n## Warnings\n\n" + "".join(f"- {w}\n" for w in warnings))
+
+
+def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) -> None:
+    """``provisioningApp.create``: what the stack builds, in order, and what is left to do by hand."""
+    app = settings.provisioning_app
+    create = app.create if app is not None else None
+    if create is None:
+        return
+    owner_keys = [r.name.split("-owner-", 1)[1] for r in run.of_type(APPLICATION_OWNER)]
+    if create.template_id is not None:
+        template = f"`{create.template_id}` (configured)"
+    else:
+        names = " or ".join(f"\"{n}\"" for n in GALLERY_APP_NAMES[create.target])
+        template = f"the gallery app {names}, looked up by display name on deploy"
+    steps = [
+        ("1. template", template, "read on deploy"),
+        ("2. app", f"`{_cell(create.display_name)}` from the template: application and service principal",
+         "created on deploy"),
+        ("3. wait", f"{REPLICATION_WAIT} for the new service principal to replicate (first deploy only)",
+         "created on deploy"),
+        ("4. notification email", f"`SyncNotificationSettings` to {_cell(create.notification_email)}",
+         "created on deploy"),
+        ("5. job", f"`{create.job_template_id}`, started, after the notification email", "created on deploy"),
+        ("6. owners of the application",
+         ", ".join(owner_keys) if owner_keys else f"none (no client is granted {UPLOAD_OWNED_BY})",
+         "created on deploy" if owner_keys else "-"),
+    ]
+    pending = []
+    if owner_keys:
+        pending.append(("owners of the service principal", ", ".join(owner_keys),
+                        "**pending, manual**: azuread has no resource for it (README, 'Least privilege')"))
+    if create.target == "activeDirectory":
+        pending += [
+            ("provisioning agent", "install the agent on a domain-joined server and assign it to the app",
+             "**pending, manual**: needs delegated permissions (README, 'Creating the provisioning app')"),
+            ("domain and OU", "select the domain and default OU on the app's *Provisioning* page",
+             "**pending, manual**"),
+        ]
+    pending.append(("attribute mappings", "the template's defaults; edit in *Provisioning* > *Mappings*",
+                    "not managed (azuread has no resource for the job's schema)"))
+    out.write(f"\n## Provisioning app (created by this stack, target `{create.target}`)\n\n")
+    out.write("| step | what | status |\n|---|---|---|\n")
+    for step, what, status in [*steps, *pending]:
+        out.write(f"| {step} | {what} | {status} |\n")
+    out.write(f"\n`protect` is **{'on' if settings.protect else 'off'}** for the app, the job and the ownerships. "
+              "`bulkUploadUrl`, `provisioningLogsUrl` and `provisioningJobId` are known once the job exists.\n")
+
+
+def _cell(text: str) -> str:
+    """Text from config inside a Markdown table cell: a pipe would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def plan(stack: str, stack_file: Path, out: TextIO, err: TextIO) -> int:
@@ -134,7 +190,7 @@ def plan(stack: str, stack_file: Path, out: TextIO, err: TextIO) -> int:
         return 1
     # Offline there is no tenant: assume the one the provisioning job names, if any.
     tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
-              else PLACEHOLDER_TENANT)
+              else "") or PLACEHOLDER_TENANT
     mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
     try:
         run = run_offline(mocks, config, stack, secret_keys=secret_keys)
