@@ -153,3 +153,15 @@ def test_make_plan_diff_compares_with_this_checkouts_file(tmp_path: Path) -> Non
     assert result.stdout.startswith("## Access diff: stack `dev`")
     assert "| logic | CSV2SCIMBulkUpload" in result.stdout
     assert "| hr-sync |" not in result.stdout, "hr-sync is the same as in this checkout's Pulumi.dev.yaml"
+
+
+def test_pull_request_text_cannot_inject_html_mentions_or_close_the_error_block(tmp_path: Path) -> None:
+    pr = stack_file(tmp_path / "pr", {"clients": {"logic": existing_identity(displayName="<img src=x> @org/admins")}})
+    _, text = diff(None, pr)
+    assert "&lt;img src=x&gt; @\u200borg/admins" in text
+    assert "<img" not in text
+    bad = stack_file(tmp_path / "bad", {"graphPermissions": ["```\n# forged plan"], **BASE})
+    code, text = diff(None, bad)
+    assert code == 1
+    fence = "````"
+    assert f"{fence}text\n" in text, "a fence longer than any backtick run in the error"

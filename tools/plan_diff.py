@@ -84,8 +84,18 @@ def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
 
 
 def cell(text: str) -> str:
-    """One Markdown table cell: no line breaks, no column separators."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One Markdown table cell from text a pull request controls: no line breaks, no column
+    separators, no HTML, no @-mentions."""
+    flat = " ".join(str(text).split())
+    return (flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("@", "@\u200b"))
+
+
+def fenced(text: str) -> str:
+    """A code block that no backtick run inside ``text`` can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}\n"
 
 
 def _state(value: bool | None) -> str:
@@ -100,11 +110,11 @@ def render(stack: str, base: Access, head: Access, code_commit: str, data_label:
               "code did not run. Offline: nothing was read from a tenant.\n\n")
     if head.error is not None:
         out.write("**The pull request's stack file is refused by validation**; `pulumi up` would change "
-                  f"nothing:\n\n```text\n{head.error}\n```\n")
+                  "nothing:\n\n" + fenced(head.error))
         return True
     if base.error is not None:
-        out.write(f"The base branch's stack file does not validate; showing the pull request's access as new.\n\n"
-                  f"```text\n{base.error}\n```\n\n")
+        out.write("The base branch's stack file does not validate; showing the pull request's access as new.\n\n"
+                  + fenced(base.error) + "\n")
     if head.missing and base.missing:
         out.write("Neither side has this stack.\n")
         return False
