@@ -130,7 +130,8 @@ def render(stack: str, base: Access, head: Access, code_commit: str, data_label:
         before, after = base.clients.get(key), head.clients.get(key)
         gained = (after.permissions if after else frozenset()) - (before.permissions if before else frozenset())
         lost = (before.permissions if before else frozenset()) - (after.permissions if after else frozenset())
-        principal = cell((after or before).principal) if (after or before) else ""
+        shown = after or before
+        principal = cell(shown.principal) if shown is not None else ""
         rows += [f"| {cell(key)} | {principal} | **gains** | {cell(p)} |\n" for p in sorted(gained)]
         rows += [f"| {cell(key)} | {principal} | **loses** | {cell(p)} |\n" for p in sorted(lost)]
     credential_rows: list[str] = []

@@ -60,19 +60,18 @@ def has_secrets(path: Path) -> bool:
 
 
 def discover(root: Path) -> dict[str, list[dict[str, Any]]]:
-    entries = []
+    entries: list[dict[str, Any]] = []
+    prod: list[dict[str, Any]] = []
+    nonprod: list[dict[str, Any]] = []
     for path in sorted(root.glob("Pulumi.*.yaml")):
         match = STACK_FILE.match(path.name)
         if match is None:
             continue
-        secrets = has_secrets(path)
-        entries.append({"stack": match[1], "secrets": secrets,
-                        "previewEnvironment": "preview-secrets" if secrets else "preview"})
-    return {
-        "all": entries,
-        "prod": [e for e in entries if e["stack"].startswith("prod")],
-        "nonprod": [e for e in entries if not e["stack"].startswith("prod")],
-    }
+        stack, secrets = match[1], has_secrets(path)
+        entry = {"stack": stack, "secrets": secrets, "previewEnvironment": "preview-secrets" if secrets else "preview"}
+        entries.append(entry)
+        (prod if stack.startswith("prod") else nonprod).append(entry)
+    return {"all": entries, "prod": prod, "nonprod": nonprod}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
