@@ -136,7 +136,7 @@ def _end_date_problem(props: Mapping[str, Any], now: dt.datetime, limit: dt.time
         return "no end date: every credential must expire (the program always sets endDate)"
     end = _known_str(props.get("endDate"))
     if end is None:
-        return None  # computed from another resource during preview: checked on that resource
+        return None  # empty: the analyzer itself stops on an unknown value (advisory during preview)
     parsed = _parse_time(end)
     if parsed is None:
         return f"endDate {end!r} is not an RFC 3339 time"
