@@ -144,7 +144,7 @@ def test_jobs_that_can_mint_a_token_install_locked_runtime_dependencies_only() -
     assert minting
     for name, job_id, job in minting:
         text = runs(job)
-        assert f"{LOCKED_INSTALL} \\\n" in text or LOCKED_INSTALL in text, f"{name}:{job_id}"
+        assert LOCKED_INSTALL in text, f"{name}:{job_id}"
         assert "-r requirements.lock" in text or '-r "$dir/requirements.lock"' in text, f"{name}:{job_id}"
         assert "--only-binary=:all:" in text, f"{name}:{job_id}: no package's build code runs"
         for dev_install in ("requirements-dev", "make test", "make venv", "pip install -r requirements.txt"):
