@@ -3,6 +3,7 @@
 #   make up STACK=dev      deploy a stack (Pulumi CLI, `az login` as a deployer)
 #   make preview STACK=dev pulumi preview --diff
 #   make plan STACK=dev    offline access plan (Markdown), no CLI, no credentials
+#   make plan-diff PR=<dir>/Pulumi.dev.yaml   access diff of that stack file against this checkout's
 #   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
 #   make check-expiry STACK=dev  fail when a deployed credential expires within 30 days
 #   make bench             benchmarks under the mock engine
@@ -13,7 +14,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 ARGS ?=
 
-.PHONY: test lint typecheck unit up preview plan verify check-expiry bench clean
+.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry bench clean
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -32,6 +33,12 @@ up preview: $(VENV)/.installed
 plan: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
 	@$(PY) -m tools.plan --stack "$(STACK)" $(ARGS)
+
+# The other stack file is data only: this checkout's code computes the diff (BASE defaults to
+# this checkout's file of the same name).
+plan-diff: $(VENV)/.installed
+	@test -n "$(PR)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
+	@$(PY) -m tools.plan_diff --pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))" $(ARGS)
 
 verify: $(VENV)/.installed
 	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +15,16 @@ from tests.conftest import ROOT
 
 STAND_IN = """#!/usr/bin/env bash
 echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
+for arg in "$@"; do case "$prev" in --policy-pack-config) cat "$arg" >> "$RECORD.policy" ;; esac; prev="$arg"; done
 """
+GRAPH_SP = "0b5f3c2e-1111-4222-8333-444455556666"
+POLICY = f"--policy-pack {ROOT}/policy --policy-pack-config <config>"
+
+
+def recorded(record: Path) -> list[str]:
+    """The recorded calls, with the temporary policy config path replaced by <config>."""
+    return [re.sub(r"--policy-pack-config \S+", "--policy-pack-config <config>", line)
+            for line in record.read_text().splitlines()]
 
 
 @pytest.fixture
@@ -24,7 +35,8 @@ def stand_in(tmp_path: Path) -> tuple[dict[str, str], Path]:
     (bin_dir / "pulumi").chmod(0o755)
     record = tmp_path / "record.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-    env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(record), PULUMI_CONFIG_PASSPHRASE="test-passphrase")
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(record), PULUMI_CONFIG_PASSPHRASE="test-passphrase",
+               GRAPH_SERVICE_PRINCIPAL_OBJECT_ID=GRAPH_SP)
     return env, record
 
 
@@ -38,10 +50,12 @@ def test_up_selects_or_creates_the_stack_on_the_local_backend(stand_in: tuple[di
     result = make("up", env, "STACK=dev")
     assert result.returncode == 0, result.stderr
     backend = f"file://{ROOT}/.pulumi-state"
-    assert record.read_text().splitlines() == [
+    assert recorded(record) == [
         f"{backend}|stack select --create dev --non-interactive",
-        f"{backend}|up --stack dev",
+        f"{backend}|up --stack dev {POLICY}",
     ]
+    config = json.loads(Path(f"{record}.policy").read_text())
+    assert config == {"graph-roles-allowlist": {"graphServicePrincipalObjectId": GRAPH_SP}}
 
 
 def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[dict[str, str], Path]) -> None:
@@ -49,10 +63,31 @@ def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[
     env["PULUMI_BACKEND_URL"] = "azblob://state"
     result = make("preview", env, "STACK=prod", "ARGS=--expect-no-changes")
     assert result.returncode == 0, result.stderr
-    assert record.read_text().splitlines() == [
+    assert recorded(record) == [
         "azblob://state|stack select --create prod --non-interactive",
-        "azblob://state|preview --diff --stack prod --expect-no-changes",
+        f"azblob://state|preview --diff --stack prod {POLICY} --expect-no-changes",
     ]
+
+
+def test_policy_pack_needs_graphs_object_id(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    env["GRAPH_SERVICE_PRINCIPAL_OBJECT_ID"] = "not-a-guid"
+    result = make("up", env, "STACK=dev")
+    assert result.returncode != 0
+    assert "Microsoft Graph's service principal" in result.stderr
+    assert not record.exists(), "no pulumi run without the guardrails"
+
+
+def test_policy_pack_looks_graph_up_with_az(stand_in: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    env, record = stand_in
+    del env["GRAPH_SERVICE_PRINCIPAL_OBJECT_ID"]
+    az = tmp_path / "bin" / "az"
+    az.write_text(f"#!/usr/bin/env bash\necho \"$*\" >> {tmp_path}/az.txt\necho {GRAPH_SP}\n")
+    az.chmod(0o755)
+    assert make("preview", env, "STACK=dev").returncode == 0
+    assert (tmp_path / "az.txt").read_text().split() == [
+        "ad", "sp", "show", "--id", "00000003-0000-0000-c000-000000000000", "--query", "id", "-o", "tsv"]
+    assert GRAPH_SP in Path(f"{record}.policy").read_text()
 
 
 def test_missing_cli_fails_with_an_install_hint(stand_in: tuple[dict[str, str], Path]) -> None:

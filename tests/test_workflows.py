@@ -1,9 +1,13 @@
-"""GitHub Actions workflows: valid against GitHub's schema, with the triggers, permissions and steps we rely on."""
+"""GitHub Actions workflows: valid against GitHub's schema, clean under zizmor, and holding the trust
+boundaries the README describes (which code runs with which identity and which secrets)."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,19 @@ import yaml
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
+NAMES = {"pull-request.yml", "access-plan.yml", "deploy.yml", "scheduled.yml"}
+
+# Every action, pinned to the commit its release tag points to (read from the actions' own
+# repositories with `git show-ref --tags`), with that version in a comment.
+PINS = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "azure/login": ("f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca", "v3.0.1"),
+    "pulumi/actions": ("8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0"),
+}
+WRITE_ENVIRONMENTS = {"deploy", "production", "rotation"}
+READ_ENVIRONMENTS = {"preview", "preview-secrets"}
+LOCKED_INSTALL = "--require-hashes --no-deps"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -26,7 +43,21 @@ def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
-    return [s for s in steps(job) if str(s.get("uses", "")).startswith(action)]
+    return [s for s in steps(job) if str(s.get("uses", "")).startswith(f"{action}@")]
+
+
+def all_jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for name in sorted(NAMES):
+        for job_id, job in load(name)["jobs"].items():
+            yield name, job_id, job
+
+
+def runs(job: dict[str, Any]) -> str:
+    return "\n".join(str(s.get("run", "")) for s in steps(job))
+
+
+def pulumi_commands(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in uses(job, "pulumi/actions") if "command" in s.get("with", {})]
 
 
 def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
@@ -34,9 +65,18 @@ def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
                            *map(str, paths)], capture_output=True, text=True, check=False, timeout=120)
 
 
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert binary is not None, "zizmor is a dev dependency (requirements-dev.txt)"
+    return subprocess.run([binary, "--offline", "--no-progress", *map(str, paths)],
+                          capture_output=True, text=True, check=False, timeout=120)
+
+
+# --- linters --------------------------------------------------------------------------------
+
 def test_every_workflow_validates_against_githubs_schema() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"pull-request.yml", "plan-comment.yml", "deploy.yml", "scheduled.yml"}
+    assert {f.name for f in files} == NAMES
     result = check_jsonschema(*files)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -47,68 +87,139 @@ def test_schema_check_can_fail(tmp_path: Path) -> None:
     assert check_jsonschema(bad).returncode != 0
 
 
-def test_pull_request_runs_tests_plans_and_previews() -> None:
-    workflow = load("pull-request.yml")
-    assert "pull_request" in workflow["on"]
-    assert workflow["permissions"] == {"contents": "read"}
-    jobs = workflow["jobs"]
-    assert any(s.get("run") == "make test" for s in steps(jobs["test"]))
-    plan_runs = " ".join(s.get("run", "") for s in steps(jobs["plan"]))
-    assert "make plan STACK=${{ matrix.stack }}" in plan_runs
-    assert set(jobs["plan"]["strategy"]["matrix"]["stack"]) == {"dev", "prod"}
-    assert "secrets." not in yaml.safe_dump(jobs["plan"]), "the plan needs no credentials (forks)"
-    preview = jobs["preview"]
-    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-    assert preview["permissions"]["id-token"] == "write"
-    assert preview["env"]["ARM_USE_OIDC"] == "true"
-    assert uses(preview, "azure/login")
-    [pulumi] = uses(preview, "pulumi/actions")
-    assert pulumi["with"]["command"] == "preview"
-    assert pulumi["with"]["diff"] is True
-    assert pulumi["with"]["comment-on-pr"] is True
+def test_zizmor_finds_nothing() -> None:
+    result = zizmor(WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
 
 
-def test_plan_comment_is_posted_from_the_base_repository() -> None:
-    workflow = load("plan-comment.yml")
-    assert workflow["on"]["workflow_run"] == {"workflows": ["pull-request"], "types": ["completed"]}
-    assert workflow["permissions"]["pull-requests"] == "write"
-    job = workflow["jobs"]["comment"]
-    assert not uses(job, "actions/checkout"), "never runs the pull request's code"
-    assert uses(job, "actions/download-artifact")
-    assert any("gh pr comment" in s.get("run", "") for s in steps(job))
+def test_zizmor_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("on: pull_request_target\npermissions: write-all\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+                   "    steps:\n      - uses: actions/checkout@v4\n        with:\n"
+                   "          ref: ${{ github.event.pull_request.head.sha }}\n"
+                   "      - run: echo ${{ github.event.pull_request.title }}\n")
+    result = zizmor(bad)
+    assert result.returncode != 0
+    for audit in ("dangerous-triggers", "unpinned-uses", "template-injection", "artipacked"):
+        assert audit in result.stdout, audit
 
 
-def test_push_to_main_deploys_dev_then_reviewed_prod() -> None:
-    workflow = load("deploy.yml")
-    assert workflow["on"]["push"]["branches"] == ["main"]
-    assert workflow["permissions"]["id-token"] == "write"
-    assert workflow["env"]["ARM_USE_OIDC"] == "true"
-    assert "ARM_CLIENT_SECRET" not in yaml.safe_dump(workflow), "OIDC only: no client secret for the pipeline"
-    jobs = workflow["jobs"]
-    assert jobs["up-dev"]["needs"] == "test"
-    assert jobs["up-prod"]["needs"] == "up-dev"
-    assert jobs["up-prod"]["environment"] == "production"
-    for name, stack in (("up-dev", "dev"), ("up-prod", "prod")):
-        [pulumi] = uses(jobs[name], "pulumi/actions")
-        assert pulumi["with"]["command"] == "up"
-        assert pulumi["with"]["stack-name"] == stack
-        assert uses(jobs[name], "azure/login")
+def test_every_zizmor_ignore_says_why() -> None:
+    for name in NAMES:
+        for line in (WORKFLOWS / name).read_text().splitlines():
+            if "zizmor: ignore" in line:
+                reason = line.split("zizmor: ignore", 1)[1].split("]", 1)[1].strip()
+                assert len(reason) > 20, f"{name}: an ignore without its reason: {line.strip()}"
 
 
-def test_weekly_run_rotates_and_flags_drift() -> None:
-    workflow = load("scheduled.yml")
-    [cron] = workflow["on"]["schedule"]
-    fields = cron["cron"].split()
-    assert len(fields) == 5
-    assert fields[2:4] == ["*", "*"]
-    assert fields[4] != "*", "weekly"
-    job = workflow["jobs"]["rotate-and-correct"]
-    assert {m["stack"] for m in job["strategy"]["matrix"]["include"]} == {"dev", "prod"}
-    up, preview = uses(job, "pulumi/actions")
-    assert up["with"]["command"] == "up"
-    assert preview["with"]["command"] == "preview"
-    assert preview["with"]["expect-no-changes"] is True
-    assert workflow["permissions"]["id-token"] == "write"
+# --- supply chain -----------------------------------------------------------------------------
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    seen = set()
+    for name in NAMES:
+        for line in (WORKFLOWS / name).read_text().splitlines():
+            match = re.search(r"uses:\s*(\S+)@(\S+)(.*)$", line)
+            if match is None:
+                continue
+            action, ref, comment = match.groups()
+            assert action in PINS, f"{name}: {action} has no known pin"
+            sha, version = PINS[action]
+            assert ref == sha, f"{name}: {action}@{ref} is not pinned to {sha} ({version})"
+            assert comment.strip() == f"# {version}", f"{name}: {action} needs the comment '# {version}'"
+            seen.add(action)
+    assert seen == set(PINS)
+    assert PINS["pulumi/actions"][1].startswith("v7.")
+
+
+def test_every_checkout_drops_its_credentials() -> None:
+    for name, job_id, job in all_jobs():
+        for step in uses(job, "actions/checkout"):
+            assert step["with"]["persist-credentials"] is False, f"{name}:{job_id}"
+
+
+def test_jobs_that_can_mint_a_token_install_locked_runtime_dependencies_only() -> None:
+    minting = [(n, j, job) for n, j, job in all_jobs() if job.get("permissions", {}).get("id-token") == "write"]
+    assert minting
+    for name, job_id, job in minting:
+        text = runs(job)
+        assert LOCKED_INSTALL in text, f"{name}:{job_id}"
+        assert "-r requirements.lock" in text or '-r "$dir/requirements.lock"' in text, f"{name}:{job_id}"
+        assert "--only-binary=:all:" in text, f"{name}:{job_id}: no package's build code runs"
+        for dev_install in ("requirements-dev", "make test", "make venv", "pip install -r requirements.txt"):
+            assert dev_install not in text, f"{name}:{job_id}: {dev_install}: no dev tools, nothing unhashed"
+
+
+# --- permissions, identities, secrets --------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_nothing_is_granted_at_workflow_level(name: str) -> None:
+    workflow = load(name)
+    assert workflow["permissions"] == {}
+    assert "env" not in workflow, "secrets and identities go to the jobs and steps that use them"
+    for job_id, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{job_id} states its permissions"
+        assert job["permissions"].get("contents") == "read", job_id
+        extra = set(job["permissions"]) - {"contents", "id-token", "pull-requests"}
+        assert not extra, f"{job_id}: {extra}"
+
+
+def test_id_token_only_where_azure_login_uses_it_and_only_in_an_environment() -> None:
+    for name, job_id, job in all_jobs():
+        wants_token = job["permissions"].get("id-token") == "write"
+        assert wants_token == bool(uses(job, "azure/login")), f"{name}:{job_id}"
+        if wants_token:
+            # The federated subject is `environment:<name>`: no environment, no identity.
+            assert "environment" in job, f"{name}:{job_id}"
+
+
+def test_secrets_only_in_the_steps_that_need_them() -> None:
+    for name, job_id, job in all_jobs():
+        job_level = yaml.safe_dump({k: v for k, v in job.items() if k != "steps"})
+        assert "secrets." not in job_level, f"{name}:{job_id}: secrets at job level"
+        for step in steps(job):
+            text = yaml.safe_dump(step)
+            if "secrets." not in text:
+                continue
+            assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
+            is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
+            assert is_pulumi or "make check-expiry" in str(step.get("run")), f"{name}:{job_id}: {text}"
+    for name in NAMES:
+        assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
+
+
+def test_nothing_runs_after_a_pulumi_command_in_its_job() -> None:
+    # pulumi/actions writes every stack output, secrets decrypted, to its step outputs.
+    for name, job_id, job in all_jobs():
+        commands = pulumi_commands(job)
+        if commands:
+            assert steps(job)[-1] is commands[-1], f"{name}:{job_id}: a step runs after pulumi"
+            assert len(commands) == 1, f"{name}:{job_id}: one pulumi command per job"
+            assert commands[0]["with"]["suppress-outputs"] is True
+
+
+def test_every_preview_and_up_runs_the_policy_pack_with_graphs_object_id() -> None:
+    found = 0
+    for name, job_id, job in all_jobs():
+        for step in pulumi_commands(job):
+            found += 1
+            assert step["with"]["policyPacks"] in {"${{ github.workspace }}/policy",
+                                                   "${{ github.workspace }}/trusted/policy"}, f"{name}:{job_id}"
+            assert step["with"]["policyPackConfigs"] == "${{ runner.temp }}/policy-config.json"
+            assert "tools/policy-config.sh \"$RUNNER_TEMP/policy-config.json\"" in runs(job), f"{name}:{job_id}"
+    assert found == 5
+
+
+@pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "scheduled.yml"])
+def test_stacks_are_discovered_not_hard_coded(name: str) -> None:
+    for job_id, job in load(name)["jobs"].items():
+        matrix = job.get("strategy", {}).get("matrix")
+        if matrix is not None:
+            assert set(matrix) == {"include"}, job_id
+            assert matrix["include"].startswith("${{ fromJSON(needs."), job_id
+    assert "python -m tools.stacks" in (WORKFLOWS / name).read_text()
+    assert not re.search(r"stack-name:\s*(dev|prod)\b", (WORKFLOWS / name).read_text())
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "scheduled.yml"])
@@ -121,10 +232,126 @@ def test_backend_and_secrets_provider_are_configurable(name: str) -> None:
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "scheduled.yml"])
 def test_every_pulumi_step_signs_the_providers_in_with_oidc(name: str) -> None:
     workflow = load(name)
-    steps_ = [s for job in workflow["jobs"].values() for s in uses(job, "pulumi/actions")]
+    steps_ = [s for job in workflow["jobs"].values() for s in pulumi_commands(job)]
     assert steps_
     for step in steps_:
         config = yaml.safe_load(step["with"]["config-map"])
         assert config == {"azuread:useOidc": {"value": "true", "secret": False},
                           "azure-native:useOidc": {"value": "true", "secret": False}}
-    assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text()
+    for job in workflow["jobs"].values():
+        if pulumi_commands(job):
+            assert job["env"]["ARM_USE_OIDC"] == "true"
+
+
+# --- the workflows one by one ----------------------------------------------------------------------
+
+def test_pull_request_code_reaches_only_the_read_only_environments() -> None:
+    workflow = load("pull-request.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    jobs = workflow["jobs"]
+    test = jobs["test"]
+    assert test["permissions"] == {"contents": "read"}, "the PR's tests: no token, no identity"
+    assert any(s.get("run") == "make test" for s in steps(test))
+    preview = jobs["preview"]
+    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert preview["permissions"] == {"contents": "read", "id-token": "write"}, "no write token for PR code"
+    assert preview["environment"] == "${{ matrix.previewEnvironment }}"
+    assert preview["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.test.outputs.stacks).all }}"
+    pr_code, trusted = uses(preview, "actions/checkout")
+    assert "ref" not in pr_code["with"], "the program previewed is the pull request's"
+    assert trusted["with"] == {"ref": "${{ github.event.pull_request.base.sha }}", "path": "trusted",
+                               "persist-credentials": False}
+    assert "trusted/tools/policy-config.sh" in runs(preview)
+    [pulumi] = pulumi_commands(preview)
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["diff"] is True
+    assert pulumi["with"]["policyPacks"] == "${{ github.workspace }}/trusted/policy"
+    assert "comment-on-pr" not in pulumi["with"], "PR code gets no token that can comment"
+    text = (WORKFLOWS / "pull-request.yml").read_text()
+    assert not WRITE_ENVIRONMENTS & set(re.findall(r"environment:\s*(\S+)", text))
+
+
+def test_stacks_with_secrets_are_previewed_behind_a_reviewer() -> None:
+    from tools.stacks import discover
+
+    for entry in discover(ROOT)["all"]:
+        assert entry["previewEnvironment"] in READ_ENVIRONMENTS
+        assert (entry["previewEnvironment"] == "preview-secrets") is entry["secrets"]
+
+
+def test_access_plan_runs_base_code_on_the_pull_requests_stack_files_as_data() -> None:
+    workflow = load("access-plan.yml")
+    assert set(workflow["on"]) == {"pull_request_target"}
+    [job] = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "environment" not in job, "no identity and no stack secrets here"
+    [checkout] = uses(job, "actions/checkout")
+    assert checkout["with"] == {"ref": "${{ github.event.pull_request.base.sha }}", "persist-credentials": False}
+    assert [s["uses"].split("@")[0] for s in steps(job) if "uses" in s] == ["actions/checkout",
+                                                                            "actions/setup-python"]
+    text = yaml.safe_dump(job)
+    assert "head.ref" not in text
+    assert "allow-unsafe-pr-checkout" not in text
+    assert "secrets." not in text
+    fetch = next(s for s in steps(job) if "pr-stacks/" in str(s.get("run")) and "gh api" in str(s.get("run")))
+    assert fetch["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    assert "--only-binary=:all:" in runs(job)
+    assert "-r requirements.lock" in runs(job)
+    assert 'python -m tools.plan_diff --base "$name" --pr "pr-stacks/$name"' in runs(job)
+    comment = next(s for s in steps(job) if "comments" in str(s.get("run")))
+    assert comment["env"]["PR"] == "${{ github.event.pull_request.number }}", "PR number from the event"
+    assert "${{" not in comment["run"], "event data reaches the shell through env only"
+
+
+def test_push_to_main_deploys_non_prod_then_reviewed_prod() -> None:
+    workflow = load("deploy.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert jobs["test"]["permissions"] == {"contents": "read"}
+    assert jobs["up"]["environment"] == "deploy"
+    assert jobs["up"]["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.test.outputs.stacks).nonprod }}"
+    assert jobs["up-prod"]["environment"] == "production"
+    assert jobs["up-prod"]["needs"] == ["test", "up"]
+    assert jobs["up-prod"]["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.test.outputs.stacks).prod }}"
+    for job_id in ("up", "up-prod"):
+        job = jobs[job_id]
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        [pulumi] = pulumi_commands(job)
+        assert pulumi["with"]["command"] == "up"
+        assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
+        assert pulumi["with"]["policyPacks"] == "${{ github.workspace }}/policy"
+
+
+def test_weekly_run_rotates_checks_expiry_and_flags_drift_unattended() -> None:
+    workflow = load("scheduled.yml")
+    [cron] = workflow["on"]["schedule"]
+    fields = cron["cron"].split()
+    assert len(fields) == 5
+    assert fields[2:4] == ["*", "*"]
+    assert fields[4] != "*", "weekly"
+    jobs = workflow["jobs"]
+    assert jobs["stacks"]["permissions"] == {"contents": "read"}
+    rotate, check = jobs["rotate"], jobs["check"]
+    assert rotate["environment"] == check["environment"] == "rotation"
+    [up] = pulumi_commands(rotate)
+    assert up["with"]["command"] == "up"
+    assert check["needs"] == ["stacks", "rotate"]
+    assert "!cancelled()" in check["if"]
+    expiry = next(s for s in steps(check) if "check-expiry" in str(s.get("run")))
+    assert expiry["run"] == 'make check-expiry STACK="$STACK"'
+    assert expiry["env"]["STACK"] == "${{ matrix.stack }}"
+    [preview] = pulumi_commands(check)
+    assert preview["with"]["command"] == "preview"
+    assert preview["with"]["expect-no-changes"] is True
+    assert preview["if"] == "${{ !cancelled() }}", "drift is checked even when the expiry check failed"
+    assert steps(check).index(expiry) < steps(check).index(preview)
+
+
+def test_write_environments_appear_only_in_main_only_workflows() -> None:
+    for name, job_id, job in all_jobs():
+        environment = job.get("environment")
+        if environment in WRITE_ENVIRONMENTS:
+            assert name in {"deploy.yml", "scheduled.yml"}, f"{name}:{job_id}"
+            on = load(name)["on"]
+            assert "pull_request" not in on
+            assert "pull_request_target" not in on

@@ -37,12 +37,22 @@ case "$PULUMI_BACKEND_URL" in
     ;;
 esac
 
+case "$action" in
+  up | preview) ;;
+  *) echo "unknown action: $action (up or preview)" >&2; exit 2 ;;
+esac
+
+# The guardrails (policy/) run on every preview and up, from this checkout.
+policy_config="$(mktemp)"
+trap 'rm -f "$policy_config"' EXIT
+"$here/tools/policy-config.sh" "$policy_config"
+policy=(--policy-pack "$here/policy" --policy-pack-config "$policy_config")
+
 cd "$here"
 pulumi stack select --create "$stack" --non-interactive
 # ARGS is split on purpose: extra flags for pulumi, e.g. ARGS="--yes --skip-preview".
 # shellcheck disable=SC2086
 case "$action" in
-  up) exec pulumi up --stack "$stack" ${ARGS:-} ;;
-  preview) exec pulumi preview --diff --stack "$stack" ${ARGS:-} ;;
-  *) echo "unknown action: $action (up or preview)" >&2; exit 2 ;;
+  up) pulumi up --stack "$stack" "${policy[@]}" ${ARGS:-} ;;
+  preview) pulumi preview --diff --stack "$stack" "${policy[@]}" ${ARGS:-} ;;
 esac

@@ -1,0 +1,1 @@
+"""Pulumi policy pack of this project (rules in ``rules.py``)."""

@@ -1,0 +1,223 @@
+"""The guardrails every `pulumi preview` and `pulumi up` of this project runs, as policies.
+
+They hold whatever the program's code says: a change that edits ``components/`` to grant
+``Directory.ReadWrite.All`` passes the program's own config checks, but not these.  The
+pipeline always loads them from the trusted checkout (the base branch for pull requests,
+``main`` for deploys), so a pull request cannot switch them off for its own preview or deploy.
+
+This module only defines the policies.  ``__main__.py`` beside it builds the ``PolicyPack``
+(which starts a gRPC server and never returns), so tests import this module and call each
+policy's ``validate`` directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+)
+
+from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
+
+APPLICATION = "azuread:index/application:Application"
+SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
+APP_ROLE_ASSIGNMENT = "azuread:index/appRoleAssignment:AppRoleAssignment"
+APPLICATION_PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"  # noqa: S105 (a type token)
+APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
+SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
+USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+
+# The role ids Microsoft publishes for the four permissions this project may grant.  App role
+# ids of Graph are the same in every tenant; the program resolves them by value in the tenant,
+# and this list is what the result must be.
+ALLOWED_ROLE_IDS: Mapping[str, str] = {p.published_role_id: p.value for p in ALLOWED_PERMISSIONS.values()}
+
+# Resources that carry access, and so must survive a `pulumi destroy` or a refactoring slip on prod.
+PROTECTED_TYPES = frozenset({APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, USER_ASSIGNED_IDENTITY})
+
+# Graph's service principal has a different object id in every tenant, so the pipeline looks it up
+# (`az ad sp show --id 00000003-0000-0000-c000-000000000000`) and passes it as policy config.
+GRAPH_SP_CONFIG = "graphServicePrincipalObjectId"
+GRAPH_SP_SCHEMA = PolicyConfigSchema(properties={GRAPH_SP_CONFIG: {
+    "type": "string",
+    "description": "Object id of Microsoft Graph's service principal in the tenant deployed to.",
+}})
+
+# Graph stores end dates in whole seconds and the program fixes them when a credential is created;
+# a day of slack covers a run that started before midnight and clock skew between runners.
+LIFETIME_SLACK = dt.timedelta(days=1)
+_RELATIVE = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def stack_of(urn: str) -> str:
+    """The stack name from a resource URN (``urn:pulumi:<stack>::<project>::<type>::<name>``)."""
+    parts = urn.split(":", 3)
+    if len(parts) < 4 or parts[:2] != ["urn", "pulumi"]:
+        raise ValueError(f"not a Pulumi URN: {urn!r}")
+    return parts[2]
+
+
+def _known_str(value: Any) -> str | None:
+    """A string input, or None when it is unknown during preview (computed from another resource)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _parse_time(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _relative(value: str) -> dt.timedelta | None:
+    """Go's duration syntax as the azuread provider reads ``endDateRelative`` (``17520h``)."""
+    match = _RELATIVE.match(value)
+    if match is None or not any(match.groupdict().values()):
+        return None
+    hours, minutes, seconds = (float(match[g] or 0) for g in ("h", "m", "s"))
+    return dt.timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+# --- only the four Graph roles, only on Graph ---------------------------------------------------
+
+def validate_graph_grants(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """App role assignments grant one of the four roles, on Microsoft Graph's service principal only;
+    app registrations declare nothing else."""
+    if args.resource_type == APP_ROLE_ASSIGNMENT:
+        role_id = args.props.get("appRoleId")
+        if role_id is not None and str(role_id).lower() not in ALLOWED_ROLE_IDS:
+            report_violation(f"{args.name}: app role {role_id} is not one of the allowed Graph permissions "
+                             f"({', '.join(sorted(ALLOWED_ROLE_IDS.values()))})", None)
+        graph_sp = args.get_config().get(GRAPH_SP_CONFIG)
+        resource = args.props.get("resourceObjectId")
+        if not isinstance(graph_sp, str) or not _GUID.match(graph_sp):
+            report_violation(f"{args.name}: cannot tell whether the grant is on Microsoft Graph: the policy "
+                             f"config {GRAPH_SP_CONFIG} is missing or not a GUID (got {graph_sp!r}); "
+                             "run through `make up` / `make preview` or the pipeline, which set it", None)
+        elif resource is not None and str(resource).lower() != graph_sp.lower():
+            report_violation(f"{args.name}: grants on resource {resource}; only Microsoft Graph's service "
+                             f"principal ({graph_sp}) is allowed", None)
+    elif args.resource_type == APPLICATION:
+        for access in args.props.get("requiredResourceAccesses") or []:
+            app_id = access.get("resourceAppId")
+            if app_id is not None and app_id != GRAPH_APP_ID:
+                report_violation(f"{args.name}: declares access to resource app {app_id}; only Microsoft "
+                                 f"Graph ({GRAPH_APP_ID}) is allowed", None)
+            for item in access.get("resourceAccesses") or []:
+                role_id = item.get("id")
+                if item.get("type") != "Role" or (role_id is not None
+                                                  and str(role_id).lower() not in ALLOWED_ROLE_IDS):
+                    report_violation(f"{args.name}: declares {item.get('type')} {role_id}; only the allowed "
+                                     "Graph application roles may be declared", None)
+
+
+# --- credential lifetimes ------------------------------------------------------------------------
+
+def _end_date_problem(props: Mapping[str, Any], now: dt.datetime, limit: dt.timedelta | None) -> str | None:
+    relative = _known_str(props.get("endDateRelative"))
+    if relative is not None:
+        span = _relative(relative)
+        if span is None:
+            return f"endDateRelative {relative!r} does not parse"
+        if limit is not None and span > limit:
+            return f"endDateRelative {relative} is more than {MAX_CREDENTIAL_DAYS} days"
+        return None
+    if "endDate" not in props:
+        return "no end date: every credential must expire (the program always sets endDate)"
+    end = _known_str(props.get("endDate"))
+    if end is None:
+        return None  # empty: the analyzer itself stops on an unknown value (advisory during preview)
+    parsed = _parse_time(end)
+    if parsed is None:
+        return f"endDate {end!r} is not an RFC 3339 time"
+    start = _parse_time(_known_str(props.get("startDate")) or "") or now
+    if limit is not None and parsed - max(start, now) > limit + LIFETIME_SLACK:
+        return f"endDate {end} is more than {MAX_CREDENTIAL_DAYS} days after it is created"
+    return None
+
+
+def make_validate_lifetimes(clock: Callable[[], dt.datetime]) -> Callable[[ResourceValidationArgs,
+                                                                           ReportViolation], None]:
+    """The lifetime rule, with the clock injectable for tests."""
+    limit = dt.timedelta(days=MAX_CREDENTIAL_DAYS)
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        now = clock()
+        if args.resource_type == APPLICATION_PASSWORD:
+            # An end date fixed at creation (ignore_changes) was checked when it was created, and
+            # `now` only grows, so "end ≤ now + limit" holds for old and new secrets alike.
+            problem = _end_date_problem(args.props, now, limit)
+        elif args.resource_type == APPLICATION_CERTIFICATE:
+            # A brought certificate's end date is its own notAfter (the program has no limit on it);
+            # it must still be stated, so that Graph never invents one.
+            problem = _end_date_problem(args.props, now, None)
+        elif args.resource_type == SELF_SIGNED_CERT:
+            hours = args.props.get("validityPeriodHours")
+            problem = (f"validityPeriodHours {hours} is more than {MAX_CREDENTIAL_DAYS} days"
+                       if isinstance(hours, int | float) and hours > MAX_CREDENTIAL_DAYS * 24 else None)
+        else:
+            return
+        if problem is not None:
+            report_violation(f"{args.name}: {problem}", None)
+
+    return validate
+
+
+# --- no owners on client apps --------------------------------------------------------------------
+
+def validate_no_owners(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """An owner can add a credential to an app (or its service principal) and act with its Graph
+    permissions, so client apps are managed only through directory roles and the pipeline."""
+    if args.resource_type in {APPLICATION, SERVICE_PRINCIPAL}:
+        owners = args.props.get("owners")
+        if owners:
+            report_violation(f"{args.name}: has owners {list(owners)}; API clients must have none", None)
+
+
+# --- protect on prod* stacks ---------------------------------------------------------------------
+
+def validate_prod_protect(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """On stacks named prod*, everything that carries access is protected, whatever the config says."""
+    if args.resource_type in PROTECTED_TYPES and stack_of(args.urn).startswith("prod") and not args.opts.protect:
+        report_violation(f"{args.name}: stack {stack_of(args.urn)!r} is a prod* stack, so "
+                         f"{args.resource_type.rsplit(':', 1)[-1]} must have protect set", None)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValidationPolicy]:
+    """Every policy of the pack, all mandatory: a violation fails preview and up."""
+    mandatory = EnforcementLevel.MANDATORY
+    return [
+        ResourceValidationPolicy(
+            name="graph-roles-allowlist",
+            description="Only the four inbound-provisioning Graph app roles, and only on Microsoft Graph's "
+                        "service principal.",
+            validate=validate_graph_grants, enforcement_level=mandatory, config_schema=GRAPH_SP_SCHEMA),
+        ResourceValidationPolicy(
+            name="credential-lifetime",
+            description=f"Client secrets and generated certificates expire within {MAX_CREDENTIAL_DAYS} days; "
+                        "every credential has an end date.",
+            validate=make_validate_lifetimes(clock), enforcement_level=mandatory),
+        ResourceValidationPolicy(
+            name="no-client-owners",
+            description="API client app registrations and service principals have no owners.",
+            validate=validate_no_owners, enforcement_level=mandatory),
+        ResourceValidationPolicy(
+            name="protect-prod",
+            description="On prod* stacks, app registrations, service principals, managed identities and "
+                        "grants are protected.",
+            validate=validate_prod_protect, enforcement_level=mandatory),
+    ]

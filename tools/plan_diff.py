@@ -1,0 +1,201 @@
+"""make plan-diff: who gains or loses which Graph permission and credential, base vs pull request.
+
+Both stack files are *data*: each is read with a safe YAML loader, validated, and run through
+this checkout's program under Pulumi's mock engine (the same machinery as ``make plan``).  In the
+pipeline this checkout is the base branch, so the pull request's code never runs; only its
+``Pulumi.<stack>.yaml`` is read.  The output says which commit of code produced it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from components.settings import SettingsError, parse_settings
+from tools import plan
+from tools.offline import OfflineEntra, published_graph_roles, run_offline
+
+
+@dataclass(frozen=True)
+class ClientAccess:
+    """What one client can do, as the plan shows it."""
+
+    kind: str
+    principal: str
+    permissions: frozenset[str]
+    credential: str
+    expires: str
+
+
+@dataclass
+class Access:
+    """The access a stack file grants, or why it grants nothing."""
+
+    clients: dict[str, ClientAccess] = field(default_factory=dict)
+    protect: bool | None = None
+    provisioning_app: str | None = None
+    resources: frozenset[str] = frozenset()
+    error: str | None = None
+    """Validation errors: the stack file would fail `pulumi up`."""
+    missing: bool = False
+
+
+def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
+    """Run this checkout's program on ``stack_file`` offline and collect who gets what."""
+    if stack_file is None or not stack_file.exists():
+        return Access(missing=True)
+    try:
+        # A safe YAML load: the file is data, whatever tags it carries.
+        config, secret_keys = plan.read_stack_file(stack_file)
+    except (yaml.YAMLError, ValueError) as error:
+        return Access(error=f"{stack_file.name} does not parse as a stack file: {error}")
+    try:
+        settings = parse_settings(config, stack, now, frozenset(secret_keys))
+        tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
+                  else plan.PLACEHOLDER_TENANT)
+        mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
+        run = run_offline(mocks, config, stack, secret_keys=secret_keys)
+    except SettingsError as error:
+        return Access(error=str(error))
+    clients: dict[str, ClientAccess] = {}
+    for key, shown in run.outputs["clients"].items():
+        credential, expires = plan._credential(settings, key, shown)
+        clients[key] = ClientAccess(kind=str(shown["kind"]), principal=plan._principal(settings, key),
+                                    permissions=frozenset(shown["graphPermissions"]),
+                                    credential=credential, expires=expires)
+    app = settings.provisioning_app
+    return Access(
+        clients=clients,
+        protect=settings.protect,
+        provisioning_app=None if app is None else f"{app.display_name or app.service_principal_id}, job {app.job_id}",
+        # Grants are in the permissions table already.
+        resources=frozenset(f"`{r.type}` `{r.name}`" for r in run.registrations
+                            if r.custom and r.type != plan.GRANT),
+    )
+
+
+def cell(text: str) -> str:
+    """One Markdown table cell from text a pull request controls: no line breaks, no column
+    separators, no HTML, no @-mentions."""
+    flat = " ".join(str(text).split())
+    return (flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("@", "@\u200b"))
+
+
+def fenced(text: str) -> str:
+    """A code block that no backtick run inside ``text`` can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}\n"
+
+
+def _state(value: bool | None) -> str:
+    return {True: "on", False: "off", None: "(none)"}[value]
+
+
+def render(stack: str, base: Access, head: Access, code_commit: str, data_label: str, out: TextIO) -> bool:
+    """Write the Markdown diff; return whether anything about access changed."""
+    out.write(f"## Access diff: stack `{cell(stack)}`\n\n")
+    out.write(f"Computed by this repository's code at commit `{cell(code_commit)}` (the base branch), from the "
+              f"pull request's `Pulumi.{cell(stack)}.yaml` ({cell(data_label)}) read as data; the pull request's "
+              "code did not run. Offline: nothing was read from a tenant.\n\n")
+    if head.error is not None:
+        out.write("**The pull request's stack file is refused by validation**; `pulumi up` would change "
+                  "nothing:\n\n" + fenced(head.error))
+        return True
+    if base.error is not None:
+        out.write("The base branch's stack file does not validate; showing the pull request's access as new.\n\n"
+                  + fenced(base.error) + "\n")
+    if head.missing and base.missing:
+        out.write("Neither side has this stack.\n")
+        return False
+    if head.missing:
+        out.write("**The pull request deletes this stack file**: the pipeline stops deploying it; what is "
+                  "deployed stays until the stack is destroyed (`pulumi destroy`, by hand).\n")
+        return True
+    elif base.missing:
+        out.write("**New stack**: everything below is gained.\n\n")
+
+    rows: list[str] = []
+    for key in sorted(set(base.clients) | set(head.clients)):
+        before, after = base.clients.get(key), head.clients.get(key)
+        gained = (after.permissions if after else frozenset()) - (before.permissions if before else frozenset())
+        lost = (before.permissions if before else frozenset()) - (after.permissions if after else frozenset())
+        shown = after or before
+        principal = cell(shown.principal) if shown is not None else ""
+        rows += [f"| {cell(key)} | {principal} | **gains** | {cell(p)} |\n" for p in sorted(gained)]
+        rows += [f"| {cell(key)} | {principal} | **loses** | {cell(p)} |\n" for p in sorted(lost)]
+    credential_rows: list[str] = []
+    for key in sorted(set(base.clients) | set(head.clients)):
+        before, after = base.clients.get(key), head.clients.get(key)
+        if before and after and (before.credential, before.expires) == (after.credential, after.expires):
+            continue
+        was = f"{before.credential} ({before.expires})" if before else "(none)"
+        now = f"{after.credential} ({after.expires})" if after else "(removed)"
+        credential_rows.append(f"| {cell(key)} | {cell(was)} | {cell(now)} |\n")
+
+    changed = bool(rows or credential_rows)
+    if rows:
+        out.write("### Graph permissions\n\n| client | principal | change | Graph permission |\n|---|---|---|---|\n")
+        out.write("".join(rows) + "\n")
+    if credential_rows:
+        out.write("### Credentials\n\n| client | before | after |\n|---|---|---|\n")
+        out.write("".join(credential_rows) + "\n")
+    other: list[str] = []
+    if base.protect != head.protect and not head.missing:
+        other.append(f"- `protect`: {_state(base.protect)} → **{_state(head.protect)}**\n")
+    if base.provisioning_app != head.provisioning_app and not head.missing:
+        other.append(f"- provisioning app: {cell(base.provisioning_app or '(none)')} → "
+                     f"**{cell(head.provisioning_app or '(none)')}**\n")
+    added, removed = sorted(head.resources - base.resources), sorted(base.resources - head.resources)
+    other += [f"- resource added: {r}\n" for r in added] + [f"- resource removed: {r}\n" for r in removed]
+    if other:
+        changed = True
+        out.write("### Other changes\n\n" + "".join(other) + "\n")
+    if not changed:
+        out.write("No change to who can do what.\n")
+    return changed
+
+
+def code_commit_of(root: Path) -> str:
+    """The commit of the code that computes the diff (this checkout's HEAD)."""
+    try:
+        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],  # noqa: S603, S607 (fixed argv)
+                                capture_output=True, text=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return result.stdout.strip()
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    parser = argparse.ArgumentParser(prog="make plan-diff BASE=<file> PR=<file>", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=Path, help="the base branch's stack file (absent: a new stack)")
+    parser.add_argument("--pr", type=Path, required=True, help="the pull request's stack file (absent: deleted)")
+    parser.add_argument("--stack", help="default: <stack> of the file name Pulumi.<stack>.yaml")
+    parser.add_argument("--code-commit", help="default: this checkout's HEAD")
+    parser.add_argument("--data-label", default="pull request", help="where the pull request's file came from")
+    args = parser.parse_args(argv)
+    named = re.fullmatch(r"Pulumi\.(.+)\.yaml", args.pr.name)
+    stack = args.stack or (named[1] if named else None)
+    if not stack:
+        err.write(f"error: cannot tell the stack from {args.pr.name}; pass --stack\n")
+        return 2
+    now = dt.datetime.now(dt.UTC)
+    base = access_of(stack, args.base, now)
+    head = access_of(stack, args.pr, now)
+    render(stack, base, head, args.code_commit or code_commit_of(plan.ROOT), args.data_label, out)
+    return 1 if head.error is not None else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
