@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azuread as azuread
 
+from components.adoption import application_import_id, service_principal_import_id
 from components.credentials import attach_credential
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
@@ -56,7 +57,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("inbound-provisioning-access:index:ServicePrincipalClient", name, None, opts)
         settings = args.settings
-        protected = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        adopt = settings.adopt
 
         application = azuread.Application(
             f"{name}-app",
@@ -76,18 +77,22 @@ class ServicePrincipalClient(pulumi.ComponentResource):
                 )
             ],
             notes="Inbound provisioning API client; managed by Pulumi (inbound-provisioning-access).",
-            opts=protected,
+            # An adopted (hand-made) app is imported: it keeps its client id and its credentials.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
+                application_import_id(adopt.application) if adopt and adopt.application else None)),
         )
         service_principal = azuread.ServicePrincipal(
             f"{name}-sp",
             client_id=application.client_id,
-            opts=protected,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
+                service_principal_import_id(adopt.service_principal) if adopt and adopt.service_principal else None)),
         )
         credential = attach_credential(name, settings.display_name, settings.credential,
                                        application, self, args.now)
         self.grants = grant_graph_permissions(
             name, service_principal.object_id, args.role_ids, args.graph,
             parent=self, principal=service_principal, protect=args.protect,
+            adopted=adopt.grants if adopt else None,
         )
 
         self.client_id = application.client_id

@@ -63,6 +63,15 @@ class DirectoryEntry:
     client_id: str
 
 
+@dataclass(frozen=True)
+class ExistingApplication:
+    """An app registration that exists in the stand-in tenant before the program runs (made in the portal)."""
+
+    display_name: str
+    object_id: str
+    client_id: str
+
+
 _KEY_CACHE: list[rsa.RSAPrivateKey] = []
 
 
@@ -110,7 +119,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
     def __init__(self, graph_app_roles: Iterable[Mapping[str, Any]], *,
                  tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0",
                  directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
-                 now: dt.datetime | None = None) -> None:
+                 now: dt.datetime | None = None, applications: Iterable[ExistingApplication] = ()) -> None:
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.tenant_id = tenant_id
         self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
@@ -120,6 +129,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """Plan mode: any lookup finds one principal (its ids are placeholders, never shown as real)."""
         self.now = now or dt.datetime.now(dt.UTC)
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.applications = {a.object_id: a for a in applications}
+        """App registrations that exist already, by object id: what an ``import`` of one reads."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -184,6 +195,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
     # -- resources ------------------------------------------------------------------------
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.resource_id:
+            return self._imported(args)
         state = dict(args.inputs)
         typ, name = args.typ, args.name
         object_id = mock_guid(typ, name)
@@ -232,6 +245,23 @@ class OfflineEntra(pulumi.runtime.Mocks):
         return object_id, state
 
 
+    def _imported(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        # As the provider's importer does: the id is the import id, the state is the object's own
+        # (here: the program's inputs, plus what Entra assigned when the object was made by hand).
+        import_id = str(args.resource_id)
+        state = dict(args.inputs)
+        object_id = import_id.rsplit("/", 1)[-1]
+        if args.typ == "azuread:index/application:Application":
+            existing = self.applications.get(object_id)
+            state.update(objectId=object_id,
+                         clientId=existing.client_id if existing else mock_guid("client-id", object_id))
+        elif args.typ == "azuread:index/servicePrincipal:ServicePrincipal":
+            state.update(objectId=object_id, type="Application")
+        elif args.typ == "azuread:index/appRoleAssignment:AppRoleAssignment":
+            state.update(principalType="ServicePrincipal", resourceDisplayName="Microsoft Graph")
+        return import_id, state
+
+
 # -- running the program ----------------------------------------------------------------------
 
 
@@ -249,6 +279,8 @@ class Registration:
     ignore_changes: tuple[str, ...]
     inputs: dict[str, Any]
     """Inputs as the provider receives them, secrets unwrapped."""
+    import_id: str = ""
+    """The ``import`` resource option: the id of an existing object to adopt ("" when created)."""
 
 
 def _unwrap_secrets(value: Any) -> Any:
@@ -283,6 +315,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom), protect=bool(request.protect),
                 dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
                 inputs=_unwrap_secrets(rpc.deserialize_properties(request.object)),
+                import_id=request.importId,
             ))
         return response
 
