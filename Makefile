@@ -4,6 +4,7 @@
 #   make preview STACK=dev pulumi preview --diff
 #   make plan STACK=dev    offline access plan (Markdown), no CLI, no credentials
 #   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
+#   make adopt STACK=dev   find what the tutorial made, print (ARGS=--write: write) the adopt blocks
 #   make bench             benchmarks under the mock engine
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 ARGS ?=
 
-.PHONY: test lint typecheck unit up preview plan verify bench clean
+.PHONY: test lint typecheck unit up preview plan verify adopt bench clean
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -34,6 +35,10 @@ plan: $(VENV)/.installed
 
 verify: $(VENV)/.installed
 	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
+
+adopt: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
+	@$(PY) -m tools.adopt --stack "$(STACK)" $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)

@@ -16,6 +16,11 @@ from components.graph_grants import grant_graph_permissions
 from components.microsoft import GRAPH_APP_ID
 from components.settings import ServicePrincipalClientSettings
 
+# What the program sets on every app registration, created or adopted (`make adopt` and
+# `make plan` show an adopted app's differences from these).
+SIGN_IN_AUDIENCE = "AzureADMyOrg"
+APPLICATION_NOTES = "Inbound provisioning API client; managed by Pulumi (inbound-provisioning-access)."
+
 
 @dataclass(frozen=True)
 class ServicePrincipalClientArgs:
@@ -62,7 +67,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         application = azuread.Application(
             f"{name}-app",
             display_name=settings.display_name,
-            sign_in_audience="AzureADMyOrg",
+            sign_in_audience=SIGN_IN_AUDIENCE,
             # No owners: an owner can add credentials to the app and so act with its Graph
             # permissions. Deployers manage it through their directory role or Graph permissions.
             # Declaring the granted roles makes the portal's "API permissions" blade show them
@@ -76,7 +81,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
                     ],
                 )
             ],
-            notes="Inbound provisioning API client; managed by Pulumi (inbound-provisioning-access).",
+            notes=APPLICATION_NOTES,
             # An adopted (hand-made) app is imported: it keeps its client id and its credentials.
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
                 application_import_id(adopt.application) if adopt and adopt.application else None)),
