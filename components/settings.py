@@ -139,6 +139,8 @@ class ServicePrincipalClientSettings:
     credential: Credential
     adopt: Adoption | None = None
     """An existing app registration, service principal and grants to import instead of creating."""
+    protect: bool | None = None
+    """Overrides the stack's ``protect`` for this client (``false`` first, to remove it from a prod stack)."""
     kind: Literal["servicePrincipal"] = "servicePrincipal"
 
 
@@ -172,6 +174,8 @@ class ManagedIdentityClientSettings:
     user_assigned: UserAssignedIdentitySettings | None = None
     adopt: Adoption | None = None
     """Existing grants to import instead of creating (grants only)."""
+    protect: bool | None = None
+    """Overrides the stack's ``protect`` for this client (``false`` first, to remove it from a prod stack)."""
     kind: Literal["managedIdentity"] = "managedIdentity"
 
 
@@ -417,7 +421,7 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
     permissions = _permissions(check, obj, "graphPermissions", f"{path}.graphPermissions",
                                default_permissions)
     if kind == "servicePrincipal":
-        check.only_keys(obj, path, ("kind", "displayName", "graphPermissions", "credential", "adopt"))
+        check.only_keys(obj, path, ("kind", "displayName", "graphPermissions", "credential", "adopt", "protect"))
         display_name = check.string(obj, "displayName", path, required=False, max_len=DISPLAY_NAME_MAX)
         credential = None
         if "credential" not in obj:
@@ -426,7 +430,8 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
         else:
             credential = _credential(check, obj["credential"], f"{path}.credential")
         adopt = _adopt(check, obj, path, kind, permissions)
-        if permissions is None or credential is None or adopt is False:
+        protect_ok, protect = _client_protect(check, obj, path)
+        if permissions is None or credential is None or adopt is False or not protect_ok:
             return None
         return ServicePrincipalClientSettings(
             key=key,
@@ -434,6 +439,7 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
             graph_permissions=permissions,
             credential=credential,
             adopt=adopt,
+            protect=protect,
         )
 
     why = {
@@ -444,7 +450,7 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
         if bad in obj:
             check.add(f"{path}.{bad}", obj[bad], f"not allowed: {why[bad]}")
     check.only_keys({k: v for k, v in obj.items() if k not in why}, path,
-                    ("kind", "graphPermissions", "existing", "userAssigned", "adopt"))
+                    ("kind", "graphPermissions", "existing", "userAssigned", "adopt", "protect"))
     which = check.exactly_one(obj, ("existing", "userAssigned"), path)
     existing = user_assigned = None
     if which == "existing":
@@ -452,10 +458,20 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
     elif which == "userAssigned":
         user_assigned = _user_assigned(check, obj["userAssigned"], f"{path}.userAssigned")
     adopt = _adopt(check, obj, path, "userAssigned" if which == "userAssigned" else kind, permissions)
-    if permissions is None or (existing is None and user_assigned is None) or adopt is False:
+    protect_ok, protect = _client_protect(check, obj, path)
+    if permissions is None or (existing is None and user_assigned is None) or adopt is False or not protect_ok:
         return None
-    return ManagedIdentityClientSettings(key=key, graph_permissions=permissions,
-                                         existing=existing, user_assigned=user_assigned, adopt=adopt)
+    return ManagedIdentityClientSettings(key=key, graph_permissions=permissions, existing=existing,
+                                         user_assigned=user_assigned, adopt=adopt, protect=protect)
+
+
+def _client_protect(check: _Checker, client: Mapping[str, Any], path: str) -> tuple[bool, bool | None]:
+    """``clients.<key>.protect``: (valid, the value or None when absent)."""
+    value = client.get("protect", None)
+    if value is None or isinstance(value, bool):
+        return True, value
+    check.add(f"{path}.protect", value, "true or false (overrides the stack's protect for this client)")
+    return False, None
 
 
 def _adopt(check: _Checker, client: Mapping[str, Any], client_path: str, kind: str,

@@ -86,3 +86,14 @@ def test_grants_import_under_graphs_principal_with_the_program_inputs(tenant: Of
 def test_without_adopt_nothing_is_imported(tenant: OfflineEntra) -> None:
     run = run_offline(tenant, {"clients": {"hr": secret_client()}}, "dev")
     assert all(r.import_id == "" for r in run.registrations)
+
+
+def test_a_client_unprotected_for_removal_is_the_only_one_unprotected(tenant: OfflineEntra) -> None:
+    config = adopted_config(True)
+    config["clients"]["hr-middleware"]["protect"] = False
+    run = run_offline(tenant, config, "prod")
+    protected = {r.name: r.protect for r in run.registrations
+                 if r.custom and not r.type.startswith("azuread:index/applicationPassword")}
+    assert {name for name, on in protected.items() if not on} == {
+        "hr-middleware-app", "hr-middleware-sp", f"hr-middleware-grant-{UPLOAD}", f"hr-middleware-grant-{AUDIT}"}
+    assert protected[f"csv-logic-app-grant-{UPLOAD}"] is True

@@ -103,3 +103,19 @@ def test_every_adopt_problem_is_reported_at_once() -> None:
     paths = [p.path for p in caught.value.problems]
     assert paths == ["clients.a.adopt.application", "clients.a.adopt.servicePrincipal",
                      "clients.b.adopt.application", "clients.b.adopt.grants.X"]
+
+
+# -- removing a client from a protected stack: its own protect ------------------------------------
+
+def test_client_protect_overrides_the_stack() -> None:
+    settings = parse_settings({"clients": {"old": {**secret_client(), "protect": False}, "kept": secret_client()}},
+                              "prod", NOW)
+    assert settings.protect is True
+    assert settings.clients["old"].protect is False
+    assert settings.clients["kept"].protect is None
+
+
+def test_client_protect_must_be_a_boolean() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse({"clients": {"old": {**existing_identity(displayName="x"), "protect": "no"}}})
+    assert [p.path for p in caught.value.problems] == ["clients.old.protect"]
