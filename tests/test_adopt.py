@@ -23,7 +23,7 @@ from tests.fake_graph import (
     graph_principal,
 )
 from tools import adopt
-from tools.offline import ExistingApplication, OfflineEntra, mock_guid, run_offline
+from tools.offline import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid, run_offline
 from tools.plan import read_stack_file
 
 UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"
@@ -32,7 +32,9 @@ PORTAL_SP = mock_guid("portal-sp")
 SECRET_HINT = "Q7~"  # Graph's hint: the first characters of the secret; never to be printed
 USER_READ = "e1fc6d9b-5c6f-4c5e-9d2d-0000000000aa"  # a delegated scope the portal declares by default
 DIRECTORY_RW = next(r["id"] for r in GRAPH_ROLES if r["value"] == "Directory.ReadWrite.All")
-OFFLINE = OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP], applications=[PORTAL_APP], now=NOW)
+OFFLINE = OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DirectoryEntry(PORTAL_APP.display_name, PORTAL_SP,
+                                                                        PORTAL_APP.client_id)],
+                       applications=[PORTAL_APP], now=NOW)
 GRAPH = graph_principal(OFFLINE.graph_object_id, GRAPH_ROLES)
 
 STACK_FILE = f"""\

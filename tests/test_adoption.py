@@ -6,18 +6,29 @@ from typing import Any
 
 import pytest
 
+from components.settings import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
-from tools.offline import ExistingApplication, OfflineEntra, ProgramRun, mock_guid, run_offline
+from tools.offline import (
+    LAST_RUN,
+    DirectoryEntry,
+    ExistingApplication,
+    OfflineEntra,
+    ProgramRun,
+    mock_guid,
+    run_offline,
+)
 
-PORTAL_APP = ExistingApplication("HR middleware (portal)", mock_guid("portal-app"), mock_guid("portal-app-client"))
+PORTAL_APP = ExistingApplication("HR middleware (portal)", mock_guid("portal-app"), mock_guid("portal-app-client"),
+                                 owners=(mock_guid("alice"),))
 PORTAL_SP = mock_guid("portal-sp")
+PORTAL_PRINCIPAL = DirectoryEntry(PORTAL_APP.display_name, PORTAL_SP, PORTAL_APP.client_id)
 UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 
 
 @pytest.fixture
 def tenant() -> OfflineEntra:
-    return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP], applications=[PORTAL_APP], now=NOW)
+    return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, PORTAL_PRINCIPAL], applications=[PORTAL_APP], now=NOW)
 
 
 def adopted_config(protect: bool) -> dict[str, Any]:
@@ -97,3 +108,29 @@ def test_a_client_unprotected_for_removal_is_the_only_one_unprotected(tenant: Of
     assert {name for name, on in protected.items() if not on} == {
         "hr-middleware-app", "hr-middleware-sp", f"hr-middleware-grant-{UPLOAD}", f"hr-middleware-grant-{AUDIT}"}
     assert protected[f"csv-logic-app-grant-{UPLOAD}"] is True
+
+
+def test_owners_the_import_removes_are_a_warning_in_preview(tenant: OfflineEntra) -> None:
+    run = run_offline(tenant, adopted_config(True), "prod")
+    warnings = [m for level, m in run.logs if level == "warning"]
+    assert any(m.startswith("clients.hr-middleware.adopt.application has 1 owner(s); the import removes them")
+               for m in warnings), warnings
+
+
+def test_a_principal_of_another_app_is_refused_before_anything_is_imported(tenant: OfflineEntra) -> None:
+    config = adopted_config(True)
+    config["clients"]["hr-middleware"]["adopt"]["servicePrincipal"] = LOGIC_APP.object_id
+    with pytest.raises(SettingsError) as caught:
+        run_offline(tenant, config, "prod")
+    assert [p.path for p in caught.value.problems] == ["clients.hr-middleware.adopt.servicePrincipal"]
+    assert f"belongs to client id {LOGIC_APP.client_id}" in str(caught.value)
+    assert not [r for r in LAST_RUN[0].registrations if r.custom], "nothing registered"
+
+
+def test_an_unknown_application_is_refused(tenant: OfflineEntra) -> None:
+    config = adopted_config(False)
+    config["clients"]["hr-middleware"]["adopt"]["application"] = mock_guid("no-such-app")
+    with pytest.raises(SettingsError) as caught:
+        run_offline(tenant, config, "dev")
+    assert [p.path for p in caught.value.problems] == ["clients.hr-middleware.adopt.application"]
+    assert "the object id, not the client id" in str(caught.value)

@@ -38,6 +38,7 @@ MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
 GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa: S105 (a Pulumi function token)
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
+APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 
 
 def mock_guid(*parts: str) -> str:
@@ -70,6 +71,8 @@ class ExistingApplication:
     display_name: str
     object_id: str
     client_id: str
+    owners: tuple[str, ...] = ()
+    """Object ids of its owners (the portal makes the person who registered it one)."""
 
 
 _KEY_CACHE: list[rsa.RSAPrivateKey] = []
@@ -143,6 +146,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._service_principal(args.args)
         if args.token == LIST_SPS_TOKEN:
             return self._list_service_principals(args.args)
+        if args.token == APPLICATION_TOKEN:
+            return self._application(args.args)
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
     @staticmethod
@@ -170,6 +175,17 @@ class OfflineEntra(pulumi.runtime.Mocks):
                 "displayNames": [m.display_name for m in matches],
                 "clientIds": [m.client_id for m in matches], "objectIds": [m.object_id for m in matches],
                 "servicePrincipals": [self._sp_summary(m) for m in matches]}
+
+    def _application(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        # getApplication by object id, as the program asks for an adopted app.
+        object_id = str(query.get("objectId", ""))
+        app = self.applications.get(object_id)
+        if app is None and self.resolve_any_name:
+            app = ExistingApplication(f"looked-up-on-deploy:{object_id}", object_id, f"looked-up-on-deploy:{object_id}")
+        if app is None:
+            raise ProviderError(f"Application with object ID {object_id!r} was not found")
+        return {"id": f"/applications/{app.object_id}", "objectId": app.object_id, "clientId": app.client_id,
+                "displayName": app.display_name, "owners": list(app.owners), "signInAudience": "AzureADMyOrg"}
 
     def _service_principal(self, query: Mapping[str, Any]) -> dict[str, Any]:
         if query.get("clientId") != GRAPH_APP_ID:
