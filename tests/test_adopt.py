@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -272,6 +271,3 @@ def test_tutorial_tenant_taken_over_end_to_end(stack_file: Path) -> None:
     # Directory.ReadWrite.All was reported, never adopted: the program neither imports nor deletes it.
     assert not any(r.inputs.get("appRoleId") == DIRECTORY_RW for r in run.registrations)
 
-
-def test_deployment_time_is_not_the_retire_date() -> None:
-    assert NOW + dt.timedelta(days=adopt.SWITCH_DAYS) == dt.datetime(2026, 12, 11, 9, 30, tzinfo=dt.UTC)
