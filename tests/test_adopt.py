@@ -160,6 +160,7 @@ def test_several_identities_with_one_display_name_ask_for_the_object_id(tmp_path
     assert DUPLICATE_B.object_id in text
     assert "set clients.feed.existing.objectId" in text
     assert "```yaml" not in text
+    assert "No adopt block yet: a client needs a choice" in text
 
 
 def test_several_app_registrations_with_one_name_ask_for_the_object_id(stack_file: Path) -> None:

@@ -263,8 +263,10 @@ def render(stack: str, stack_file: Path, findings: Sequence[Finding], out: TextI
                   "or run again with --write:\n\n```yaml\n")
         out.write(yaml.safe_dump(blocks, sort_keys=False, default_flow_style=False))
         out.write("```\n")
+    elif any(f.needs_choice for f in findings):
+        out.write("No adopt block yet: a client needs a choice (below); run again after making it.\n")
     else:
-        out.write("Nothing to adopt: the deploy creates every client.\n")
+        out.write("Nothing to adopt: nothing the stack would create exists already.\n")
     for finding in findings:
         out.write(f"\n## {finding.title}\n\n")
         out.write("".join(f"- {note}\n" for note in finding.notes) or "- nothing else to do\n")
