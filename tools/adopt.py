@@ -10,7 +10,7 @@ team must do afterwards: old secrets to retire, owners, grants beyond the allow-
 the deploy changes on an adopted app registration.
 
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
-config); 2 sign-in or permission problem (the missing Graph permission is named). It never
+config); 2 sign-in or permission problem (the missing Graph permission is named) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
