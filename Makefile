@@ -6,6 +6,7 @@
 #   make plan-diff PR=<dir>/Pulumi.dev.yaml   access diff of that stack file against this checkout's
 #   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
 #   make check-expiry STACK=dev  fail when a deployed credential expires within 30 days
+#   make adopt STACK=dev   find what the tutorial made, print (ARGS=--write: write) the adopt blocks
 #   make bench             benchmarks under the mock engine
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 ARGS ?=
 
-.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry bench clean
+.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench clean
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -46,6 +47,10 @@ verify: $(VENV)/.installed
 check-expiry: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make check-expiry STACK=<stack>" >&2; exit 2; }
 	@$(PY) -m tools.expiry --stack "$(STACK)" $(ARGS)
+
+adopt: $(VENV)/.installed
+	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
+	@$(PY) -m tools.adopt --stack "$(STACK)" $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)

@@ -17,11 +17,13 @@ import pulumi_azuread as azuread
 
 from components.microsoft import FIND_TEMPLATE_COMMAND, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.settings import (
+    GUID_RE,
     ExistingIdentity,
     ManagedIdentityClientSettings,
     Problem,
     ProvisioningAppCreateSettings,
     ProvisioningAppSettings,
+    ServicePrincipalClientSettings,
     Settings,
     SettingsError,
     same_principal_problem,
@@ -166,6 +168,40 @@ def find_gallery_template(create: ProvisioningAppCreateSettings, problems: list[
         "and set provisioningApp.create.templateId to the id of the right one",
     ))
     return None
+def _check_adopted_applications(settings: Settings, problems: list[Problem]) -> list[str]:
+    """An adopted app and service principal must exist and belong together; warn of owners the import removes.
+
+    A service principal of another app would make the import replace it (its client id forces a
+    new one), so a pair that does not match fails the run before anything is imported.
+    """
+    warnings: list[str] = []
+    for key, client in settings.clients.items():
+        adopt = client.adopt
+        if not isinstance(client, ServicePrincipalClientSettings) or adopt is None or adopt.application is None:
+            continue
+        path = f"clients.{key}.adopt"
+        try:
+            app = azuread.get_application(object_id=adopt.application)
+        except Exception:  # a provider error, raised by the invoke: the object id matches no app
+            problems.append(Problem.of(f"{path}.application", adopt.application,
+                                       "no app registration has this object id in the tenant; `make adopt` "
+                                       "prints the right one (the object id, not the client id)"))
+            continue
+        sp_id = adopt.service_principal or ""
+        found, reasons = find_service_principals("objectId", [sp_id])
+        if sp_id not in found:
+            problems.append(Problem.of(f"{path}.servicePrincipal", sp_id, reasons[sp_id]))
+            continue
+        sp_client = found[sp_id].client_id
+        # Compared only when both are real ids (the offline plan has placeholders for what it cannot read).
+        if GUID_RE.match(sp_client) and GUID_RE.match(app.client_id) and sp_client.lower() != app.client_id.lower():
+            problems.append(Problem.of(f"{path}.servicePrincipal", sp_id,
+                                       f"this service principal belongs to client id {sp_client}, but the adopted "
+                                       f"app registration is client id {app.client_id}: adopt the app's own"))
+        if app.owners:
+            warnings.append(f"{path}.application has {len(app.owners)} owner(s); the import removes them (this "
+                            "program's apps have no owners: an owner can add credentials). See `make adopt`.")
+    return warnings
 
 
 def read_tenant(settings: Settings) -> Tenant:
@@ -186,10 +222,14 @@ def read_tenant(settings: Settings) -> Tenant:
     by_principal: dict[str, list[str]] = {}
     for key, principal in existing.items():
         by_principal.setdefault(principal.object_id.casefold(), []).append(key)
+    for key, client in settings.clients.items():
+        if isinstance(client, ServicePrincipalClientSettings) and client.adopt and client.adopt.service_principal:
+            by_principal.setdefault(client.adopt.service_principal.casefold(), []).append(key)
     for object_id, keys in by_principal.items():
         # Looked up differently (one by display name, one by object id) but the same identity.
         if len(keys) > 1:
             problems.append(same_principal_problem(keys, f"object id {object_id}"))
+    adoption_warnings = _check_adopted_applications(settings, problems)
 
     provisioning_app = None
     provisioning_template_id = None
@@ -205,7 +245,7 @@ def read_tenant(settings: Settings) -> Tenant:
 
     if problems:
         raise SettingsError(settings.stack, problems)
-    for warning in settings.warnings:
+    for warning in (*settings.warnings, *adoption_warnings):
         pulumi.log.warn(warning)
     return Tenant(tenant_id=tenant_id, graph=graph,
                   existing_identities=existing, provisioning_app=provisioning_app,

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_azuread as azuread
 
+from components.adoption import app_role_assignment_import_id
 from components.directory import MicrosoftGraph
 
 
@@ -30,6 +31,7 @@ def grant_graph_permissions(
     parent: pulumi.Resource,
     principal: pulumi.Resource | None,
     protect: bool,
+    adopted: Mapping[str, str] | None = None,
 ) -> dict[str, azuread.AppRoleAssignment]:
     """One app role assignment per permission, named ``<name>-grant-<permission value>``.
 
@@ -37,7 +39,12 @@ def grant_graph_permissions(
     (Microsoft's tutorial script passes the client's id as both ``-ServicePrincipalId``
     and ``-PrincipalId``; that works only because the cmdlet's path parameter is the
     principal, and it is easy to misread as "resource".)
+
+    ``adopted`` maps permissions that are granted already (by the tutorial's script, or in the
+    portal) to their assignment ids: those are imported, because Graph refuses a second
+    assignment of the same role to the same principal.
     """
+    adopted = adopted or {}
     grants: dict[str, azuread.AppRoleAssignment] = {}
     for value, app_role_id in role_ids.items():
         grants[value] = azuread.AppRoleAssignment(
@@ -47,7 +54,9 @@ def grant_graph_permissions(
             resource_object_id=graph.object_id,
             # Entra replicates a new service principal eventually; the grant must wait for
             # it explicitly (the provider then retries the brief 404s that remain).
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[principal] if principal else [],
-                                        protect=protect),
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[principal] if principal else [], protect=protect,
+                import_=app_role_assignment_import_id(graph.object_id, adopted[value]) if value in adopted else None,
+            ),
         )
     return grants

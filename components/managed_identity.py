@@ -78,6 +78,7 @@ class ManagedIdentityClient(pulumi.ComponentResource):
         self.grants = grant_graph_permissions(
             name, self.service_principal_object_id, args.role_ids, args.graph,
             parent=self, principal=principal, protect=args.protect,
+            adopted=args.settings.adopt.grants if args.settings.adopt else None,
         )
         self.register_outputs({
             "clientId": self.client_id,

@@ -32,14 +32,16 @@ def build(settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
     clients: dict[str, Client] = {}
     for key, client in settings.clients.items():
         role_ids = role_ids_for(tenant.graph, client.graph_permissions)
+        # A client's own protect wins: `false` on one client is the first step of removing it from a prod stack.
+        protect = settings.protect if client.protect is None else client.protect
         if isinstance(client, ManagedIdentityClientSettings):
             clients[key] = ManagedIdentityClient(key, ManagedIdentityClientArgs(
-                settings=client, graph=tenant.graph, role_ids=role_ids, protect=settings.protect,
+                settings=client, graph=tenant.graph, role_ids=role_ids, protect=protect,
                 existing=tenant.existing_identities.get(key),
             ))
         else:
             clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
-                settings=client, graph=tenant.graph, role_ids=role_ids, protect=settings.protect, now=now,
+                settings=client, graph=tenant.graph, role_ids=role_ids, protect=protect, now=now,
             ))
         if UPLOAD_OWNED_BY in client.graph_permissions:
             _warn_owned_by(settings, key)

@@ -9,11 +9,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azuread as azuread
 
+from components.adoption import application_import_id, service_principal_import_id
 from components.credentials import attach_credential
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
 from components.microsoft import GRAPH_APP_ID
 from components.settings import ServicePrincipalClientSettings
+
+# What the program sets on every app registration, created or adopted (`make adopt` and
+# `make plan` show an adopted app's differences from these).
+SIGN_IN_AUDIENCE = "AzureADMyOrg"
+APPLICATION_NOTES = "Inbound provisioning API client; managed by Pulumi (inbound-provisioning-access)."
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,12 @@ class ServicePrincipalClient(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("inbound-provisioning-access:index:ServicePrincipalClient", name, None, opts)
         settings = args.settings
-        protected = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        adopt = settings.adopt
 
         application = azuread.Application(
             f"{name}-app",
             display_name=settings.display_name,
-            sign_in_audience="AzureADMyOrg",
+            sign_in_audience=SIGN_IN_AUDIENCE,
             # No owners: an owner can add credentials to the app and so act with its Graph
             # permissions. Deployers manage it through their directory role or Graph permissions.
             # Declaring the granted roles makes the portal's "API permissions" blade show them
@@ -77,19 +83,23 @@ class ServicePrincipalClient(pulumi.ComponentResource):
                     ],
                 )
             ],
-            notes="Inbound provisioning API client; managed by Pulumi (inbound-provisioning-access).",
-            opts=protected,
+            notes=APPLICATION_NOTES,
+            # An adopted (hand-made) app is imported: it keeps its client id and its credentials.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
+                application_import_id(adopt.application) if adopt and adopt.application else None)),
         )
         service_principal = azuread.ServicePrincipal(
             f"{name}-sp",
             client_id=application.client_id,
-            opts=protected,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
+                service_principal_import_id(adopt.service_principal) if adopt and adopt.service_principal else None)),
         )
         credential = attach_credential(name, settings.credential,
                                        application, self, args.now)
         self.grants = grant_graph_permissions(
             name, service_principal.object_id, args.role_ids, args.graph,
             parent=self, principal=service_principal, protect=args.protect,
+            adopted=adopt.grants if adopt else None,
         )
 
         self.client_id = application.client_id

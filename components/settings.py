@@ -158,6 +158,18 @@ Credential = SecretCredential | CertificateCredential | GeneratedCertificateCred
 
 
 @dataclass(frozen=True)
+class Adoption:
+    """Objects that exist already (made in the portal or by the tutorial's script), imported, not created."""
+
+    application: str | None = None
+    """Object id of the app registration to import (servicePrincipal clients)."""
+    service_principal: str | None = None
+    """Object id of its service principal (servicePrincipal clients)."""
+    grants: Mapping[str, str] = field(default_factory=dict)
+    """App role assignment ids to import, by permission value."""
+
+
+@dataclass(frozen=True)
 class ServicePrincipalClientSettings:
     """An app registration + service principal that authenticates with its own credential."""
 
@@ -168,6 +180,10 @@ class ServicePrincipalClientSettings:
     graph_permissions: tuple[str, ...]
     """Graph application permissions granted, by value."""
     credential: Credential
+    adopt: Adoption | None = None
+    """An existing app registration, service principal and grants to import instead of creating."""
+    protect: bool | None = None
+    """Overrides the stack's ``protect`` for this client (``false`` first, to remove it from a prod stack)."""
     kind: Literal["servicePrincipal"] = "servicePrincipal"
 
 
@@ -199,6 +215,10 @@ class ManagedIdentityClientSettings:
     graph_permissions: tuple[str, ...]
     existing: ExistingIdentity | None = None
     user_assigned: UserAssignedIdentitySettings | None = None
+    adopt: Adoption | None = None
+    """Existing grants to import instead of creating (grants only)."""
+    protect: bool | None = None
+    """Overrides the stack's ``protect`` for this client (``false`` first, to remove it from a prod stack)."""
     kind: Literal["managedIdentity"] = "managedIdentity"
 
 
@@ -506,7 +526,7 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
     permissions = _permissions(check, obj, "graphPermissions", f"{path}.graphPermissions",
                                default_permissions)
     if kind == "servicePrincipal":
-        check.only_keys(obj, path, ("kind", "displayName", "graphPermissions", "credential"))
+        check.only_keys(obj, path, ("kind", "displayName", "graphPermissions", "credential", "adopt", "protect"))
         display_name = check.string(obj, "displayName", path, required=False, max_len=DISPLAY_NAME_MAX)
         credential = None
         if "credential" not in obj:
@@ -514,13 +534,17 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
                       "required for a servicePrincipal; {type: secret | certificate | federated, ...}")
         else:
             credential = _credential(check, obj["credential"], f"{path}.credential")
-        if permissions is None or credential is None:
+        adopt = _adopt(check, obj, path, kind, permissions)
+        protect_ok, protect = _client_protect(check, obj, path)
+        if permissions is None or credential is None or adopt is False or not protect_ok:
             return None
         return ServicePrincipalClientSettings(
             key=key,
             display_name=display_name or f"{NAMESPACE}-{stack}-{key}",
             graph_permissions=permissions,
             credential=credential,
+            adopt=adopt,
+            protect=protect,
         )
 
     why = {
@@ -531,17 +555,85 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
         if bad in obj:
             check.add(f"{path}.{bad}", obj[bad], f"not allowed: {why[bad]}")
     check.only_keys({k: v for k, v in obj.items() if k not in why}, path,
-                    ("kind", "graphPermissions", "existing", "userAssigned"))
+                    ("kind", "graphPermissions", "existing", "userAssigned", "adopt", "protect"))
     which = check.exactly_one(obj, ("existing", "userAssigned"), path)
     existing = user_assigned = None
     if which == "existing":
         existing = _existing(check, obj["existing"], f"{path}.existing")
     elif which == "userAssigned":
         user_assigned = _user_assigned(check, obj["userAssigned"], f"{path}.userAssigned")
-    if permissions is None or (existing is None and user_assigned is None):
+    adopt = _adopt(check, obj, path, "userAssigned" if which == "userAssigned" else kind, permissions)
+    protect_ok, protect = _client_protect(check, obj, path)
+    if permissions is None or (existing is None and user_assigned is None) or adopt is False or not protect_ok:
         return None
-    return ManagedIdentityClientSettings(key=key, graph_permissions=permissions,
-                                         existing=existing, user_assigned=user_assigned)
+    return ManagedIdentityClientSettings(key=key, graph_permissions=permissions, existing=existing,
+                                         user_assigned=user_assigned, adopt=adopt, protect=protect)
+
+
+def _client_protect(check: _Checker, client: Mapping[str, Any], path: str) -> tuple[bool, bool | None]:
+    """``clients.<key>.protect``: (valid, the value or None when absent)."""
+    value = client.get("protect", None)
+    if value is None or isinstance(value, bool):
+        return True, value
+    check.add(f"{path}.protect", value, "true or false (overrides the stack's protect for this client)")
+    return False, None
+
+
+def _adopt(check: _Checker, client: Mapping[str, Any], client_path: str, kind: str,
+           permissions: tuple[str, ...] | None) -> Adoption | Literal[False] | None:
+    """``clients.<key>.adopt``: None when absent, False when invalid (the problems are recorded)."""
+    if "adopt" not in client:
+        return None
+    path = f"{client_path}.adopt"
+    obj = check.mapping(client["adopt"], path)
+    if obj is None:
+        return False
+    problems = len(check.problems)
+    guid = "an object id (a GUID), as `make adopt` prints it"
+    if kind == "servicePrincipal":
+        check.only_keys(obj, path, ("application", "servicePrincipal", "grants"))
+        objects = {k: check.string(obj, k, path, required=False, pattern=GUID_RE, allowed=guid)
+                   for k in ("application", "servicePrincipal")}
+        present = [k for k in ("application", "servicePrincipal") if k in obj]
+        if len(present) == 1 or (not present and "grants" in obj):
+            check.add(path, {k: obj[k] for k in present} if present else _MISSING,
+                      "application and servicePrincipal together: the grants of an adopted client belong to "
+                      "its existing service principal, which is imported with its app registration")
+    else:
+        why = ("a managedIdentity client may adopt only grants: its identity is found by existing, "
+               "never imported" if kind == "managedIdentity" else
+               "a user-assigned identity this stack creates has no grants yet: adopt grants of an "
+               "existing identity only")
+        for bad in ("application", "servicePrincipal"):
+            if bad in obj:
+                check.add(f"{path}.{bad}", obj[bad], f"not allowed: {why}")
+        check.only_keys({k: v for k, v in obj.items() if k not in ("application", "servicePrincipal")}, path,
+                        ("grants",))
+        if kind == "userAssigned" and "grants" in obj:
+            check.add(f"{path}.grants", obj["grants"], f"not allowed: {why}")
+        objects = {}
+    grants: dict[str, str] = {}
+    raw_grants = obj.get("grants", {})
+    if check.mapping(raw_grants, f"{path}.grants") is not None:
+        seen: dict[str, str] = {}
+        for permission, assignment in raw_grants.items():
+            gpath = f"{path}.grants.{permission}"
+            if permissions is not None and permission not in permissions:
+                check.add(gpath, assignment, f"{permission} is not granted to this client; adopt only its own "
+                          f"graphPermissions: {', '.join(permissions)}")
+            elif not isinstance(assignment, str) or not GUID_RE.match(assignment):
+                check.add(gpath, assignment, "an app role assignment id (a GUID), as `make adopt` prints it")
+            elif assignment.lower() in seen:
+                check.add(gpath, assignment, f"the same assignment as grants.{seen[assignment.lower()]}; "
+                          "each assignment grants one permission")
+            else:
+                seen[assignment.lower()] = str(permission)
+                grants[str(permission)] = assignment.lower()
+    if len(check.problems) > problems:
+        return False
+    return Adoption(application=(objects.get("application") or "").lower() or None,
+                    service_principal=(objects.get("servicePrincipal") or "").lower() or None,
+                    grants=grants)
 
 
 def _credential(check: _Checker, value: Any, path: str) -> Credential | None:

@@ -134,3 +134,18 @@ def test_make_plan_fails_on_a_missing_stack(stand_in: tuple[dict[str, str], Path
     result = make("plan", env, "STACK=does-not-exist")
     assert result.returncode != 0
     assert "Pulumi.does-not-exist.yaml does not exist" in result.stderr
+
+
+def test_make_adopt_needs_a_stack(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    result = make("adopt", env)
+    assert result.returncode != 0
+    assert "usage: make adopt STACK=<stack>" in result.stderr
+
+
+def test_make_adopt_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    result = make("adopt", env, "STACK=dev", "ARGS=--help")
+    assert result.returncode == 0, result.stderr
+    assert "make adopt STACK=<stack>" in result.stdout
+    assert "--write" in result.stdout

@@ -115,3 +115,35 @@ def test_encrypted_config_is_never_shown(tmp_path: Path) -> None:
     assert code == 1
     assert "clients: got <secret, not shown>" in err
     assert "Q2lwaGVydGV4dE5ldmVyU2hvd24" not in err + text
+
+
+def test_plan_lists_adopted_objects_and_what_import_changes(tmp_path: Path) -> None:
+    app, sp, grant = (f"0000000{i}-1111-4222-8333-444444444444" for i in range(3))
+    path = write_stack_file(tmp_path, "dev", {"clients": {
+        "hr": {"kind": "servicePrincipal", "displayName": "HR middleware", "credential": {"type": "secret"},
+               "adopt": {"application": app, "servicePrincipal": sp,
+                         "grants": {"SynchronizationData-User.Upload": grant}}},
+        "logic": {"kind": "managedIdentity", "existing": {"displayName": "CSV2SCIMBulkUpload"},
+                  "adopt": {"grants": {"AuditLog.Read.All": grant.replace("0000000", "9999999")}}},
+        "new": {"kind": "servicePrincipal", "credential": {"type": "secret"}},
+    }})
+    code, text, err = run_plan("dev", path)
+    assert code == 0, err
+    section = text.split("## Adopted objects (imported on deploy, not created)")[1].split("\n## ")[0]
+    assert f"`hr-app` ← `/applications/{app}`" in section
+    assert f"`hr-sp` ← `/servicePrincipals/{sp}`" in section
+    assert (f"`hr-grant-SynchronizationData-User.Upload` ← `/servicePrincipals/<Graph's service principal>"
+            f"/appRoleAssignedTo/{grant}`") in section
+    assert "`logic-grant-AuditLog.Read.All` ← `/servicePrincipals/" in section
+    assert "displayName `HR middleware`" in section
+    assert "declared API permissions exactly SynchronizationData-User.Upload, AuditLog.Read.All" in section
+    assert "owners: none (any owners are removed)" in section
+    assert "the stack adds its secret beside them" in section
+    assert "**new**" not in section
+    assert "hr-grant-AuditLog.Read.All` ←" not in section
+
+
+def test_plan_without_adopt_has_no_adoption_section() -> None:
+    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+    assert code == 0
+    assert "Adopted objects" not in text

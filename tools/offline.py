@@ -46,6 +46,7 @@ APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplat
 def default_gallery() -> dict[str, str]:
     """The gallery's API-driven apps under their current names, with stand-in template ids."""
     return {names[0]: mock_guid("application-template", names[0]) for names in GALLERY_APP_NAMES.values()}
+APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 
 
 def mock_guid(*parts: str) -> str:
@@ -92,6 +93,15 @@ def go_time_text(moment: dt.datetime) -> str:
     nanos = moment.microsecond * 1000 + 789  # Go keeps the nanoseconds a Python datetime cannot hold
     base = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{base}.{nanos:09d}".rstrip("0") + "Z"
+@dataclass(frozen=True)
+class ExistingApplication:
+    """An app registration that exists in the stand-in tenant before the program runs (made in the portal)."""
+
+    display_name: str
+    object_id: str
+    client_id: str
+    owners: tuple[str, ...] = ()
+    """Object ids of its owners (the portal makes the person who registered it one)."""
 
 
 _KEY_CACHE: list[rsa.RSAPrivateKey] = []
@@ -141,7 +151,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
     def __init__(self, graph_app_roles: Iterable[Mapping[str, Any]], *,
                  tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0",
                  directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
-                 now: dt.datetime | None = None, gallery: Mapping[str, str] | None = None) -> None:
+                 now: dt.datetime | None = None, gallery: Mapping[str, str] | None = None,
+                 applications: Iterable[ExistingApplication] = ()) -> None:
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.tenant_id = tenant_id
         self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
@@ -156,6 +167,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         resource gets new ids (and a new secret value), as Entra would give it."""
         self.gallery = dict(default_gallery() if gallery is None else gallery)
         """Application templates by display name (the gallery is the same in every tenant)."""
+        self.applications = {a.object_id: a for a in applications}
+        """App registrations that exist already, by object id: what an ``import`` of one reads."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -170,6 +183,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._list_service_principals(args.args)
         if args.token == APP_TEMPLATE_TOKEN:
             return self._application_template(args.args)
+        if args.token == APPLICATION_TOKEN:
+            return self._application(args.args)
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
     def _application_template(self, query: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,6 +233,17 @@ class OfflineEntra(pulumi.runtime.Mocks):
                 "clientIds": [m.client_id for m in matches], "objectIds": [m.object_id for m in matches],
                 "servicePrincipals": [self._sp_summary(m) for m in matches]}
 
+    def _application(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        # getApplication by object id, as the program asks for an adopted app.
+        object_id = str(query.get("objectId", ""))
+        app = self.applications.get(object_id)
+        if app is None and self.resolve_any_name:
+            app = ExistingApplication(f"looked-up-on-deploy:{object_id}", object_id, f"looked-up-on-deploy:{object_id}")
+        if app is None:
+            raise ProviderError(f"Application with object ID {object_id!r} was not found")
+        return {"id": f"/applications/{app.object_id}", "objectId": app.object_id, "clientId": app.client_id,
+                "displayName": app.display_name, "owners": list(app.owners), "signInAudience": "AzureADMyOrg"}
+
     def _service_principal(self, query: Mapping[str, Any]) -> dict[str, Any]:
         if query.get("clientId") != GRAPH_APP_ID:
             raise NotImplementedError("the program looks up only Graph's service principal one at a time")
@@ -242,6 +268,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
     # -- resources ------------------------------------------------------------------------
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.resource_id:
+            return self._imported(args)
         state = dict(args.inputs)
         typ, name = args.typ, args.name
         salt = (self.generation,) if self.generation else ()
@@ -320,6 +348,23 @@ class OfflineEntra(pulumi.runtime.Mocks):
         return None
 
 
+    def _imported(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        # As the provider's importer does: the id is the import id, the state is the object's own
+        # (here: the program's inputs, plus what Entra assigned when the object was made by hand).
+        import_id = str(args.resource_id)
+        state = dict(args.inputs)
+        object_id = import_id.rsplit("/", 1)[-1]
+        if args.typ == "azuread:index/application:Application":
+            existing = self.applications.get(object_id)
+            state.update(objectId=object_id,
+                         clientId=existing.client_id if existing else mock_guid("client-id", object_id))
+        elif args.typ == "azuread:index/servicePrincipal:ServicePrincipal":
+            state.update(objectId=object_id, type="Application")
+        elif args.typ == "azuread:index/appRoleAssignment:AppRoleAssignment":
+            state.update(principalType="ServicePrincipal", resourceDisplayName="Microsoft Graph")
+        return import_id, state
+
+
 # -- running the program ----------------------------------------------------------------------
 
 
@@ -339,6 +384,8 @@ class Registration:
     """Names of the aliases the resource declares (earlier names it takes state over from)."""
     inputs: dict[str, Any]
     """Inputs as the provider receives them, secrets unwrapped."""
+    import_id: str = ""
+    """The ``import`` resource option: the id of an existing object to adopt ("" when created)."""
 
 
 def _unwrap_secrets(value: Any) -> Any:
@@ -374,6 +421,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
                 aliases=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
                 inputs=_unwrap_secrets(rpc.deserialize_properties(request.object)),
+                import_id=request.importId,
             ))
         return response
 

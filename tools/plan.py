@@ -32,7 +32,7 @@ from components.settings import (
     SettingsError,
     parse_settings,
 )
-from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_offline
+from tools.offline import OfflineEntra, ProgramRun, Registration, published_graph_roles, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_TENANT = "00000000-0000-0000-0000-000000000000"
@@ -121,6 +121,7 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, ou
     out.write(f"\n## Resources the stack manages ({len(custom)})\n\n| type | name | protect |\n|---|---|---|\n")
     for registration in custom:
         out.write(f"| `{registration.type}` | `{registration.name}` | {'yes' if registration.protect else 'no'} |\n")
+    render_adoption(settings, run, out)
     warnings = [message for level, message in run.logs if level == "warning"]
     if warnings:
         out.write("\n## Warnings\n\n" + "".join(f"- {w}\n" for w in warnings))
@@ -175,6 +176,41 @@ def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) 
 def _cell(text: str) -> str:
     """Text from config inside a Markdown table cell: a pipe would end the cell."""
     return text.replace("|", "\\|")
+def render_adoption(settings: Settings, run: ProgramRun, out: TextIO) -> None:
+    """Adopted objects: what is imported, and the inputs that change an adopted app on import."""
+    adopted = {key: client for key, client in settings.clients.items() if client.adopt is not None}
+    if not adopted:
+        return
+    out.write("\n## Adopted objects (imported on deploy, not created)\n\n"
+              "Offline there is no tenant: these are the values the program sets. On deploy the provider "
+              "compares them with each imported object as Graph has it, and a difference is applied as an "
+              "update right after the import (older Pulumi CLIs stop instead). `make adopt` shows the actual "
+              "differences.\n\n")
+    for key, client in adopted.items():
+        imports = [r for r in run.registrations if r.import_id and r.parent.endswith(f"::{key}")]
+
+        def shown(registration: Registration) -> str:
+            # Offline, Graph's service principal id is a placeholder: name it, never show it as real.
+            graph_id = str(registration.inputs.get("resourceObjectId", ""))
+            return registration.import_id.replace(graph_id, "<Graph's service principal>") if graph_id \
+                else registration.import_id
+
+        out.write(f"- **{key}**: " + ", ".join(f"`{r.name}` ← `{shown(r)}`" for r in imports) + "\n")
+        if isinstance(client, ManagedIdentityClientSettings):
+            continue
+        app = next((r for r in imports if r.type == "azuread:index/application:Application"), None)
+        if app is None:
+            continue
+        declared = [a["id"] for access in app.inputs.get("requiredResourceAccesses", [])
+                    for a in access.get("resourceAccesses", [])]
+        roles = {r.inputs["appRoleId"]: r.name.split("-grant-", 1)[1] for r in run.of_type(GRANT)
+                 if r.name.startswith(f"{key}-grant-")}
+        out.write(f"  - on import the app registration gets: displayName `{app.inputs.get('displayName')}`; "
+                  f"notes `{app.inputs.get('notes')}`; signInAudience `{app.inputs.get('signInAudience')}`; "
+                  f"declared API permissions exactly {', '.join(roles.get(i, i) for i in declared)} (Role; "
+                  "others it declares are dropped); owners: none (any owners are removed); "
+                  "redirect URIs, identifier URIs and app roles: none\n"
+                  f"  - its own credentials are left alone; the stack adds its {client.credential.type} beside them\n")
 
 
 def plan(stack: str, stack_file: Path, out: TextIO, err: TextIO) -> int:

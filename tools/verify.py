@@ -236,6 +236,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--on-azure", action="store_true",
                         help="also check managed identities and federated clients (run where they sign in)")
     parser.add_argument("--client", action="append", default=[], metavar="KEY", help="check only these clients")
+    parser.add_argument("--deployer", action="store_true",
+                        help="instead of signing in as each client, read each principal's grants through Graph as "
+                             "the deployer (needs Application.Read.All): for identities that cannot run this, such "
+                             "as the tutorial's Logic App")
     args = parser.parse_args(argv)
     args.certificates = dict(args.certificate)
     if not args.stack and not args.outputs:
@@ -244,7 +248,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
-         out: TextIO = sys.stdout) -> int:
+         out: TextIO = sys.stdout, credential: TokenCredential | None = None) -> int:
     """Run the checks; ``transport`` replaces azure-core's HTTP transport (tests)."""
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -260,12 +264,27 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
     if not selected:
         out.write("error: no clients to check in these outputs\n")
         return EXIT_USAGE
+    if args.deployer:
+        return _deployer(clients, selected, credential, transport, out)
     checks = [check_client(k, clients[k], outputs, args, transport) for k in selected]
     render(checks, out)
     verdicts = {c.verdict for c in checks}
     if verdicts & {"USAGE", "AUTH-ERROR"}:
         return EXIT_USAGE
     return EXIT_MISMATCH if "MISMATCH" in verdicts else EXIT_OK
+
+
+def _deployer(clients: Mapping[str, Any], selected: Sequence[str], credential: TokenCredential | None,
+              transport: Transport | None, out: TextIO) -> int:
+    """--deployer: the grants as Graph records them, read by the signed-in deployer (tools/deployer_verify.py)."""
+    from tools import deployer_verify  # noqa: PLC0415 (only this mode needs it)
+    from tools.graph_reader import GraphAccessError, GraphReader, deployer_credential  # noqa: PLC0415
+
+    try:
+        return deployer_verify.run(clients, selected, GraphReader(credential or deployer_credential(), transport), out)
+    except GraphAccessError as error:
+        out.write(f"error: {error}\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

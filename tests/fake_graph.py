@@ -1,0 +1,141 @@
+"""A stand-in for Microsoft Graph v1.0 at azure-core's HTTP transport, answering the way Graph does.
+
+Collections come as ``{"@odata.context", "value": [...]}`` pages of ``page_size`` items chained by
+an absolute ``@odata.nextLink``; refusals as ``{"error": {"code", "message", "innerError"}}``.
+Only ``GET`` is served: the tools that use it must never change the tenant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.credentials import AccessToken
+from azure.core.exceptions import ClientAuthenticationError
+from azure.core.pipeline.transport import HttpRequest, HttpResponse, HttpTransport
+
+from components.microsoft import GRAPH_APP_ID
+
+BASE = "https://graph.microsoft.com/v1.0"
+TOKEN = "fake-deployer-token-never-printed"
+
+
+class FakeResponse(HttpResponse):
+    def __init__(self, request: HttpRequest, status: int, payload: Any) -> None:
+        super().__init__(request, None)
+        self.status_code = status
+        self._body = json.dumps(payload).encode()
+        self.headers = {"Content-Type": "application/json"}
+        self.content_type = "application/json"
+        self.reason = "OK" if status < 400 else "Forbidden" if status == 403 else "Error"
+
+    def body(self) -> bytes:
+        return self._body
+
+
+class FakeCredential:
+    """The deployer's sign-in (``az login``), as azure-core's bearer policy uses it."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        assert scopes == ("https://graph.microsoft.com/.default",)
+        return AccessToken(TOKEN, int(dt.datetime.now(dt.UTC).timestamp()) + 3600)
+
+
+class SignedOutCredential:
+    """DefaultAzureCredential with nobody signed in."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token from the included "
+                                        "credentials.\nAzureCliCredential: Please run 'az login' to set up an account")
+
+
+@dataclass
+class Tenant:
+    """Directory objects, as Graph returns them."""
+
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    service_principals: list[dict[str, Any]] = field(default_factory=list)
+    assignments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """By principal object id."""
+    owners: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """By owned object id."""
+
+
+def graph_principal(object_id: str, roles: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": object_id, "appId": GRAPH_APP_ID, "displayName": "Microsoft Graph",
+            "servicePrincipalType": "Application", "accountEnabled": True,
+            "appRoles": [{"id": r["id"], "value": r["value"], "isEnabled": True,
+                          "allowedMemberTypes": r.get("allowedMemberTypes", ["Application"])} for r in roles]}
+
+
+def assignment(assignment_id: str, principal: dict[str, Any], resource: dict[str, Any], role_id: str) -> dict[str, Any]:
+    return {"id": assignment_id, "deletedDateTime": None, "appRoleId": role_id,
+            "createdDateTime": "2025-03-04T10:11:12.1234567Z", "principalDisplayName": principal["displayName"],
+            "principalId": principal["id"], "principalType": "ServicePrincipal",
+            "resourceDisplayName": resource["displayName"], "resourceId": resource["id"]}
+
+
+class FakeGraph(HttpTransport[HttpRequest, HttpResponse]):
+    """Serves ``tenant`` over GET; ``refuse`` lists path patterns answered 403."""
+
+    def __init__(self, tenant: Tenant, *, page_size: int = 2, refuse: tuple[str, ...] = ()) -> None:
+        self.tenant, self.page_size, self.refuse = tenant, page_size, refuse
+        self.requests: list[str] = []
+
+    def __enter__(self) -> FakeGraph:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        assert request.method == "GET", f"a read-only tool sent {request.method} {request.url}"
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        parsed = urllib.parse.urlsplit(request.url)
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        path = parsed.path.removeprefix("/v1.0")
+        self.requests.append(urllib.parse.unquote(f"{path}?{parsed.query}" if parsed.query else path))
+        if any(re.fullmatch(pattern, path) for pattern in self.refuse):
+            return FakeResponse(request, 403, {"error": {
+                "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
+                "innerError": {"date": "2026-11-27T09:30:00", "request-id": "0000"}}})
+        items, context = self._collection(path, query)
+        if items is None:
+            return FakeResponse(request, 404, {"error": {"code": "Request_ResourceNotFound",
+                                                         "message": f"Resource '{path}' does not exist"}})
+        start = int(query.get("$skiptoken", "0"))
+        page: dict[str, Any] = {"@odata.context": f"{BASE}/$metadata#{context}",
+                                "value": items[start:start + self.page_size]}
+        if start + self.page_size < len(items):
+            rest = {k: v for k, v in query.items() if k != "$skiptoken"}
+            rest["$skiptoken"] = str(start + self.page_size)
+            page["@odata.nextLink"] = f"{BASE}{path}?{urllib.parse.urlencode(rest)}"
+        return FakeResponse(request, 200, page)
+
+    def _collection(self, path: str, query: dict[str, str]) -> tuple[list[dict[str, Any]] | None, str]:
+        tenant = self.tenant
+        if path in ("/applications", "/servicePrincipals"):
+            objects = tenant.applications if path == "/applications" else tenant.service_principals
+            match = re.fullmatch(r"(\w+) eq '(.*)'", query.get("$filter", ""))
+            assert match, f"unexpected filter {query.get('$filter')!r}"
+            attribute, value = match.group(1), match.group(2).replace("''", "'")
+            return [o for o in objects if str(o.get(attribute, "")).casefold() == value.casefold()], path[1:]
+        match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/appRoleAssignments", path)
+        if match:
+            if not any(sp["id"] == match.group(1) for sp in tenant.service_principals):
+                return None, ""
+            return tenant.assignments.get(match.group(1), []), "appRoleAssignments"
+        match = re.fullmatch(r"/(applications|servicePrincipals)/([0-9a-f-]+)/owners", path)
+        if match:
+            return tenant.owners.get(match.group(2), []), "directoryObjects"
+        raise AssertionError(f"unexpected request GET {path}")

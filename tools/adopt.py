@@ -1,0 +1,413 @@
+"""make adopt: find what the tutorial (or the portal) already made, and print the `adopt` block.
+
+Reads the tenant as the deployer, read-only (``tools/graph_reader.py``). For each client in
+``Pulumi.<stack>.yaml`` it finds the app registration and service principal (servicePrincipal
+clients: by ``--app KEY=<display name | client id | object id>``, else by the client's display
+name) or the existing managed identity (by its ``existing`` lookup), the Microsoft Graph app
+role assignments the principal holds, and the credentials already on the app. It prints the
+``adopt`` block to paste (or writes it into the stack file with ``--write``), then what the
+team must do afterwards: old secrets to retire, owners, grants beyond the allow-list, and what
+the deploy changes on an adopted app registration.
+
+Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
+config); 2 sign-in or permission problem (the missing Graph permission is named) or bad usage. It never
+prints a secret: not a secret's text, not its hint, not a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from azure.core.credentials import TokenCredential
+
+from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID
+from components.service_principal_client import APPLICATION_NOTES, SIGN_IN_AUDIENCE
+from components.settings import (
+    GUID_RE,
+    NAMESPACE,
+    ClientSettings,
+    ManagedIdentityClientSettings,
+    Settings,
+    SettingsError,
+    parse_settings,
+)
+from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
+from tools.plan import read_stack_file
+
+ROOT = Path(__file__).resolve().parent.parent
+EXIT_OK, EXIT_CHOICE, EXIT_ACCESS = 0, 1, 2
+# The overlap this program keeps for its own rotations: the time a consumer gets to switch.
+SWITCH_DAYS = 14
+
+
+IMPORT_NOTE = """
+## How the deploy imports
+
+`make preview` shows adopted objects as imports (`=`). Where the program's inputs differ from an
+imported object (the changes listed above), Pulumi CLIs with the import-then-update engine
+(pulumi/pulumi#19339) import it and update it in the same run; older CLIs stop instead with
+"inputs to import do not match the existing resource" and change nothing. Keep the adopt block
+in the stack file: on later runs an import of an object already in the stack is a no-op.
+"""
+
+
+@dataclass
+class Finding:
+    """What was found for one client: the block to adopt and what to tell the team."""
+
+    key: str
+    title: str
+    adopt: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    needs_choice: bool = False
+
+
+def _date(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+
+
+def _one(found: list[dict[str, Any]], what: str, value: str, finding: Finding, fix: str) -> dict[str, Any] | None:
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        finding.needs_choice = True
+        listed = "; ".join(f"object id {f['id']} (client id {f.get('appId', '?')}"
+                           f"{', created ' + f['createdDateTime'][:10] if f.get('createdDateTime') else ''})"
+                           for f in found)
+        finding.notes.append(f"several {what}s are named {value!r}: {listed}. Say which one by its object id: {fix}")
+    return None
+
+
+def _find_application(reader: GraphReader, key: str, value: str, explicit: bool,
+                      finding: Finding) -> dict[str, Any] | None:
+    if GUID_RE.match(value):
+        found = reader.applications("appId", value) or reader.applications("id", value)
+    else:
+        found = reader.applications("displayName", value)
+    if not found:
+        if explicit:
+            finding.needs_choice = True
+            finding.notes.append(f"no app registration has the display name, client id or object id {value!r}")
+        else:
+            finding.notes.append(f"no app registration is named {value!r}: nothing to adopt, the deploy creates one "
+                                 f"(a new client id). To adopt a hand-made app, run with --app {key}=<its client id>")
+        return None
+    return _one(found, "app registration", value, finding, f"--app {key}=<object id>")
+
+
+def _principal_of(reader: GraphReader, client: ManagedIdentityClientSettings,
+                  finding: Finding) -> dict[str, Any] | None:
+    existing = client.existing
+    if existing is None:
+        finding.notes.append("a user-assigned identity this stack creates: nothing exists yet, nothing to adopt")
+        return None
+    by = {"displayName": "displayName", "objectId": "id", "clientId": "appId"}[existing.lookup]
+    found = reader.service_principals(by, existing.value)
+    if not found:
+        finding.needs_choice = True
+        finding.notes.append(f"no service principal has existing.{existing.lookup} {existing.value!r}: check the "
+                             "name, and that the Logic App's system-assigned identity is on")
+        return None
+    return _one(found, "service principal", existing.value, finding,
+                f"set clients.{client.key}.existing.objectId instead of displayName")
+
+
+def _grants(reader: GraphReader, client: ClientSettings, principal_id: str, finding: Finding) -> None:
+    held, other = reader.graph_grants(principal_id)
+    grants: dict[str, str] = {}
+    for permission, assignment in sorted(held.items()):
+        if permission in client.graph_permissions:
+            grants[permission] = assignment.id
+        elif permission in ALLOWED_PERMISSIONS:
+            finding.notes.append(f"granted outside this client's graphPermissions, not adopted: {permission} "
+                                 f"(assignment {assignment.id}); the deploy leaves it alone. Remove it for least "
+                                 "privilege, or add it to graphPermissions and run make adopt again")
+        else:
+            finding.notes.append(f"beyond the allow-list, reported and never adopted: {permission} (assignment "
+                                 f"{assignment.id}); remove it: it is more than inbound provisioning needs")
+    finding.notes += [f"another API's app role, not managed here: {o}" for o in other]
+    missing = [p for p in client.graph_permissions if p not in held]
+    if missing:
+        finding.notes.append(f"not held yet, the deploy grants: {', '.join(missing)}")
+    if grants:
+        finding.adopt["grants"] = grants
+
+
+def _managed_by_program(credential: Mapping[str, Any], display_name: str) -> bool:
+    name = str(credential.get("displayName") or "")
+    return name.startswith(display_name) and ("(managed by Pulumi)" in name or "(rotation " in name)
+
+
+def _credentials(app: Mapping[str, Any], client_display_name: str, key: str, now: dt.datetime,
+                 finding: Finding) -> None:
+    deadline = now + dt.timedelta(days=SWITCH_DAYS)
+    found = [("secret", c) for c in app.get("passwordCredentials") or []]
+    found += [("certificate", c) for c in app.get("keyCredentials") or []]
+    for kind, credential in found:
+        if _managed_by_program(credential, client_display_name):
+            continue
+        # Never the secret's text or its hint (its first characters): only names, ids and dates.
+        name = credential.get("displayName") or "(no description)"
+        end = _date(str(credential.get("endDateTime") or ""))
+        ident = f"{kind} {name!r} (key id {credential.get('keyId', '?')})"
+        if end is not None and end <= now:
+            finding.notes.append(f"retire now: {ident} expired on {end:%Y-%m-%d}")
+            continue
+        by = min(end, deadline) if end is not None else deadline
+        expiry = f"; it expires {end:%Y-%m-%d} regardless" if end is not None else ""
+        finding.notes.append(
+            f"retire once the HR client uses this stack's credential (clientCredentials.{key}, or the stack's "
+            f"certificate or federation): {ident}, by {by:%Y-%m-%d}{expiry}. The deploy never touches it")
+
+
+def _owners(reader: GraphReader, app_id: str, sp_id: str, finding: Finding) -> None:
+    for collection, what in (("applications", "app registration"), ("servicePrincipals", "service principal")):
+        object_id = app_id if collection == "applications" else sp_id
+        owners = reader.owners(collection, object_id)
+        if owners:
+            names = ", ".join(str(o.get("userPrincipalName") or o.get("displayName") or o.get("id")) for o in owners)
+            finding.notes.append(
+                f"owners of the {what}: {names}. An owner can add a credential and act with the client's Graph "
+                "permissions; this program's apps have no owners, so the deploy removes them")
+
+
+def _import_changes(app: Mapping[str, Any], client: ClientSettings, display_name: str,
+                    role_values: Mapping[str, str], finding: Finding) -> None:
+    """What the deploy changes on the adopted app: the program's inputs against what the tenant holds."""
+    changes: list[str] = []
+    if app.get("displayName") != display_name:
+        changes.append(f"displayName {app.get('displayName')!r} -> {display_name!r} (set clients.{client.key}."
+                       "displayName to keep the current name)")
+    if (app.get("notes") or "") != APPLICATION_NOTES:
+        changes.append("notes -> the program's note")
+    if app.get("signInAudience") != SIGN_IN_AUDIENCE:
+        changes.append(f"signInAudience {app.get('signInAudience')!r} -> {SIGN_IN_AUDIENCE!r} (single tenant)")
+    role_ids = {value: role_id for role_id, value in role_values.items()}
+    wanted = {(GRAPH_APP_ID, role_ids.get(p, p), "Role") for p in client.graph_permissions}
+    declared = {(r.get("resourceAppId"), a.get("id"), a.get("type"))
+                for r in app.get("requiredResourceAccess") or [] for a in r.get("resourceAccess") or []}
+    if declared != wanted:
+        def name(entry: tuple[Any, Any, Any]) -> str:
+            graph = entry[0] == GRAPH_APP_ID
+            value = role_values.get(str(entry[1]), str(entry[1])) if graph and entry[2] == "Role" else str(entry[1])
+            return f"{value} ({entry[2]}{'' if graph else ' on ' + str(entry[0])})"
+        dropped = ", ".join(sorted(name(e) for e in declared - wanted)) or "nothing"
+        added = ", ".join(sorted(name(e) for e in wanted - declared)) or "nothing"
+        changes.append(f"declared API permissions (requiredResourceAccess): drops {dropped}; adds {added}")
+    web, spa, public = app.get("web") or {}, app.get("spa") or {}, app.get("publicClient") or {}
+    for label, value in (("redirect URIs", (web.get("redirectUris") or []) + (spa.get("redirectUris") or [])
+                          + (public.get("redirectUris") or [])),
+                         ("identifierUris", app.get("identifierUris") or []),
+                         ("app roles", [r.get("value") for r in app.get("appRoles") or []])):
+        if value:
+            changes.append(f"{label} {', '.join(map(str, value))}: not set by this program, cleared")
+    if changes:
+        finding.notes.append("on import, the deploy changes the app registration: " + "; ".join(changes))
+
+
+def find(reader: GraphReader, settings: Settings, apps: Mapping[str, str], now: dt.datetime) -> list[Finding]:
+    """One finding per client of the stack, in config order."""
+    findings: list[Finding] = []
+    _, role_values = reader.microsoft_graph()
+    for key, client in settings.clients.items():
+        if isinstance(client, ManagedIdentityClientSettings):
+            finding = Finding(key, f"{key} (managedIdentity)")
+            principal = _principal_of(reader, client, finding)
+            if principal is not None:
+                finding.title += f": service principal {principal.get('displayName')!r} (object id {principal['id']})"
+                _grants(reader, client, principal["id"], finding)
+            findings.append(finding)
+            continue
+        finding = Finding(key, f"{key} (servicePrincipal)")
+        value = apps.get(key, client.display_name)
+        app = _find_application(reader, key, value, key in apps, finding)
+        if app is not None:
+            principals = reader.service_principals("appId", app["appId"])
+            finding.title += (f": app registration {app.get('displayName')!r} (client id {app['appId']}, "
+                              f"object id {app['id']})")
+            if not principals:
+                finding.needs_choice = True
+                finding.notes.append("this app has no service principal in the tenant yet: create it "
+                                     f"(`az ad sp create --id {app['appId']}`) and run make adopt again")
+            else:
+                sp = principals[0]
+                finding.adopt = {"application": app["id"], "servicePrincipal": sp["id"]}
+                _grants(reader, client, sp["id"], finding)
+                _credentials(app, client.display_name, key, now, finding)
+                _owners(reader, app["id"], sp["id"], finding)
+                _import_changes(app, client, client.display_name, role_values, finding)
+        findings.append(finding)
+    return findings
+
+
+def adopt_blocks(findings: Sequence[Finding]) -> dict[str, dict[str, Any]]:
+    return {f.key: {"adopt": f.adopt} for f in findings if f.adopt}
+
+
+def render(stack: str, stack_file: Path, findings: Sequence[Finding], out: TextIO) -> None:
+    out.write(f"# make adopt: stack `{stack}` ({stack_file.name}); read from the tenant, nothing changed\n\n")
+    blocks = adopt_blocks(findings)
+    if blocks:
+        out.write(f"Paste under `{NAMESPACE}:clients:` in {stack_file.name} (merge into each client), "
+                  "or run again with --write:\n\n```yaml\n")
+        out.write(yaml.safe_dump(blocks, sort_keys=False, default_flow_style=False))
+        out.write("```\n")
+    elif any(f.needs_choice for f in findings):
+        out.write("No adopt block yet: a client needs a choice (below); run again after making it.\n")
+    else:
+        out.write("Nothing to adopt: nothing the stack would create exists already.\n")
+    for finding in findings:
+        out.write(f"\n## {finding.title}\n\n")
+        out.write("".join(f"- {note}\n" for note in finding.notes) or "- nothing else to do\n")
+    if blocks:
+        out.write(IMPORT_NOTE)
+
+
+# -- --write: the adopt blocks into the stack file, keeping every other line and comment ----------
+
+
+class WriteError(Exception):
+    """The stack file is not in a shape this tool edits safely."""
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _content(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _block_end(lines: list[str], start: int, indent: int) -> int:
+    """The index after the last line that belongs to the block whose key line is ``start``."""
+    end = start + 1
+    for index in range(start + 1, len(lines)):
+        if _content(lines[index]):
+            if _indent(lines[index]) <= indent:
+                break
+            end = index + 1
+    return end
+
+
+def write_adopt(text: str, blocks: Mapping[str, Mapping[str, Any]]) -> str:
+    """``text`` with each client's ``adopt`` key replaced or added; raises :class:`WriteError`."""
+    lines = text.splitlines(keepends=True)
+    clients_re = re.compile(rf"^(\s*){re.escape(NAMESPACE)}:clients:\s*(#.*)?$")
+    starts = [i for i, line in enumerate(lines) if clients_re.match(line)]
+    if len(starts) != 1:
+        raise WriteError(f"no block-style `{NAMESPACE}:clients:` key")
+    clients_at = starts[0]
+    clients_indent = _indent(lines[clients_at])
+    for key, block in blocks.items():
+        end = _block_end(lines, clients_at, clients_indent)
+        key_re = re.compile(rf"^(\s+){re.escape(key)}:\s*(#.*)?$")
+        found = [i for i in range(clients_at + 1, end) if key_re.match(lines[i])]
+        if len(found) != 1:
+            raise WriteError(f"client {key!r} is not written as a block (`{key}:` on a line of its own)")
+        key_at = found[0]
+        key_indent = _indent(lines[key_at])
+        client_end = _block_end(lines, key_at, key_indent)
+        children = [i for i in range(key_at + 1, client_end) if _content(lines[i])]
+        child_indent = _indent(lines[children[0]]) if children else key_indent + 2
+        adopt_at = [i for i in children if _indent(lines[i]) == child_indent and lines[i].strip().startswith("adopt:")]
+        if adopt_at:
+            adopt_end = _block_end(lines, adopt_at[0], child_indent)
+            del lines[adopt_at[0]:adopt_end]
+            client_end -= adopt_end - adopt_at[0]
+            insert_at = adopt_at[0]
+        else:
+            last = [i for i in range(key_at + 1, client_end) if _content(lines[i])]
+            insert_at = (last[-1] + 1) if last else key_at + 1
+        if insert_at > 0 and not lines[insert_at - 1].endswith("\n"):
+            lines[insert_at - 1] += "\n"
+        dumped = yaml.safe_dump({"adopt": dict(block["adopt"])}, sort_keys=False, default_flow_style=False)
+        lines[insert_at:insert_at] = [" " * child_indent + line + "\n" for line in dumped.splitlines()]
+    return "".join(lines)
+
+
+def write_stack_file(path: Path, blocks: Mapping[str, Mapping[str, Any]]) -> None:
+    """Write the blocks into the stack file, after checking the result parses to exactly the intended config."""
+    text = path.read_text()
+    new_text = write_adopt(text, blocks)
+    expected = yaml.safe_load(text) or {}
+    clients = expected["config"][f"{NAMESPACE}:clients"]
+    for key, block in blocks.items():
+        clients[key]["adopt"] = block["adopt"]
+    if yaml.safe_load(new_text) != expected:
+        raise WriteError("the edited file would not read back as intended")
+    path.write_text(new_text)
+
+
+# -- command line ------------------------------------------------------------------------------------------
+
+
+def _app_arg(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError("expected CLIENT=<display name | client id | object id>")
+    return key, value
+
+
+def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,
+         transport: Transport | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
+         now: dt.datetime | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make adopt STACK=<stack> ARGS=...", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
+    parser.add_argument("--app", type=_app_arg, action="append", default=[], metavar="CLIENT=NAME_OR_ID",
+                        help="the app registration of a servicePrincipal client, by display name, client id or "
+                             "object id (default: the client's displayName)")
+    parser.add_argument("--write", action="store_true", help="write the adopt blocks into the stack file")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code == 0 else EXIT_ACCESS
+    now = now or dt.datetime.now(dt.UTC)
+    path: Path = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
+    if not path.exists():
+        err.write(f"error: {path} does not exist\n")
+        return EXIT_ACCESS
+    config, secret_keys = read_stack_file(path)
+    try:
+        settings = parse_settings(config, args.stack, now, frozenset(secret_keys))
+    except SettingsError as error:
+        err.write(f"{error}\n")
+        return EXIT_CHOICE
+    apps = dict(args.app)
+    unknown = sorted(set(apps) - set(settings.clients))
+    if unknown:
+        err.write(f"error: --app names clients that are not in {path.name}: {', '.join(unknown)}\n")
+        return EXIT_CHOICE
+    try:
+        reader = GraphReader(credential or deployer_credential(), transport)
+        findings = find(reader, settings, apps, now)
+    except GraphAccessError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_ACCESS
+    render(args.stack, path, findings, out)
+    if args.write and adopt_blocks(findings):
+        try:
+            write_stack_file(path, adopt_blocks(findings))
+        except WriteError as error:
+            err.write(f"error: {path.name} was not changed ({error}); paste the block above by hand\n")
+            return EXIT_CHOICE
+        out.write(f"\nWrote the adopt blocks into {path.name}. Next: make plan STACK={args.stack}, "
+                  f"then make preview STACK={args.stack} (imports show as `=`).\n")
+    return EXIT_CHOICE if any(f.needs_choice for f in findings) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
