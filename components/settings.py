@@ -535,12 +535,19 @@ def misplaced_keys(full_keys: Iterable[str]) -> list[str]:
 
 def _namespace_problems(check: _Checker, raw: Mapping[str, Any], misplaced: Sequence[str]) -> None:
     for key in misplaced:
-        name = key.partition(":")[2]
+        namespace, sep, name = key.partition(":")
+        also = " (that key is also set)" if (name or namespace) in raw else ""
+        if not sep or namespace == NAMESPACE:
+            # A key at the top of the stack file, beside `config:` instead of under it (make plan only).
+            name = name or namespace
+            check.problems.append(Problem(
+                f"{key} (top level of the file)", "(ignored)",
+                f"Pulumi reads only the keys under `config:`; put it there as `{NAMESPACE}:{name}`{also}"))
+            continue
         check.problems.append(Problem(
             key, "(ignored)",
-            f"not in this project's namespace; its keys are `{NAMESPACE}:<key>`, "
-            f"so this is `{NAMESPACE}:{name}`" + (" (that key is also set)" if name in raw else ""),
-        ))
+            f"not in this project's namespace; its keys are `{NAMESPACE}:<key>`, so this is `{NAMESPACE}:{name}`"
+            f"{also}"))
 
 
 def _permissions(check: _Checker, obj: Mapping[str, Any], key: str, path: str,
