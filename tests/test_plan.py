@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+import tempfile
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 from components.microsoft import ALLOWED_PERMISSIONS
-from tests.conftest import ROLE_ID, ROOT
+from components.settings import SettingsError, decode_config_text
+from tests.conftest import ROLE_ID, ROOT, RunProgram
 from tools import plan
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -311,3 +317,121 @@ def test_a_crafted_display_name_cannot_shift_the_columns(tmp_path: Path) -> None
     assert "\\<img src=x\\>" in row
     assert "\\`x\\`" in row
     assert "a\\|b c" in row
+
+
+# -- parity: make plan's reading and the program's, fed as the CLI feeds it -------------------------
+
+HR = {"hr": {"kind": "servicePrincipal", "credential": {"type": "secret"}}}
+HR_JSON = json.dumps(HR)
+
+# (case, stack file text, the strings the Pulumi CLI hands the program for it, by full key)
+PARITY = [
+    ("protect quoted", f'config:\n  {NS}:protect: "true"\n  {NS}:clients:\n{SECRET_CLIENT}',
+     {f"{NS}:protect": "true", f"{NS}:clients": HR_JSON}),
+    ("protect yes", f"config:\n  {NS}:protect: yes\n  {NS}:clients:\n{SECRET_CLIENT}",
+     {f"{NS}:protect": "yes", f"{NS}:clients": HR_JSON}),
+    ("protect without a value", f"config:\n  {NS}:protect:\n  {NS}:clients:\n{SECRET_CLIENT}",
+     {f"{NS}:protect": "", f"{NS}:clients": HR_JSON}),
+    ("permissions as JSON text", f"config:\n  {NS}:graphPermissions: '[\"ProvisioningLog.Read.All\"]'\n"
+     f"  {NS}:clients:\n{SECRET_CLIENT}",
+     {f"{NS}:graphPermissions": '["ProvisioningLog.Read.All"]', f"{NS}:clients": HR_JSON}),
+    ("nested number as a string", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "      credential: {type: secret, lifetimeDays: \"90\"}\n",
+     {f"{NS}:clients": json.dumps({"hr": {"kind": "servicePrincipal",
+                                          "credential": {"type": "secret", "lifetimeDays": "90"}}})}),
+    ("nested float that is whole", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "      credential: {type: secret, lifetimeDays: 90.0}\n",
+     {f"{NS}:clients": '{"hr":{"credential":{"lifetimeDays":90,"type":"secret"},"kind":"servicePrincipal"}}'}),
+    ("nested yes is a name", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "      displayName: yes\n      credential: {type: secret}\n",
+     {f"{NS}:clients": json.dumps({"hr": {"kind": "servicePrincipal", "displayName": "yes",
+                                          "credential": {"type": "secret"}}})}),
+    ("unknown kind", f"config:\n  {NS}:clients:\n    hr: {{kind: app}}\n",
+     {f"{NS}:clients": '{"hr":{"kind":"app"}}'}),
+    ("wrong namespace", f"config:\n  inbound_provisioning_access:clients:\n{SECRET_CLIENT}",
+     {"inbound_provisioning_access:clients": HR_JSON}),
+    ("bare key", f"config:\n  clients:\n{SECRET_CLIENT}  azure-native:location: westeurope\n",
+     {f"{NS}:clients": HR_JSON, "azure-native:location": "westeurope"}),
+    ("old config form", f"config:\n  {NS}:config:clients:\n{SECRET_CLIENT}", {f"{NS}:clients": HR_JSON}),
+    ("empty file", "", {}),
+]
+
+
+def same_cli_text(ours: str, cli: str) -> bool:
+    """Equal as the program decodes them (JSON key order and spacing do not matter)."""
+    return decode_config_text(ours) == decode_config_text(cli) and \
+        isinstance(decode_config_text(ours), str) == isinstance(decode_config_text(cli), str)
+
+
+@pytest.mark.parametrize(("case", "text", "cli"), PARITY, ids=[c[0] for c in PARITY])
+def test_plan_and_program_reach_the_same_verdict(run_program: RunProgram, tmp_path: Path, case: str, text: str,
+                                                 cli: dict[str, str]) -> None:
+    path = tmp_path / "Pulumi.test.yaml"
+    path.write_text(text)
+    ours = plan.read_stack_file(path).cli_texts()
+    assert sorted(ours) == sorted(cli), case
+    assert all(same_cli_text(ours[k], cli[k]) for k in cli), (ours, cli)
+
+    try:
+        run_program({}, "test", cli_config=cli)
+        program: list[str] | None = None
+    except SettingsError as error:
+        program = [p.path for p in error.problems]
+    problems = plan.verdict("test", path)
+    assert (None if problems is None else [p.path for p in problems]) == program, case
+
+
+# -- any file gets an answer: never a traceback, non-zero on every refusal --------------------------
+
+def plan_bytes(data: bytes) -> tuple[int, str, str]:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "Pulumi.fuzz.yaml"
+        path.write_bytes(data)
+        out, err = io.StringIO(), io.StringIO()
+        code = plan.main(["--stack", "fuzz", "--config-file", str(path)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_clean_answer(code: int, out: str, err: str) -> None:
+    assert code in (plan.EXIT_OK, plan.EXIT_INVALID, plan.EXIT_UNREADABLE), err
+    assert "Traceback" not in out + err
+    if code == plan.EXIT_OK:
+        assert out.startswith("# Access plan: stack `fuzz`")
+    else:
+        assert out == ""
+        assert err.strip(), "a refusal says why"
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=150, deadline=None)
+def test_random_bytes_never_crash_make_plan(data: bytes) -> None:
+    assert_clean_answer(*plan_bytes(data))
+
+
+scalars = (st.none() | st.booleans() | st.integers(-5, 1000) | st.floats(allow_nan=False, allow_infinity=False)
+           | st.text(max_size=10) | st.sampled_from(["yes", "true", "servicePrincipal", "managedIdentity", "secret",
+                                                     "ProvisioningLog.Read.All", "https://x.example.com"]))
+values = st.recursive(
+    scalars,
+    lambda children: (st.lists(children, max_size=3)
+                      | st.dictionaries(st.sampled_from(["kind", "credential", "type", "existing", "displayName",
+                                                          "secure", "hr", "graphPermissions", "lifetimeDays"])
+                                        | st.text(max_size=6), children, max_size=4)),
+    max_leaves=10,
+)
+config_keys = st.sampled_from([f"{NS}:clients", f"{NS}:protect", f"{NS}:graphPermissions", f"{NS}:provisioningApp",
+                               "clients", "protect", "inbound_provisioning_access:clients", "azure-native:location",
+                               f"{NS}:config:clients", "a:b:c", ""])
+documents = (st.fixed_dictionaries({"config": st.dictionaries(config_keys, values, max_size=4)})
+             | st.dictionaries(st.sampled_from(["config", "clients", "secretsprovider"]), values, max_size=2)
+             | values)
+
+
+@given(documents, st.sampled_from(["", "\t", "{", "- ", ": ", "\n  x"]), st.integers(0, 400))
+@settings(max_examples=120, deadline=None)
+def test_random_yaml_documents_never_crash_make_plan(document: Any, insert: str, at: int) -> None:
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(document, buffer)
+    text = buffer.getvalue()
+    text = text[:at] + insert + text[at:]
+    assert_clean_answer(*plan_bytes(text.encode()))
