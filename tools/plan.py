@@ -77,12 +77,21 @@ exit status:
 STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
 
 
+def _shown_path(path: Path) -> str:
+    """The path as the user would type it: relative to the working directory when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 class StackFileError(Exception):
     """The stack file cannot be read as the Pulumi CLI reads it."""
 
     def __init__(self, path: Path, message: str, line: int | None = None, column: int | None = None) -> None:
-        where = f"{path}:{line}:{column}" if line is not None and column is not None else \
-            f"{path}:{line}" if line is not None else str(path)
+        shown = _shown_path(path)
+        where = f"{shown}:{line}:{column}" if line is not None and column is not None else \
+            f"{shown}:{line}" if line is not None else shown
         super().__init__(f"{where}: {message}")
 
 
@@ -465,7 +474,7 @@ def _settings_or_problems(stack: str, stack_file: StackFile, now: dt.datetime) -
 def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO) -> int:
     """Print the access plan of one stack file; return the exit status (see ``EXIT_CODES``)."""
     if not stack_file_path.exists():
-        err.write(f"error: {stack_file_path} does not exist\n")
+        err.write(f"error: {_shown_path(stack_file_path)} does not exist\n")
         return EXIT_UNREADABLE
     try:
         stack_file = read_stack_file(stack_file_path)
