@@ -370,6 +370,21 @@ def test_git_ignores_the_outputs_files_the_readme_writes() -> None:
 def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert verify.main(["--help"]) == 0
     text = capsys.readouterr().out
-    for code in ("0  every checked client", "1  a mismatch", "2  a usage", "3  nothing was checked"):
+    for code in ("0  every checked client", "1  a mismatch", "2  a usage", "3  nothing was checked", "4  a bug"):
         assert code in text
     assert "--allow-skipped" in text
+
+
+def test_an_internal_error_is_one_line_unless_debug(recorded: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(verify, "render", broken)
+    fake = FakeEntra(recorded["tenantId"], granted(recorded))
+    code, text = run_verify(recorded, fake, "--client", "workday")
+    assert code == verify.EXIT_INTERNAL
+    assert "Traceback" not in text
+    assert "--debug" in text
+    code, text = run_verify(recorded, fake, "--client", "workday", "--debug")
+    assert "Traceback" in text
+    assert_nothing_secret(text, recorded)

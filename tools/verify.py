@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from components.microsoft import GRAPH_SCOPE, LOG_PERMISSIONS
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 ROOT = Path(__file__).resolve().parent.parent
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_NOTHING_CHECKED = 0, 1, 2, 3
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_NOTHING_CHECKED, EXIT_INTERNAL = 0, 1, 2, 3, 4
 # What `pulumi stack output --json` prints for a secret output without --show-secrets.
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a placeholder, not a secret)
 CACHE_DIR_NAME = "inbound-provisioning-access"
@@ -81,6 +82,7 @@ Exit status:
      --show-secrets, an unknown --client, a certificate not given, a failed sign-in
   3  nothing was checked: every selected client was skipped here (managed identities and
      federated clients without --on-azure); --allow-skipped turns this into 0
+  4  a bug in make verify itself; --debug prints the traceback
 Secrets and tokens are never printed.
 """
 
@@ -232,7 +234,16 @@ def check_client(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any]
         check.reasons.append(f"sign-in failed: {summary}. Check the credential is current (credentialExpiresAt) "
                              "and that the client and tenant ids are this stack's")
         return check
-    claims = decode_claims(token)
+    except AzureError as error:
+        check.verdict = "AUTH-ERROR"
+        check.reasons.append(f"token request failed ({type(error).__name__}): is Entra reachable from here?")
+        return check
+    try:
+        claims = decode_claims(token)
+    except ValueError as error:
+        check.verdict = "AUTH-ERROR"
+        check.reasons.append(str(error))
+        return check
     check.token_roles = sorted(claims.get("roles", []))
     missing = sorted(set(expected) - set(check.token_roles))
     extra = sorted(set(check.token_roles) - set(expected))
@@ -304,6 +315,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "as the tutorial's Logic App")
     parser.add_argument("--allow-skipped", action="store_true",
                         help="exit 0, not 3, when every selected client was skipped here")
+    parser.add_argument("--debug", action="store_true", help="print a traceback on an unexpected error")
     args = parser.parse_args(argv)
     args.certificates = dict(args.certificate)
     if not args.stack and not args.outputs:
@@ -320,6 +332,17 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_USAGE
+    try:
+        return _verify(args, transport, out)
+    except Exception as error:  # a bug here: one clean line, the traceback only when asked for
+        if args.debug:
+            traceback.print_exc(file=out)
+        out.write(f"error: make verify failed unexpectedly ({type(error).__name__}); run with --debug "
+                  "(ARGS=--debug) for the traceback and report it\n")
+        return EXIT_INTERNAL
+
+
+def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO) -> int:
     try:
         outputs = read_outputs(args.stack, args.outputs)
     except SystemExit as error:
