@@ -332,9 +332,7 @@ PARITY = [
      {f"{NS}:protect": "yes", f"{NS}:clients": HR_JSON}),
     ("protect without a value", f"config:\n  {NS}:protect:\n  {NS}:clients:\n{SECRET_CLIENT}",
      {f"{NS}:protect": "", f"{NS}:clients": HR_JSON}),
-    ("permissions as JSON text", f"config:\n  {NS}:graphPermissions: '[\"ProvisioningLog.Read.All\"]'\n"
-     f"  {NS}:clients:\n{SECRET_CLIENT}",
-     {f"{NS}:graphPermissions": '["ProvisioningLog.Read.All"]', f"{NS}:clients": HR_JSON}),
+    ("clients as JSON text", f"config:\n  {NS}:clients: '{HR_JSON}'\n", {f"{NS}:clients": HR_JSON}),
     ("nested number as a string", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
      "      credential: {type: secret, lifetimeDays: \"90\"}\n",
      {f"{NS}:clients": json.dumps({"hr": {"kind": "servicePrincipal",
@@ -435,3 +433,20 @@ def test_random_yaml_documents_never_crash_make_plan(document: Any, insert: str,
     text = buffer.getvalue()
     text = text[:at] + insert + text[at:]
     assert_clean_answer(*plan_bytes(text.encode()))
+
+
+@pytest.mark.parametrize(("value", "accepted"), [
+    ("'[\"ProvisioningLog.Read.All\"]'", False),  # a string, not an array: the CLI refuses it
+    ("[ProvisioningLog.Read.All, 5]", False),
+    ("[ProvisioningLog.Read.All]", True),
+])
+def test_pulumi_yaml_types_are_checked_as_the_cli_checks_them(tmp_path: Path, value: str, accepted: bool) -> None:
+    """Pulumi.yaml declares graphPermissions array<string>; the CLI refuses other types before the program runs."""
+    code, _, err = plan_text(tmp_path, f"config:\n  {NS}:graphPermissions: {value}\n  {NS}:clients:\n{SECRET_CLIENT}")
+    if accepted:
+        assert code == 0, err
+    else:
+        assert code == plan.EXIT_INVALID
+        assert "  - graphPermissions: got " in err
+        assert "Pulumi.yaml declares it array<string>" in err
+        assert err.count("  - graphPermissions") == 1, "one problem per key"

@@ -285,6 +285,54 @@ def read_stack_file(path: Path) -> StackFile:
     return stack_file
 
 
+def _declared_types(project_file: Path) -> dict[str, tuple[str, Any]]:
+    """Pulumi.yaml's typed config declarations in this project's namespace: key -> (type, items)."""
+    try:
+        project = _yaml().load(project_file.read_text())
+    except (OSError, YAMLError):
+        return {}  # no project file beside it: nothing declared
+    declared = project.get("config") if isinstance(project, dict) else None
+    types = {}
+    for key, spec in (declared or {}).items():
+        namespace, sep, name = str(key).partition(":")
+        if isinstance(spec, dict) and isinstance(spec.get("type"), str) and (not sep or namespace == NAMESPACE):
+            types[name if sep else namespace] = (spec["type"], spec.get("items"))
+    return types
+
+
+def _of_type(type_name: str, items: Any, content: Any) -> bool:
+    # Pulumi's ValidateConfigValue: how the CLI checks a stack value against Pulumi.yaml's type.
+    if type_name == "string":
+        return isinstance(content, str)
+    if type_name == "integer":
+        return (isinstance(content, int) and not isinstance(content, bool)) or \
+            (isinstance(content, str) and re.fullmatch(r"[+-]?\d+", content) is not None)
+    if type_name == "boolean":
+        return isinstance(content, bool) or content in ("true", "false")
+    if type_name != "array" or not isinstance(content, list) or not isinstance(items, dict):
+        return False
+    return all(_of_type(str(items.get("type")), items.get("items"), item) for item in content)
+
+
+def declared_type_problems(stack_file: StackFile, project_file: Path = ROOT / "Pulumi.yaml") -> list[Problem]:
+    """Values the CLI refuses before the program runs, because Pulumi.yaml declares another type."""
+    problems = []
+    for name, (type_name, items) in _declared_types(project_file).items():
+        value = stack_file.values.get(f"{NAMESPACE}:{name}", _ABSENT)
+        if value is _ABSENT or _contains_encrypted(value):
+            continue  # absent: the CLI hands over the declared default; encrypted: checked once decrypted
+        content = value if isinstance(value, dict | list) else cli_text(value)
+        if not _of_type(type_name, items, content):
+            shown = type_name if not isinstance(items, dict) else f"{type_name}<{items.get('type')}>"
+            problems.append(Problem.of(name, decode_config_text(cli_text(value)),
+                                       f"Pulumi.yaml declares it {shown}, so the CLI refuses the stack "
+                                       "before the program runs"))
+    return problems
+
+
+_ABSENT = object()
+
+
 # -- Markdown -------------------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
@@ -465,10 +513,15 @@ def render_adoption(settings: Settings, run: ProgramRun, out: TextIO) -> None:
 
 
 def _settings_or_problems(stack: str, stack_file: StackFile, now: dt.datetime) -> Settings | SettingsError:
+    typed = declared_type_problems(stack_file)
     try:
-        return parse_settings(stack_file.raw, stack, now, stack_file.secret_keys, stack_file.misplaced)
+        settings = parse_settings(stack_file.raw, stack, now, stack_file.secret_keys, stack_file.misplaced)
     except SettingsError as error:
-        return error
+        # One problem per typed key: the CLI's type check, not the program's item by item.
+        typed_keys = {p.path for p in typed}
+        rest = [p for p in error.problems if re.split(r"[.\[]", p.path, maxsplit=1)[0] not in typed_keys]
+        return SettingsError(stack, typed + rest)
+    return SettingsError(stack, typed) if typed else settings
 
 
 def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO) -> int:
