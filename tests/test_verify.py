@@ -276,6 +276,7 @@ def test_missing_cli_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
     out = io.StringIO()
     assert verify.main(["--stack", "dev"], out=out) == 2
     assert "--outputs FILE" in out.getvalue()
+    assert "inbound-provisioning-access/dev.outputs.json" in out.getvalue()
 
 
 # -- every input path: a clean error, the right exit code --------------------------------------------

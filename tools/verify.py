@@ -143,7 +143,8 @@ def read_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
             capture_output=True, text=True, check=True, env=env, cwd=ROOT,
         )
     except FileNotFoundError as error:
-        raise SystemExit("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE") from error
+        raise SystemExit("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE, or --outputs "
+                         f"alone to read {default_outputs_file(stack)}") from error
     except subprocess.CalledProcessError as error:
         raise SystemExit(f"pulumi stack output failed: {error.stderr.strip()}") from error
     try:
