@@ -866,8 +866,9 @@ def _warn_long_certificate(check: _Checker, path: str, cert: x509.Certificate) -
     days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
     if days > MAX_CREDENTIAL_DAYS:
         check.warnings.append(
-            f"{path} is valid for {days} days (until {rfc3339(cert.not_valid_after_utc)}): more than the "
-            f"{MAX_CREDENTIAL_DAYS} days Entra allows for credentials it issues; Microsoft recommends under 12 months"
+            f"{path} is valid for {days} days (until {rfc3339(cert.not_valid_after_utc)}): longer than the "
+            f"{MAX_CREDENTIAL_DAYS} days this program allows for secrets and generated certificates; "
+            "Microsoft recommends under 12 months"
         )
     elif days > RECOMMENDED_MAX_CREDENTIAL_DAYS:
         check.warnings.append(

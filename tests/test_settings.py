@@ -435,7 +435,7 @@ def test_an_unknown_kind_is_not_called_missing() -> None:
         "clients.b.kind: got (missing); required; servicePrincipal or managedIdentity"
 
 
-@pytest.mark.parametrize(("years", "says"), [(3, "more than the 730 days"), (10, "more than the 730 days"),
+@pytest.mark.parametrize(("years", "says"), [(3, "longer than the 730 days"), (10, "longer than the 730 days"),
                                              (1.5, "recommends certificates valid for under 12 months")])
 def test_a_long_lived_certificate_is_allowed_with_a_warning(years: float, says: str) -> None:
     pem = self_signed_pem("hr", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=int(365 * years)))
