@@ -6,6 +6,9 @@ which Graph permission with which credential and expiry, and every resource the 
 would manage.  Nothing in it is read from a tenant: principals that already exist are
 named as configured, and role ids are Microsoft's published ids (labelled "planned");
 ``pulumi up`` resolves them by value from Graph's service principal in the tenant.
+
+The stack file is read the way the Pulumi CLI reads it (``read_stack_file``), so the plan
+accepts and refuses what ``pulumi up`` would; every value in the Markdown is escaped.
 """
 
 from __future__ import annotations
@@ -250,7 +253,7 @@ def read_stack_file(path: Path) -> StackFile:
     if document is None:
         return stack_file  # an empty file: no config, as under Pulumi
     if not isinstance(document, dict) or not isinstance(root, MappingNode):
-        kind = "a list" if isinstance(document, list) else f"a single value ({type(document).__name__})"
+        kind = "a list" if isinstance(document, list) else "a single value"
         raise StackFileError(path, f"the document is {kind}; a stack file is a mapping with a `config:` key, "
                              f"for example `config: {{{NAMESPACE}:clients: ...}}`", _line(root), 1)
     nodes = {key_node.value: value_node for key_node, value_node in root.value
@@ -292,8 +295,10 @@ def _declared_types(project_file: Path) -> dict[str, tuple[str, Any]]:
     except (OSError, YAMLError):
         return {}  # no project file beside it: nothing declared
     declared = project.get("config") if isinstance(project, dict) else None
+    if not isinstance(declared, dict):
+        return {}
     types = {}
-    for key, spec in (declared or {}).items():
+    for key, spec in declared.items():
         namespace, sep, name = str(key).partition(":")
         if isinstance(spec, dict) and isinstance(spec.get("type"), str) and (not sep or namespace == NAMESPACE):
             types[name if sep else namespace] = (spec["type"], spec.get("items"))
