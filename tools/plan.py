@@ -517,7 +517,8 @@ def render_adoption(settings: Settings, run: ProgramRun, out: TextIO) -> None:
                   f"  - its own credentials are left alone; the stack adds its {client.credential.type} beside them\n")
 
 
-def _settings_or_problems(stack: str, stack_file: StackFile, now: dt.datetime) -> Settings | SettingsError:
+def settings_or_problems(stack: str, stack_file: StackFile, now: dt.datetime) -> Settings | SettingsError:
+    """The stack file's settings, or every problem the CLI's type check and the program's validation find."""
     typed = declared_type_problems(stack_file)
     try:
         settings = parse_settings(stack_file.raw, stack, now, stack_file.secret_keys, stack_file.misplaced)
@@ -540,17 +541,12 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO) -> int:
         err.write(f"error: {error}\n")
         return EXIT_UNREADABLE
     now = dt.datetime.now(dt.UTC)
-    settings = _settings_or_problems(stack, stack_file, now)
+    settings = settings_or_problems(stack, stack_file, now)
     if isinstance(settings, SettingsError):
         err.write(f"{settings}\n")
         return EXIT_INVALID
-    # Offline there is no tenant: assume the one the provisioning job names, if any.
-    tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
-              else "") or PLACEHOLDER_TENANT
-    mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
     try:
-        # The program reads the very strings the CLI would hand it (PULUMI_CONFIG).
-        run = run_offline(mocks, {}, stack, secret_keys=stack_file.secret_keys, cli_config=stack_file.cli_texts())
+        run = run_stack_file(stack, stack_file, settings, now)
     except pulumi.RunError as error:  # SettingsError, or a lookup the program refuses
         err.write(f"{error}\n")
         return EXIT_INVALID
@@ -558,10 +554,19 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: dt.datetime) -> ProgramRun:
+    """Run the program offline on a validated stack file, fed the very strings the CLI would hand it."""
+    # Offline there is no tenant: assume the one the provisioning job names, if any.
+    tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
+              else "") or PLACEHOLDER_TENANT
+    mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
+    return run_offline(mocks, {}, stack, secret_keys=stack_file.secret_keys, cli_config=stack_file.cli_texts())
+
+
 def verdict(stack: str, stack_file_path: Path, now: dt.datetime | None = None) -> list[Problem] | None:
     """make plan's reading of a stack file: None when accepted, else its problems (tests compare it
     with the program's)."""
-    settings = _settings_or_problems(stack, read_stack_file(stack_file_path), now or dt.datetime.now(dt.UTC))
+    settings = settings_or_problems(stack, read_stack_file(stack_file_path), now or dt.datetime.now(dt.UTC))
     return settings.problems if isinstance(settings, SettingsError) else None
 
 
