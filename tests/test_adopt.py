@@ -246,7 +246,7 @@ def test_tutorial_tenant_taken_over_end_to_end(stack_file: Path) -> None:
     tenant = tutorial_tenant()
     code, _, err = run_adopt(stack_file, FakeGraph(tenant), "--write")
     assert code == 0, err
-    config, _ = read_stack_file(stack_file)
+    config = read_stack_file(stack_file).raw
     parse_settings(config, "dev", NOW)  # what --write wrote is valid config
     run = run_offline(OFFLINE, config, "dev")
 

@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_USAGE
     try:
-        return _verify(args, transport, out)
+        return _verify(args, transport, out, credential)
     except Exception as error:  # a bug here: one clean line, the traceback only when asked for
         if args.debug:
             traceback.print_exc(file=out)
@@ -343,7 +343,8 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
         return EXIT_INTERNAL
 
 
-def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO) -> int:
+def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO,
+            credential: TokenCredential | None) -> int:
     try:
         outputs = read_outputs(args.stack, args.outputs)
     except SystemExit as error:
