@@ -10,7 +10,8 @@ team must do afterwards: old secrets to retire, owners, grants beyond the allow-
 the deploy changes on an adopted app registration.
 
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
-config); 2 sign-in or permission problem (the missing Graph permission is named) or bad usage. It never
+config); 2 sign-in or permission problem (the missing Graph permission is named), a stack file
+that cannot be read (file and line named, as make plan names them) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
