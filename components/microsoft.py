@@ -3,7 +3,8 @@
 Everything here is published by Microsoft; nothing is specific to a tenant.  Role ids
 are listed for the permissions we allow so that the offline plan can label what it
 *expects* Graph to answer; the program itself always resolves role ids by value from
-Microsoft Graph's service principal in the tenant (see ``components/graph.py``).
+Microsoft Graph's service principal in the tenant (looked up in ``components/directory.py``,
+resolved by value in ``components/graph_grants.py``).
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ resource is registered.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -289,8 +290,23 @@ class Settings:
 _REDACTED_KEYS = frozenset({"pem"})
 
 
+@dataclass(frozen=True)
+class Encrypted:
+    """A ``secure:`` value read offline (``make plan``): the ciphertext is dropped, never shown.
+
+    Under ``pulumi up`` the CLI decrypts these before the program sees them; only a reader of
+    the stack file meets them, and it cannot check what it cannot decrypt.
+    """
+
+
+ENCRYPTED_HINT = ("`secure:` values are decrypted only by the Pulumi CLI, so make plan cannot check this one; "
+                  "`pulumi preview` does")
+
+
 def _show(value: Any, key: str = "") -> str:
     """Render a config value for an error message, never echoing key material."""
+    if isinstance(value, Encrypted):
+        return "<encrypted, not shown>"
     if re.sub(r"\[\d+\]$", "", key) in _REDACTED_KEYS or (isinstance(value, str) and "PRIVATE KEY" in value):
         size = len(value) if isinstance(value, str) else 0
         return f"<{size} characters, not shown>"
@@ -351,7 +367,12 @@ class _Checker:
 
     def add(self, path: str, value: Any, allowed: str) -> None:
         top = re.split(r"[.\[]", path, maxsplit=1)[0]
-        shown = "<secret, not shown>" if top in self.secret_keys else _show(value, path.rsplit(".", 1)[-1])
+        if isinstance(value, Encrypted):
+            shown, allowed = _show(value), f"{allowed}; {ENCRYPTED_HINT}"
+        elif top in self.secret_keys:
+            shown = "<secret, not shown>"
+        else:
+            shown = _show(value, path.rsplit(".", 1)[-1])
         self.problems.append(Problem(path, shown, allowed))
 
     def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
@@ -410,21 +431,24 @@ class _Checker:
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None = None,
-                   secret_keys: frozenset[str] = frozenset()) -> Settings:
+                   secret_keys: frozenset[str] = frozenset(), misplaced: Sequence[str] = ()) -> Settings:
     """Validate raw stack config (keys without the namespace) and return typed settings.
 
     ``secret_keys`` names top-level keys set with ``pulumi config set --secret``: their values
-    are never shown in an error.  Raises :class:`SettingsError` listing every problem found.
+    are never shown in an error.  ``misplaced`` lists config keys that look like this project's
+    but sit outside its namespace (:func:`misplaced_keys`); each is refused with a hint.
+    Raises :class:`SettingsError` listing every problem found.
     """
     now = now or dt.datetime.now(dt.UTC)
     check = _Checker(now, secret_keys)
+    _namespace_problems(check, raw, misplaced)
     check.only_keys(raw, "", TOP_LEVEL_KEYS)
     default_permissions = _permissions(check, raw, "graphPermissions", "graphPermissions",
                                        DEFAULT_PERMISSIONS)
 
     protect = raw.get("protect", _MISSING)
     if protect is _MISSING:
-        protect = stack.startswith("prod")
+        protect = is_prod_stack(stack)
     elif not isinstance(protect, bool):
         check.add("protect", protect, "true or false")
         protect = True
@@ -432,7 +456,8 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     clients: dict[str, ClientSettings] = {}
     raw_clients = raw.get("clients", _MISSING)
     if raw_clients is _MISSING or raw_clients == {}:
-        check.add("clients", raw_clients, "required; a map with at least one client, keyed by client name")
+        where = f" under `{NAMESPACE}:clients`" if misplaced else ""
+        check.add("clients", raw_clients, f"required{where}; a map with at least one client, keyed by client name")
     elif check.mapping(raw_clients, "clients") is not None:
         for key, value in raw_clients.items():
             client = _client(check, stack, str(key), value, default_permissions)
@@ -480,6 +505,51 @@ def _same_identity_twice(check: _Checker, clients: Mapping[str, ClientSettings])
             check.problems.append(same_principal_problem(keys, what))
 
 
+def is_prod_stack(stack: str) -> bool:
+    """Whether ``protect`` defaults on: stack names starting with ``prod`` in any case (Prod-eu, PROD, production)."""
+    return stack.casefold().startswith("prod")
+
+
+def _namespace_key(namespace: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", namespace.casefold())
+
+
+def misplaced_keys(full_keys: Iterable[str]) -> list[str]:
+    """Config keys that look like this project's but are not in its namespace, in the order given.
+
+    ``inbound_provisioning_access:clients``, ``Inbound-Provisioning-Access:protect`` or
+    ``inbound-provisoning-access:clients``: a namespace that differs from ours only in case,
+    punctuation or a typo.  Pulumi hands them to the program unread, so without a hint the only
+    error would be a missing ``clients``.
+    """
+    ours = _namespace_key(NAMESPACE)
+    found = []
+    for key in full_keys:
+        namespace, sep, _ = key.partition(":")
+        if not sep or namespace == NAMESPACE:
+            continue
+        if difflib.SequenceMatcher(None, _namespace_key(namespace), ours).ratio() >= 0.9:
+            found.append(key)
+    return found
+
+
+def _namespace_problems(check: _Checker, raw: Mapping[str, Any], misplaced: Sequence[str]) -> None:
+    for key in misplaced:
+        namespace, sep, name = key.partition(":")
+        also = " (that key is also set)" if (name or namespace) in raw else ""
+        if not sep or namespace == NAMESPACE:
+            # A key at the top of the stack file, beside `config:` instead of under it (make plan only).
+            name = name or namespace
+            check.problems.append(Problem(
+                f"{key} (top level of the file)", "(ignored)",
+                f"Pulumi reads only the keys under `config:`; put it there as `{NAMESPACE}:{name}`{also}"))
+            continue
+        check.problems.append(Problem(
+            key, "(ignored)",
+            f"not in this project's namespace; its keys are `{NAMESPACE}:<key>`, so this is `{NAMESPACE}:{name}`"
+            f"{also}"))
+
+
 def _permissions(check: _Checker, obj: Mapping[str, Any], key: str, path: str,
                  default: tuple[str, ...] | None) -> tuple[str, ...] | None:
     value = obj.get(key, _MISSING)
@@ -521,7 +591,8 @@ def _client(check: _Checker, stack: str, key: str, value: Any,
         return None
     kind = obj.get("kind", _MISSING)
     if kind not in ("servicePrincipal", "managedIdentity"):
-        check.add(f"{path}.kind", kind, "required; servicePrincipal or managedIdentity")
+        known = "required" if kind is _MISSING else "not a known kind"
+        check.add(f"{path}.kind", kind, f"{known}; servicePrincipal or managedIdentity")
         return None
     permissions = _permissions(check, obj, "graphPermissions", f"{path}.graphPermissions",
                                default_permissions)
@@ -779,6 +850,7 @@ def _pem_certificate(check: _Checker, pem: Any, path: str) -> PemCertificate | N
         return None
     if cert.not_valid_before_utc > check.now:
         check.warnings.append(f"{path} is not valid before {rfc3339(cert.not_valid_before_utc)}")
+    _warn_long_certificate(check, path, cert)
     return PemCertificate(
         # What the provider sends is this text, base64 encoded: one block, no surrounding text.
         pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
@@ -786,6 +858,23 @@ def _pem_certificate(check: _Checker, pem: Any, path: str) -> PemCertificate | N
         not_after=cert.not_valid_after_utc,
         thumbprint=thumbprint(cert),
     )
+
+
+def _warn_long_certificate(check: _Checker, path: str, cert: x509.Certificate) -> None:
+    # Entra stores a certificate's own validity as the credential's end date; a long-lived
+    # key is what Microsoft's guidance warns against, whoever generated it.
+    days = (cert.not_valid_after_utc - cert.not_valid_before_utc).days
+    if days > MAX_CREDENTIAL_DAYS:
+        check.warnings.append(
+            f"{path} is valid for {days} days (until {rfc3339(cert.not_valid_after_utc)}): longer than the "
+            f"{MAX_CREDENTIAL_DAYS} days this program allows for secrets and generated certificates; "
+            "Microsoft recommends under 12 months"
+        )
+    elif days > RECOMMENDED_MAX_CREDENTIAL_DAYS:
+        check.warnings.append(
+            f"{path} is valid for {days} days (until {rfc3339(cert.not_valid_after_utc)}): "
+            "Microsoft recommends certificates valid for under 12 months"
+        )
 
 
 def thumbprint(cert: x509.Certificate) -> str:
@@ -930,21 +1019,30 @@ def rfc3339(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def decode_config_text(text: Any) -> Any:
+    """A top-level config value as the program reads it: the CLI hands over every value as a string
+    (objects and arrays as JSON text, ``true`` as ``"true"``); JSON text is decoded, anything else
+    stays the string it is (``"yes"`` stays ``"yes"``)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _config_env() -> dict[str, Any]:
+    # The CLI's Python host passes the stack's config (every namespace) in the PULUMI_CONFIG
+    # environment variable (and loads it into the runtime); the mock engine (tests, `make plan`)
+    # sets it in-process.
+    return {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+
+
 def read_raw_config() -> dict[str, Any]:
     """Every key of this project's namespace in the stack's config, parsed from JSON where it is JSON."""
-    raw: dict[str, Any] = {}
     prefix = f"{NAMESPACE}:"
-    # The CLI's Python host passes the stack's config in the PULUMI_CONFIG environment variable
-    # (and loads it into the runtime); the mock engine (tests, `make plan`) sets it in-process.
-    everything = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    for full_key, text in everything.items():
-        if not full_key.startswith(prefix):
-            continue
-        try:
-            raw[full_key[len(prefix):]] = json.loads(text) if isinstance(text, str) else text
-        except json.JSONDecodeError:
-            raw[full_key[len(prefix):]] = text
-    return raw
+    return {full_key[len(prefix):]: decode_config_text(text)
+            for full_key, text in _config_env().items() if full_key.startswith(prefix)}
 
 
 def load_settings(now: dt.datetime | None = None) -> Settings:
@@ -953,4 +1051,4 @@ def load_settings(now: dt.datetime | None = None) -> Settings:
     secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
     secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{NAMESPACE}:{k}")
                        or f"{NAMESPACE}:{k}" in secret_env)
-    return parse_settings(raw, pulumi.get_stack(), now, secret)
+    return parse_settings(raw, pulumi.get_stack(), now, secret, misplaced_keys(_config_env()))

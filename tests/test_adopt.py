@@ -246,7 +246,7 @@ def test_tutorial_tenant_taken_over_end_to_end(stack_file: Path) -> None:
     tenant = tutorial_tenant()
     code, _, err = run_adopt(stack_file, FakeGraph(tenant), "--write")
     assert code == 0, err
-    config, _ = read_stack_file(stack_file)
+    config = read_stack_file(stack_file).raw
     parse_settings(config, "dev", NOW)  # what --write wrote is valid config
     run = run_offline(OFFLINE, config, "dev")
 
@@ -274,3 +274,14 @@ def test_tutorial_tenant_taken_over_end_to_end(stack_file: Path) -> None:
     # Directory.ReadWrite.All was reported, never adopted: the program neither imports nor deletes it.
     assert not any(r.inputs.get("appRoleId") == DIRECTORY_RW for r in run.registrations)
 
+
+
+def test_an_unreadable_stack_file_is_named_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text("config:\n  inbound-provisioning-access:clients:\n\thr: {}\n")
+    graph = FakeGraph(tutorial_tenant())
+    code, out, err = run_adopt(path, graph)
+    assert code == adopt.EXIT_ACCESS
+    assert out == ""
+    assert err.startswith(f"error: {path}:3:1: not valid YAML: a tab character")
+    assert "Traceback" not in err

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import io
+import json
+import re
+import tempfile
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 from components.microsoft import ALLOWED_PERMISSIONS
-from tests.conftest import ROLE_ID, ROOT
+from components.settings import SettingsError, decode_config_text
+from tests.conftest import ROLE_ID, ROOT, RunProgram
 from tools import plan
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -113,7 +121,7 @@ def test_encrypted_config_is_never_shown(tmp_path: Path) -> None:
     stack_file = write_stack_file(tmp_path, "test", {"clients": {"secure": "v1:Q2lwaGVydGV4dE5ldmVyU2hvd24="}})
     code, text, err = run_plan("test", stack_file)
     assert code == 1
-    assert "clients: got <secret, not shown>" in err
+    assert "clients: got <encrypted, not shown>" in err
     assert "Q2lwaGVydGV4dE5ldmVyU2hvd24" not in err + text
 
 
@@ -147,3 +155,298 @@ def test_plan_without_adopt_has_no_adoption_section() -> None:
     code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
     assert code == 0
     assert "Adopted objects" not in text
+
+
+# -- stack files read as the Pulumi CLI reads them -------------------------------------------------
+
+def plan_text(tmp_path: Path, text: str | bytes, stack: str = "test", *extra: str) -> tuple[int, str, str]:
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    out, err = io.StringIO(), io.StringIO()
+    code = plan.main(["--stack", stack, "--config-file", str(path), *extra], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+NS = "inbound-provisioning-access"
+SECRET_CLIENT = "    hr:\n      kind: servicePrincipal\n      credential: {type: secret}\n"
+
+
+@pytest.mark.parametrize(("case", "text", "line", "says"), [
+    ("tab indentation", f"config:\n  {NS}:clients:\n    hr:\n\t  kind: servicePrincipal\n", 4, "tab"),
+    ("unclosed brace", f"config:\n  {NS}:clients: {{hr: {{kind: servicePrincipal}}\n", 3, "not valid YAML"),
+    ("duplicate client key", f"config:\n  {NS}:clients:\n{SECRET_CLIENT}{SECRET_CLIENT}", 6,
+     "key `hr` appears twice"),
+    ("duplicate config key", f"config:\n  {NS}:protect: true\n  {NS}:protect: false\n", 3,
+     f"key `{NS}:protect` appears twice"),
+    ("a list document", "- config\n- clients\n", 1, "the document is a list"),
+    ("a scalar document", "just some text\n", 1, "the document is a single value"),
+    ("config is a list", "config:\n  - a\n", 2, "`config:` is not a mapping"),
+    ("bare and namespaced", f"config:\n  clients: {{}}\n  {NS}:clients: {{}}\n", 3, "a second time"),
+    ("two documents", "config: {}\n---\nconfig: {}\n", 2, "more than one YAML document"),
+    ("not UTF-8", b"config:\n  x: \xff\n", 2, "not UTF-8"),
+])
+def test_an_unreadable_stack_file_names_file_and_line(tmp_path: Path, case: str, text: str | bytes, line: int,
+                                                      says: str) -> None:
+    code, out, err = plan_text(tmp_path, text)
+    assert code == plan.EXIT_UNREADABLE, (case, err)
+    assert out == ""
+    assert err.startswith(f"error: {tmp_path / 'Pulumi.test.yaml'}:{line}"), err
+    assert says in err
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1
+
+
+def test_a_duplicate_key_error_never_echoes_the_values(tmp_path: Path) -> None:
+    text = f"config:\n  {NS}:clients:\n    hr:\n      displayName: first-value\n      displayName: second-value\n"
+    code, _, err = plan_text(tmp_path, text)
+    assert code == plan.EXIT_UNREADABLE
+    assert "first-value" not in err
+    assert "second-value" not in err
+
+
+@pytest.mark.parametrize(("value", "protected"), [("true", True), ('"true"', True), ("false", False),
+                                                  ("'false'", False)])
+def test_protect_is_read_as_the_cli_hands_it_over(tmp_path: Path, value: str, protected: bool) -> None:
+    code, text, err = plan_text(tmp_path, f"config:\n  {NS}:protect: {value}\n  {NS}:clients:\n{SECRET_CLIENT}")
+    assert code == 0, err
+    assert f"`protect` is **{'on' if protected else 'off'}**" in text
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "Yes", "1"])
+def test_yaml_1_1_booleans_are_strings_as_under_pulumi(tmp_path: Path, value: str) -> None:
+    code, text, err = plan_text(tmp_path, f"config:\n  {NS}:protect: {value}\n  {NS}:clients:\n{SECRET_CLIENT}")
+    assert code == plan.EXIT_INVALID
+    assert text == ""
+    assert "  - protect: got " in err
+    assert "true or false" in err
+
+
+def test_a_nested_secure_value_is_encrypted_not_shown(tmp_path: Path) -> None:
+    ciphertext = "v1:AAABBBCCCDDDciphertextneverShown=="
+    code, text, err = plan_text(tmp_path, f"""config:
+  {NS}:clients:
+    hr:
+      kind: servicePrincipal
+      displayName:
+        secure: {ciphertext}
+      credential:
+        type: certificate
+        pem:
+          secure: {ciphertext}
+""")
+    assert code == plan.EXIT_INVALID
+    assert "clients.hr.credential.pem: got <encrypted, not shown>" in err
+    assert "clients.hr.displayName: got <encrypted, not shown>" in err
+    assert "make plan cannot check this one" in err
+    assert ciphertext not in err + text
+    assert "<0 characters, not shown>" not in err
+
+
+@pytest.mark.parametrize(("text", "ignored"), [
+    (f"config:\n  inbound_provisioning_access:clients:\n{SECRET_CLIENT}", "inbound_provisioning_access:clients"),
+    (f"config:\n  Inbound-Provisioning-Access:clients:\n{SECRET_CLIENT}", "Inbound-Provisioning-Access:clients"),
+    (f"clients:\n{SECRET_CLIENT}", "clients (top level of the file)"),
+    (f"{NS}:clients:\n{SECRET_CLIENT}", f"{NS}:clients (top level of the file)"),
+])
+def test_a_wrong_namespace_names_the_expected_one(tmp_path: Path, text: str, ignored: str) -> None:
+    code, _, err = plan_text(tmp_path, text)
+    assert code == plan.EXIT_INVALID
+    assert f"  - {ignored}: got (ignored); " in err
+    assert f"`{NS}:clients`" in err
+    assert "clients: got (missing); required under" in err
+
+
+def test_a_bare_key_under_config_belongs_to_the_project(tmp_path: Path) -> None:
+    """Pulumi namespaces a bare key under `config:` with the project's name."""
+    code, text, err = plan_text(tmp_path, f"config:\n  protect: true\n  clients:\n{SECRET_CLIENT}")
+    assert code == 0, err
+    assert "`protect` is **on**" in text
+
+
+def test_help_documents_the_exit_codes() -> None:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert plan.main(["--help"]) == 0
+    assert "exit status:" in out.getvalue()
+    assert "2  the stack file cannot be read" in out.getvalue()
+
+
+def test_an_internal_error_is_one_line_unless_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(plan, "render", broken)
+    text = f"config:\n  {NS}:clients:\n{SECRET_CLIENT}"
+    code, _, err = plan_text(tmp_path, text)
+    assert code == plan.EXIT_INTERNAL
+    assert "Traceback" not in err
+    assert "--debug" in err
+    code, _, err = plan_text(tmp_path, text, "test", "--debug")
+    assert code == plan.EXIT_INTERNAL
+    assert "Traceback" in err
+    assert "KeyError: 'boom'" in err
+
+
+# -- Markdown: no config value can change the table's shape ------------------------------------------
+
+CRAFTED = "evil | SynchronizationData-User.Upload | `x` <img src=x> *b* [l](u)"
+
+
+def unescaped_pipes(row: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", row))
+
+
+def test_a_crafted_display_name_cannot_shift_the_columns(tmp_path: Path) -> None:
+    stack_file = write_stack_file(tmp_path, "test", {
+        "graphPermissions": ["ProvisioningLog.Read.All"],
+        "clients": {"hr": {"kind": "servicePrincipal", "displayName": CRAFTED, "credential": {
+            "type": "federated", "issuer": "https://issuer.example.com", "subject": "a|b\nc"}}},
+    })
+    code, text, err = run_plan("test", stack_file)
+    assert code == 0, err
+    rows = [line for line in text.splitlines() if line.startswith("| hr |")]
+    assert len(rows) == 1, "one permission, one row: the newline in the subject did not add one"
+    [row] = rows
+    assert unescaped_pipes(row) == 8
+    cells = re.split(r"(?<!\\)\|", row)[1:-1]
+    assert cells[3].strip() == "ProvisioningLog.Read.All"
+    assert not re.search(r"(?<!\\)[<`]img", text), "no raw HTML, no code span opened by the name"
+    assert "\\<img src=x\\>" in row
+    assert "\\`x\\`" in row
+    assert "a\\|b c" in row
+
+
+# -- parity: make plan's reading and the program's, fed as the CLI feeds it -------------------------
+
+HR = {"hr": {"kind": "servicePrincipal", "credential": {"type": "secret"}}}
+HR_JSON = json.dumps(HR)
+
+# (case, stack file text, the strings the Pulumi CLI hands the program for it, by full key)
+PARITY = [
+    ("protect quoted", f'config:\n  {NS}:protect: "true"\n  {NS}:clients:\n{SECRET_CLIENT}',
+     {f"{NS}:protect": "true", f"{NS}:clients": HR_JSON}),
+    ("protect yes", f"config:\n  {NS}:protect: yes\n  {NS}:clients:\n{SECRET_CLIENT}",
+     {f"{NS}:protect": "yes", f"{NS}:clients": HR_JSON}),
+    ("protect without a value", f"config:\n  {NS}:protect:\n  {NS}:clients:\n{SECRET_CLIENT}",
+     {f"{NS}:protect": "", f"{NS}:clients": HR_JSON}),
+    ("clients as JSON text", f"config:\n  {NS}:clients: '{HR_JSON}'\n", {f"{NS}:clients": HR_JSON}),
+    ("nested number as a string", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "      credential: {type: secret, lifetimeDays: \"90\"}\n",
+     {f"{NS}:clients": json.dumps({"hr": {"kind": "servicePrincipal",
+                                          "credential": {"type": "secret", "lifetimeDays": "90"}}})}),
+    ("nested float that is whole", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "      credential: {type: secret, lifetimeDays: 90.0}\n",
+     {f"{NS}:clients": '{"hr":{"credential":{"lifetimeDays":90,"type":"secret"},"kind":"servicePrincipal"}}'}),
+    ("nested yes is a name", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "      displayName: yes\n      credential: {type: secret}\n",
+     {f"{NS}:clients": json.dumps({"hr": {"kind": "servicePrincipal", "displayName": "yes",
+                                          "credential": {"type": "secret"}}})}),
+    ("unknown kind", f"config:\n  {NS}:clients:\n    hr: {{kind: app}}\n",
+     {f"{NS}:clients": '{"hr":{"kind":"app"}}'}),
+    ("wrong namespace", f"config:\n  inbound_provisioning_access:clients:\n{SECRET_CLIENT}",
+     {"inbound_provisioning_access:clients": HR_JSON}),
+    ("bare key", f"config:\n  clients:\n{SECRET_CLIENT}  azure-native:location: westeurope\n",
+     {f"{NS}:clients": HR_JSON, "azure-native:location": "westeurope"}),
+    ("old config form", f"config:\n  {NS}:config:clients:\n{SECRET_CLIENT}", {f"{NS}:clients": HR_JSON}),
+    ("empty file", "", {}),
+]
+
+
+def same_cli_text(ours: str, cli: str) -> bool:
+    """Equal as the program decodes them (JSON key order and spacing do not matter)."""
+    return decode_config_text(ours) == decode_config_text(cli) and \
+        isinstance(decode_config_text(ours), str) == isinstance(decode_config_text(cli), str)
+
+
+@pytest.mark.parametrize(("case", "text", "cli"), PARITY, ids=[c[0] for c in PARITY])
+def test_plan_and_program_reach_the_same_verdict(run_program: RunProgram, tmp_path: Path, case: str, text: str,
+                                                 cli: dict[str, str]) -> None:
+    path = tmp_path / "Pulumi.test.yaml"
+    path.write_text(text)
+    ours = plan.read_stack_file(path).cli_texts()
+    assert sorted(ours) == sorted(cli), case
+    assert all(same_cli_text(ours[k], cli[k]) for k in cli), (ours, cli)
+
+    try:
+        run_program({}, "test", cli_config=cli)
+        program: list[str] | None = None
+    except SettingsError as error:
+        program = [p.path for p in error.problems]
+    problems = plan.verdict("test", path)
+    assert (None if problems is None else [p.path for p in problems]) == program, case
+
+
+# -- any file gets an answer: never a traceback, non-zero on every refusal --------------------------
+
+def plan_bytes(data: bytes) -> tuple[int, str, str]:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "Pulumi.fuzz.yaml"
+        path.write_bytes(data)
+        out, err = io.StringIO(), io.StringIO()
+        code = plan.main(["--stack", "fuzz", "--config-file", str(path)], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_clean_answer(code: int, out: str, err: str) -> None:
+    assert code in (plan.EXIT_OK, plan.EXIT_INVALID, plan.EXIT_UNREADABLE), err
+    assert "Traceback" not in out + err
+    if code == plan.EXIT_OK:
+        assert out.startswith("# Access plan: stack `fuzz`")
+    else:
+        assert out == ""
+        assert err.strip(), "a refusal says why"
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=150, deadline=None)
+def test_random_bytes_never_crash_make_plan(data: bytes) -> None:
+    assert_clean_answer(*plan_bytes(data))
+
+
+scalars = (st.none() | st.booleans() | st.integers(-5, 1000) | st.floats(allow_nan=False, allow_infinity=False)
+           | st.text(max_size=10) | st.sampled_from(["yes", "true", "servicePrincipal", "managedIdentity", "secret",
+                                                     "ProvisioningLog.Read.All", "https://x.example.com"]))
+values = st.recursive(
+    scalars,
+    lambda children: (st.lists(children, max_size=3)
+                      | st.dictionaries(st.sampled_from(["kind", "credential", "type", "existing", "displayName",
+                                                          "secure", "hr", "graphPermissions", "lifetimeDays"])
+                                        | st.text(max_size=6), children, max_size=4)),
+    max_leaves=10,
+)
+config_keys = st.sampled_from([f"{NS}:clients", f"{NS}:protect", f"{NS}:graphPermissions", f"{NS}:provisioningApp",
+                               "clients", "protect", "inbound_provisioning_access:clients", "azure-native:location",
+                               f"{NS}:config:clients", "a:b:c", ""])
+documents = (st.fixed_dictionaries({"config": st.dictionaries(config_keys, values, max_size=4)})
+             | st.dictionaries(st.sampled_from(["config", "clients", "secretsprovider"]), values, max_size=2)
+             | values)
+
+
+@given(documents, st.sampled_from(["", "\t", "{", "- ", ": ", "\n  x"]), st.integers(0, 400))
+@settings(max_examples=120, deadline=None)
+def test_random_yaml_documents_never_crash_make_plan(document: Any, insert: str, at: int) -> None:
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(document, buffer)
+    text = buffer.getvalue()
+    text = text[:at] + insert + text[at:]
+    assert_clean_answer(*plan_bytes(text.encode()))
+
+
+@pytest.mark.parametrize(("value", "accepted"), [
+    ("'[\"ProvisioningLog.Read.All\"]'", False),  # a string, not an array: the CLI refuses it
+    ("[ProvisioningLog.Read.All, 5]", False),
+    ("[ProvisioningLog.Read.All]", True),
+])
+def test_pulumi_yaml_types_are_checked_as_the_cli_checks_them(tmp_path: Path, value: str, accepted: bool) -> None:
+    """Pulumi.yaml declares graphPermissions array<string>; the CLI refuses other types before the program runs."""
+    code, _, err = plan_text(tmp_path, f"config:\n  {NS}:graphPermissions: {value}\n  {NS}:clients:\n{SECRET_CLIENT}")
+    if accepted:
+        assert code == 0, err
+    else:
+        assert code == plan.EXIT_INVALID
+        assert "  - graphPermissions: got " in err
+        assert "Pulumi.yaml declares it array<string>" in err
+        assert err.count("  - graphPermissions") == 1, "one problem per key"

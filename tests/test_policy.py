@@ -192,7 +192,7 @@ def test_client_apps_have_no_owners(typ: str) -> None:
     assert "attacker-object-id" in message
 
 
-@pytest.mark.parametrize("stack", ["prod", "prod-eu", "production"])
+@pytest.mark.parametrize("stack", ["prod", "prod-eu", "production", "Prod-eu", "PROD"])
 @pytest.mark.parametrize("typ", sorted(rules.PROTECTED_TYPES))
 def test_prod_stacks_protect_what_carries_access(stack: str, typ: str) -> None:
     assert violations("protect-prod", args(typ, {}, stack=stack, protect=True)) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -12,12 +13,15 @@ from hypothesis import strategies as st
 from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings import (
     CertificateCredential,
+    Encrypted,
     FederatedCredential,
     GeneratedCertificateCredential,
     ManagedIdentityClientSettings,
     SecretCredential,
     ServicePrincipalClientSettings,
     SettingsError,
+    decode_config_text,
+    misplaced_keys,
     parse_settings,
 )
 from tests.conftest import NOW, RunProgram, job_for, secret_client
@@ -56,6 +60,7 @@ def test_minimal_secret_client_gets_tutorial_defaults() -> None:
 
 
 @pytest.mark.parametrize(("stack", "expected"), [("prod", True), ("prod-eu", True), ("production", True),
+                                                 ("Prod-eu", True), ("PROD", True), ("Production", True),
                                                  ("dev", False), ("test", False), ("preprod", False)])
 def test_protect_defaults_on_for_prod_stacks(stack: str, expected: bool) -> None:
     assert parse({"clients": {"a": secret_client()}}, stack).protect is expected
@@ -417,3 +422,88 @@ def problems_or_none(raw: dict[str, Any]) -> list[Any] | None:
     except SettingsError as error:
         return error.problems
     return None
+
+
+# -- input paths: kinds, long-lived certificates, misplaced namespaces -----------------------------
+
+def test_an_unknown_kind_is_not_called_missing() -> None:
+    error = problems_of({"clients": {"a": {"kind": "app"}, "b": {"credential": {"type": "secret"}}}})
+    by_path = {p.path: p for p in error.problems}
+    assert str(by_path["clients.a.kind"]) == \
+        'clients.a.kind: got "app"; not a known kind; servicePrincipal or managedIdentity'
+    assert str(by_path["clients.b.kind"]) == \
+        "clients.b.kind: got (missing); required; servicePrincipal or managedIdentity"
+
+
+@pytest.mark.parametrize(("years", "says"), [(3, "longer than the 730 days"), (10, "longer than the 730 days"),
+                                             (1.5, "recommends certificates valid for under 12 months")])
+def test_a_long_lived_certificate_is_allowed_with_a_warning(years: float, says: str) -> None:
+    pem = self_signed_pem("hr", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=int(365 * years)))
+    settings = parse({"clients": {"a": {"kind": SP, "credential": {"type": "certificate", "pem": pem}}}})
+    [warning] = settings.warnings
+    assert warning.startswith("clients.a.credential.pem is valid for ")
+    assert says in warning
+    assert pem.splitlines()[1] not in warning
+
+
+def test_a_certificate_within_a_year_gets_no_warning() -> None:
+    byo = {"kind": SP, "credential": {"type": "certificate", "pem": VALID_PEM}}
+    assert parse({"clients": {"a": byo}}).warnings == ()
+
+
+@pytest.mark.parametrize("key", ["inbound_provisioning_access:clients", "Inbound-Provisioning-Access:clients",
+                                 "inbound-provisoning-access:clients", "inboundprovisioningaccess:protect"])
+def test_a_misplaced_namespace_is_named(key: str) -> None:
+    assert misplaced_keys([key, "azure-native:location", "azuread:useOidc", "inbound-provisioning-access:protect",
+                           "pulumi:tags"]) == [key]
+
+
+def test_misplaced_keys_are_refused_with_the_expected_namespace() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({}, "dev", NOW, misplaced=["inbound_provisioning_access:clients",
+                                                  "inbound_provisioning_access:protect"])
+    message = str(caught.value)
+    assert [p.path for p in caught.value.problems] == [
+        "inbound_provisioning_access:clients", "inbound_provisioning_access:protect", "clients"]
+    assert ("inbound_provisioning_access:clients: got (ignored); not in this project's namespace; its keys are "
+            "`inbound-provisioning-access:<key>`, so this is `inbound-provisioning-access:clients`") in message
+    assert "clients: got (missing); required under `inbound-provisioning-access:clients`" in message
+
+
+def test_the_program_names_a_misplaced_namespace(run_program: RunProgram) -> None:
+    """The CLI hands the program every namespace's keys; the program points at the near miss."""
+    with pytest.raises(SettingsError) as caught:
+        run_program({}, cli_config={
+            "inbound_provisioning_access:clients": json.dumps({"hr": secret_client()}),
+            "azure-native:location": "westeurope",
+        })
+    assert [p.path for p in caught.value.problems] == ["inbound_provisioning_access:clients", "clients"]
+    assert "`inbound-provisioning-access:clients`" in str(caught.value)
+    assert LAST_RUN[0].registrations == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("true", True), ("false", False), ("90", 90), ('["a"]', ["a"]), ('{"a": 1}', {"a": 1}),
+    ("yes", "yes"), ("", ""), ("{", "{"), ("hr-sync", "hr-sync"),
+])
+def test_top_level_values_are_decoded_as_the_cli_hands_them_over(text: str, expected: Any) -> None:
+    assert decode_config_text(text) == expected
+
+
+def test_protect_given_as_the_cli_string_is_accepted(run_program: RunProgram) -> None:
+    """`pulumi config set protect true` writes "true"; the CLI hands the program the string "true"."""
+    base = {"inbound-provisioning-access:clients": json.dumps({"hr": secret_client()})}
+    run = run_program({}, "dev", cli_config={**base, "inbound-provisioning-access:protect": "true"})
+    assert all(r.protect for r in run.registrations if r.type == "azuread:index/application:Application")
+    with pytest.raises(SettingsError) as caught:
+        run_program({}, "dev", cli_config={**base, "inbound-provisioning-access:protect": "yes"})
+    assert str(caught.value.problems[0]) == 'protect: got "yes"; true or false'
+
+
+def test_an_encrypted_value_is_never_shown_nor_measured() -> None:
+    error = problems_of({"clients": {"a": {"kind": SP, "displayName": Encrypted(),
+                                           "credential": {"type": "certificate", "pem": Encrypted()}}}})
+    shown = {p.path: str(p) for p in error.problems}
+    assert shown["clients.a.credential.pem"].startswith("clients.a.credential.pem: got <encrypted, not shown>; ")
+    assert "characters" not in shown["clients.a.credential.pem"]
+    assert "make plan cannot check this one" in shown["clients.a.displayName"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import io
 import json
+import re
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, HttpTransport
 
-from tests.conftest import LOGIC_APP, RunProgram, job_for, secret_client
+from tests.conftest import LOGIC_APP, ROOT, RunProgram, job_for, secret_client
 from tools import verify
 from tools.offline import OfflineEntra, self_signed_pem
 
@@ -210,16 +212,18 @@ def test_federated_client_is_checked_by_its_workload(run_program: RunProgram, tm
     Path(outputs["_path"]).write_text(json.dumps(run.outputs))
     fake = FakeEntra(outputs["tenantId"], granted(outputs))
     code, text = run_verify(outputs, fake)
-    assert code == 0
+    assert code == verify.EXIT_NOTHING_CHECKED, "nothing was checked: not a pass"
     assert "BY-WORKLOAD" in text
     assert "run there with --on-azure" in text
+    assert "nothing was checked" in text
     assert fake.requests == []
+    assert run_verify(outputs, fake, "--allow-skipped")[0] == 0
 
 
 def test_managed_identity_without_on_azure_is_skipped(recorded: dict[str, Any]) -> None:
     fake = FakeEntra(recorded["tenantId"], granted(recorded))
     code, text = run_verify(recorded, fake, "--client", "logic-app")
-    assert code == 0
+    assert code == verify.EXIT_NOTHING_CHECKED
     assert "SKIPPED" in text
     assert "run there with --on-azure" in text
     assert fake.requests == [], "no token is requested for a managed identity off Azure"
@@ -272,3 +276,116 @@ def test_missing_cli_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path:
     out = io.StringIO()
     assert verify.main(["--stack", "dev"], out=out) == 2
     assert "--outputs FILE" in out.getvalue()
+    assert "inbound-provisioning-access/dev.outputs.json" in out.getvalue()
+
+
+# -- every input path: a clean error, the right exit code --------------------------------------------
+
+def test_outputs_written_without_show_secrets(recorded: dict[str, Any], tmp_path: Path) -> None:
+    """`pulumi stack output --json` without --show-secrets prints "[secret]" for the secret output."""
+    hidden = {k: v for k, v in recorded.items() if k != "_path"} | {"clientCredentials": "[secret]"}
+    path = tmp_path / "hidden.json"
+    path.write_text(json.dumps(hidden))
+    fake = FakeEntra(recorded["tenantId"], granted(recorded))
+    code, text = run_verify({"_path": str(path)}, fake)
+    assert code == verify.EXIT_USAGE
+    assert "without --show-secrets" in text
+    assert "USAGE" in text
+    assert fake.requests == []
+
+
+def test_outputs_without_show_secrets_still_check_a_client_that_needs_none(recorded: dict[str, Any],
+                                                                          tmp_path: Path) -> None:
+    hidden = {k: v for k, v in recorded.items() if k != "_path"} | {"clientCredentials": "[secret]"}
+    path = tmp_path / "hidden.json"
+    path.write_text(json.dumps(hidden))
+    code, text = run_verify({"_path": str(path)}, FakeEntra(recorded["tenantId"], granted(recorded)),
+                            "--client", "logic-app", "--allow-skipped")
+    assert code == 0, text
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (None, "does not exist; write it with `pulumi stack output --json --show-secrets"),
+    ("{not json", ":1: not JSON"),
+    ("[1, 2]", "expected the JSON object"),
+    ('{"tenantId": "t"}', "no `clients` map"),
+    ('{"clients": {"a": "x"}}', "no `clients` map"),
+])
+def test_unusable_outputs_are_a_clean_usage_error(tmp_path: Path, content: str | None, says: str) -> None:
+    path = tmp_path / "o.json"
+    if content is not None:
+        path.write_text(content)
+    code, text = run_verify({"_path": str(path)}, FakeEntra("t", {}))
+    assert code == verify.EXIT_USAGE
+    assert text.startswith("error: ")
+    assert says in text
+    assert "Traceback" not in text
+
+
+def test_an_unknown_client_lists_the_valid_keys(recorded: dict[str, Any]) -> None:
+    fake = FakeEntra(recorded["tenantId"], granted(recorded))
+    code, text = run_verify(recorded, fake, "--client", "wrokday")
+    assert code == verify.EXIT_USAGE
+    assert text == "error: no client wrokday in these outputs; valid keys: workday, gen-cert, logic-app\n"
+    assert fake.requests == []
+
+
+def test_outputs_default_to_the_cache_outside_the_checkout(recorded: dict[str, Any], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    expected = tmp_path / "cache" / "inbound-provisioning-access" / "dev.outputs.json"
+    assert verify.default_outputs_file("dev") == expected
+    assert not expected.is_relative_to(ROOT)
+    expected.parent.mkdir(parents=True)
+    expected.write_text(Path(recorded["_path"]).read_text())
+    out = io.StringIO()
+    code = verify.main(["--stack", "dev", "--outputs", "--client", "workday"],
+                       transport=FakeEntra(recorded["tenantId"], granted(recorded)), out=out)
+    assert code == 0, out.getvalue()
+    assert "warning" not in out.getvalue()
+
+
+def test_an_outputs_file_inside_the_checkout_is_warned_about(recorded: dict[str, Any], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verify, "ROOT", tmp_path)
+    inside = tmp_path / "dev.outputs.json"
+    inside.write_text(Path(recorded["_path"]).read_text())
+    code, text = run_verify({"_path": str(inside)}, FakeEntra(recorded["tenantId"], granted(recorded)),
+                            "--client", "workday")
+    assert code == 0
+    assert text.startswith("warning: ")
+    assert "holds secrets in plaintext" in text
+
+
+def test_git_ignores_the_outputs_files_the_readme_writes() -> None:
+    patterns = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    written = re.findall(r"--show-secrets > (\S+)", (ROOT / "README.md").read_text())
+    assert written, "the README shows where to write the outputs"
+    for path in written:
+        name = path.rsplit("/", 1)[-1]
+        assert any(fnmatch.fnmatch(name, pattern.lstrip("/")) for pattern in patterns), path
+    assert "outputs.json" in " ".join(patterns)
+
+
+def test_help_documents_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert verify.main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for code in ("0  every checked client", "1  a mismatch", "2  a usage", "3  nothing was checked", "4  a bug"):
+        assert code in text
+    assert "--allow-skipped" in text
+
+
+def test_an_internal_error_is_one_line_unless_debug(recorded: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(verify, "render", broken)
+    fake = FakeEntra(recorded["tenantId"], granted(recorded))
+    code, text = run_verify(recorded, fake, "--client", "workday")
+    assert code == verify.EXIT_INTERNAL
+    assert "Traceback" not in text
+    assert "--debug" in text
+    code, text = run_verify(recorded, fake, "--client", "workday", "--debug")
+    assert "Traceback" in text
+    assert_nothing_secret(text, recorded)

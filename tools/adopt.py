@@ -10,7 +10,8 @@ team must do afterwards: old secrets to retire, owners, grants beyond the allow-
 the deploy changes on an adopted app registration.
 
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
-config); 2 sign-in or permission problem (the missing Graph permission is named) or bad usage. It never
+config); 2 sign-in or permission problem (the missing Graph permission is named), a stack file
+that cannot be read (file and line named, as make plan names them) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
@@ -37,10 +38,9 @@ from components.settings import (
     ManagedIdentityClientSettings,
     Settings,
     SettingsError,
-    parse_settings,
 )
 from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
-from tools.plan import read_stack_file
+from tools.plan import StackFileError, read_stack_file, settings_or_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_CHOICE, EXIT_ACCESS = 0, 1, 2
@@ -380,11 +380,13 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     if not path.exists():
         err.write(f"error: {path} does not exist\n")
         return EXIT_ACCESS
-    config, secret_keys = read_stack_file(path)
     try:
-        settings = parse_settings(config, args.stack, now, frozenset(secret_keys))
-    except SettingsError as error:
-        err.write(f"{error}\n")
+        settings = settings_or_problems(args.stack, read_stack_file(path), now)
+    except StackFileError as error:  # read as the Pulumi CLI reads it: file and line named
+        err.write(f"error: {error}\n")
+        return EXIT_ACCESS
+    if isinstance(settings, SettingsError):
+        err.write(f"{settings}\n")
         return EXIT_CHOICE
     apps = dict(args.app)
     unknown = sorted(set(apps) - set(settings.clients))

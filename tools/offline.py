@@ -468,10 +468,15 @@ class ProgramRun:
 
 
 def configure(mocks: OfflineEntra, config: Mapping[str, Any], stack: str,
-              secret_keys: Iterable[str] = (),
-              monitor: RecordingMonitor | None = None) -> tuple[RecordingMonitor, _LogCollector]:
+              secret_keys: Iterable[str] = (), monitor: RecordingMonitor | None = None,
+              cli_config: Mapping[str, str] | None = None) -> tuple[RecordingMonitor, _LogCollector]:
     """A fresh mock runtime with this stack config: no state carries over from an earlier run
-    (``monitor`` may carry a deploy simulation's state)."""
+    (``monitor`` may carry a deploy simulation's state).
+
+    ``config`` holds values by key in this project's namespace, handed over as JSON.
+    ``cli_config``, when given, replaces it: full keys (any namespace) with the very strings
+    the Pulumi CLI hands a program (``tools.plan.StackFile.cli_texts``), so ``"true"`` stays ``"true"``.
+    """
     runtime_settings.reset_options(project=PROJECT, stack=stack)
     monitor = monitor or RecordingMonitor(mocks)
     collector = _LogCollector()
@@ -479,10 +484,9 @@ def configure(mocks: OfflineEntra, config: Mapping[str, Any], stack: str,
     logger.addHandler(collector)
     logger.propagate = False
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
-    pulumi.runtime.set_all_config(
-        {f"{NAMESPACE}:{key}": json.dumps(value) for key, value in config.items()},
-        [f"{NAMESPACE}:{key}" for key in secret_keys],
-    )
+    texts = ({f"{NAMESPACE}:{key}": json.dumps(value) for key, value in config.items()}
+             if cli_config is None else dict(cli_config))
+    pulumi.runtime.set_all_config(texts, [f"{NAMESPACE}:{key}" for key in secret_keys])
     return monitor, collector
 
 
@@ -503,14 +507,15 @@ def program_at(now: dt.datetime) -> Callable[[], None]:
 
 def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "dev",
                 program: Callable[[], None] = run_main, secret_keys: Iterable[str] = (),
-                monitor: RecordingMonitor | None = None) -> ProgramRun:
+                monitor: RecordingMonitor | None = None,
+                cli_config: Mapping[str, str] | None = None) -> ProgramRun:
     """Run ``program`` to completion under the mocks and return everything it did.
 
     Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
     registered before one is still on ``mocks``' monitor, which tests read through
     ``last_registrations``.
     """
-    monitor, collector = configure(mocks, config, stack, secret_keys, monitor)
+    monitor, collector = configure(mocks, config, stack, secret_keys, monitor, cli_config)
     run = ProgramRun(registrations=monitor.registrations, calls=mocks.calls, logs=collector.messages)
     LAST_RUN[:] = [run]
 

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import yaml
+import pulumi
 
-from components.settings import SettingsError, parse_settings
+from components.settings import SettingsError
 from tools import plan
-from tools.offline import OfflineEntra, published_graph_roles, run_offline
 
 
 @dataclass(frozen=True)
@@ -54,17 +53,16 @@ def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
     if stack_file is None or not stack_file.exists():
         return Access(missing=True)
     try:
-        # A safe YAML load: the file is data, whatever tags it carries.
-        config, secret_keys = plan.read_stack_file(stack_file)
-    except (yaml.YAMLError, ValueError) as error:
+        # Read as the Pulumi CLI reads it, with a safe YAML 1.2 loader: the file is data, whatever tags it carries.
+        data = plan.read_stack_file(stack_file)
+    except plan.StackFileError as error:
         return Access(error=f"{stack_file.name} does not parse as a stack file: {error}")
+    settings = plan.settings_or_problems(stack, data, now)
+    if isinstance(settings, SettingsError):
+        return Access(error=str(settings))
     try:
-        settings = parse_settings(config, stack, now, frozenset(secret_keys))
-        tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
-                  else plan.PLACEHOLDER_TENANT)
-        mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
-        run = run_offline(mocks, config, stack, secret_keys=secret_keys)
-    except SettingsError as error:
+        run = plan.run_stack_file(stack, data, settings, now)
+    except pulumi.RunError as error:
         return Access(error=str(error))
     clients: dict[str, ClientAccess] = {}
     for key, shown in run.outputs["clients"].items():

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,16 @@ from components.microsoft import GRAPH_SCOPE, LOG_PERMISSIONS
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 ROOT = Path(__file__).resolve().parent.parent
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_NOTHING_CHECKED, EXIT_INTERNAL = 0, 1, 2, 3, 4
+# What `pulumi stack output --json` prints for a secret output without --show-secrets.
+SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 (a placeholder, not a secret)
+CACHE_DIR_NAME = "inbound-provisioning-access"
+
+
+def default_outputs_file(stack: str) -> Path:
+    """Where `--outputs` without FILE reads: the user's cache, outside the checkout (secrets in plaintext)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / CACHE_DIR_NAME / f"{stack}.outputs.json"
 
 DESCRIPTION = """\
 Prove that each client of a deployed stack gets a Microsoft Graph token whose `roles`
@@ -61,8 +71,19 @@ signature: it reads what Entra put in the token, it does not authenticate anyone
 With a provisioning app in the outputs, it also reads the provisioning logs once
 (GET provisioningLogsUrl&$top=1) with each client that holds a log permission.
 
-Exit status: 0 every checked client holds exactly its grants; 1 a mismatch (missing or
-extra role, logs refused); 2 a usage or sign-in error. Secrets and tokens are never printed.
+The outputs hold secrets in plaintext: write them outside the checkout, for example
+  pulumi stack output --stack dev --json --show-secrets > ~/.cache/inbound-provisioning-access/dev.outputs.json
+and read that file with `--outputs` alone (it defaults to that path, under $XDG_CACHE_HOME if set).
+
+Exit status:
+  0  every checked client holds exactly its grants (at least one client was checked)
+  1  a mismatch: a missing or extra role, a token for another identity or tenant, logs refused
+  2  a usage or sign-in error: missing or unreadable outputs, outputs written without
+     --show-secrets, an unknown --client, a certificate not given, a failed sign-in
+  3  nothing was checked: every selected client was skipped here (managed identities and
+     federated clients without --on-azure); --allow-skipped turns this into 0
+  4  a bug in make verify itself; --debug prints the traceback
+Secrets and tokens are never printed.
 """
 
 
@@ -89,11 +110,31 @@ def decode_claims(token: str) -> dict[str, Any]:
     return claims
 
 
+def _read_outputs_file(path: Path) -> dict[str, Any]:
+    show = f"`pulumi stack output --json --show-secrets > {default_outputs_file('<stack>')}`"
+    try:
+        text = path.read_text()
+    except FileNotFoundError as error:
+        raise SystemExit(f"{path} does not exist; write it with {show}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"cannot read {path}: {getattr(error, 'strerror', None) or error}") from error
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"{path}:{error.lineno}: not JSON ({error.msg}); write it with {show}") from error
+    if not isinstance(loaded, dict):
+        raise SystemExit(f"{path}: expected the JSON object {show} prints, got {type(loaded).__name__}")
+    return loaded
+
+
+def _inside_checkout(path: Path) -> bool:
+    return path.resolve().is_relative_to(ROOT)
+
+
 def read_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
     """Stack outputs with secrets, from a file or from the Pulumi CLI."""
     if outputs_file:
-        loaded: dict[str, Any] = json.loads(Path(outputs_file).read_text())
-        return loaded
+        return _read_outputs_file(Path(outputs_file).expanduser())
     env = dict(os.environ)
     env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
     try:
@@ -102,24 +143,47 @@ def read_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
             capture_output=True, text=True, check=True, env=env, cwd=ROOT,
         )
     except FileNotFoundError as error:
-        raise SystemExit("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE") from error
+        raise SystemExit("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE, or --outputs "
+                         f"alone to read {default_outputs_file(stack)}") from error
     except subprocess.CalledProcessError as error:
         raise SystemExit(f"pulumi stack output failed: {error.stderr.strip()}") from error
-    parsed: dict[str, Any] = json.loads(result.stdout)
+    try:
+        parsed = json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"pulumi stack output did not print JSON ({error.msg})") from error
+    if not isinstance(parsed, dict):
+        raise SystemExit("pulumi stack output did not print a JSON object")
     return parsed
+
+
+def _secret_material(key: str, outputs: Mapping[str, Any]) -> Mapping[str, Any] | str:
+    """This client's entry in clientCredentials, or why it is not there (a usage message)."""
+    every = outputs.get("clientCredentials")
+    if every == SECRET_PLACEHOLDER:
+        return ("usage: these outputs were written without --show-secrets (clientCredentials is "
+                "\"[secret]\"); write them with `pulumi stack output --json --show-secrets`")
+    material = every.get(key) if isinstance(every, Mapping) else None
+    return material if isinstance(material, Mapping) else {}
 
 
 def _credential(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any], args: argparse.Namespace,
                 transport: Transport | None) -> TokenCredential | str:
     """A credential for the client, or the reason it is not checked here."""
-    tenant, client_id = outputs["tenantId"], client["clientId"]
+    tenant, client_id = outputs.get("tenantId"), client.get("clientId")
+    if not isinstance(tenant, str) or not isinstance(client_id, str):
+        return "usage: the outputs lack tenantId or this client's clientId; are they this program's stack outputs?"
     kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
-    material = (outputs.get("clientCredentials") or {}).get(key, {})
     kind = client.get("credentialType")
+    material = _secret_material(key, outputs) if kind in ("secret", "certificate") else {}
+    if isinstance(material, str) and not (kind == "certificate" and key in args.certificates):
+        return material
+    material = material if isinstance(material, Mapping) else {}
     if kind == "secret":
+        if not isinstance(material.get("clientSecret"), str):
+            return f"usage: no clientCredentials.{key}.clientSecret in these outputs"
         return ClientSecretCredential(tenant, client_id, material["clientSecret"], **kwargs)
     if kind == "certificate":
-        if "privateKeyPem" in material:
+        if isinstance(material.get("privateKeyPem"), str) and isinstance(material.get("certificatePem"), str):
             pem = (material["privateKeyPem"] + material["certificatePem"]).encode()
             return CertificateCredential(tenant, client_id, certificate_data=pem, **kwargs)
         if key in args.certificates:
@@ -171,7 +235,16 @@ def check_client(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any]
         check.reasons.append(f"sign-in failed: {summary}. Check the credential is current (credentialExpiresAt) "
                              "and that the client and tenant ids are this stack's")
         return check
-    claims = decode_claims(token)
+    except AzureError as error:
+        check.verdict = "AUTH-ERROR"
+        check.reasons.append(f"token request failed ({type(error).__name__}): is Entra reachable from here?")
+        return check
+    try:
+        claims = decode_claims(token)
+    except ValueError as error:
+        check.verdict = "AUTH-ERROR"
+        check.reasons.append(str(error))
+        return check
     check.token_roles = sorted(claims.get("roles", []))
     missing = sorted(set(expected) - set(check.token_roles))
     extra = sorted(set(check.token_roles) - set(expected))
@@ -229,8 +302,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make verify STACK=<stack> ARGS=...", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", help="the stack whose outputs to check (make verify sets it from STACK)")
-    parser.add_argument("--outputs", metavar="FILE",
-                        help="read outputs from FILE (`pulumi stack output --json --show-secrets`) instead of the CLI")
+    parser.add_argument("--outputs", metavar="FILE", nargs="?", const="",
+                        help="read outputs from FILE (`pulumi stack output --json --show-secrets`) instead of the "
+                             "CLI; without FILE, from ~/.cache/inbound-provisioning-access/<stack>.outputs.json")
     parser.add_argument("--certificate", metavar="CLIENT=PATH", type=_certificate_arg, action="append", default=[],
                         help="PEM file (certificate and private key) of a bring-your-own-certificate client")
     parser.add_argument("--on-azure", action="store_true",
@@ -240,10 +314,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="instead of signing in as each client, read each principal's grants through Graph as "
                              "the deployer (needs Application.Read.All): for identities that cannot run this, such "
                              "as the tutorial's Logic App")
+    parser.add_argument("--allow-skipped", action="store_true",
+                        help="exit 0, not 3, when every selected client was skipped here")
+    parser.add_argument("--debug", action="store_true", help="print a traceback on an unexpected error")
     args = parser.parse_args(argv)
     args.certificates = dict(args.certificate)
     if not args.stack and not args.outputs:
         parser.error("give --stack (make verify STACK=<stack>) or --outputs FILE")
+    if args.outputs == "":
+        args.outputs = str(default_outputs_file(args.stack))
     return args
 
 
@@ -255,11 +334,34 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_USAGE
     try:
+        return _verify(args, transport, out, credential)
+    except Exception as error:  # a bug here: one clean line, the traceback only when asked for
+        if args.debug:
+            traceback.print_exc(file=out)
+        out.write(f"error: make verify failed unexpectedly ({type(error).__name__}); run with --debug "
+                  "(ARGS=--debug) for the traceback and report it\n")
+        return EXIT_INTERNAL
+
+
+def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO,
+            credential: TokenCredential | None) -> int:
+    try:
         outputs = read_outputs(args.stack, args.outputs)
     except SystemExit as error:
         out.write(f"error: {error}\n")
         return EXIT_USAGE
-    clients: Mapping[str, Any] = outputs.get("clients") or {}
+    if args.outputs and _inside_checkout(Path(args.outputs).expanduser()):
+        out.write(f"warning: {args.outputs} is inside the checkout and holds secrets in plaintext; keep it under "
+                  f"{default_outputs_file('<stack>').parent} (git ignores *.outputs.json, but not every copy)\n")
+    clients = outputs.get("clients")
+    if not isinstance(clients, Mapping) or not all(isinstance(c, Mapping) for c in clients.values()):
+        out.write("error: these outputs have no `clients` map; are they this program's stack outputs?\n")
+        return EXIT_USAGE
+    unknown = [k for k in args.client if k not in clients]
+    if unknown:
+        out.write(f"error: no client {', '.join(unknown)} in these outputs; "
+                  f"valid keys: {', '.join(clients) or '(none)'}\n")
+        return EXIT_USAGE
     selected = [k for k in clients if not args.client or k in args.client]
     if not selected:
         out.write("error: no clients to check in these outputs\n")
@@ -271,7 +373,13 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
     verdicts = {c.verdict for c in checks}
     if verdicts & {"USAGE", "AUTH-ERROR"}:
         return EXIT_USAGE
-    return EXIT_MISMATCH if "MISMATCH" in verdicts else EXIT_OK
+    if "MISMATCH" in verdicts:
+        return EXIT_MISMATCH
+    if not verdicts & {"OK"}:
+        out.write("nothing was checked: every selected client was skipped here (see above); "
+                  "pass --allow-skipped to accept that\n")
+        return EXIT_OK if args.allow_skipped else EXIT_NOTHING_CHECKED
+    return EXIT_OK
 
 
 def _deployer(clients: Mapping[str, Any], selected: Sequence[str], credential: TokenCredential | None,
