@@ -79,14 +79,10 @@ def assignment(assignment_id: str, principal: dict[str, Any], resource: dict[str
             "resourceDisplayName": resource["displayName"], "resourceId": resource["id"]}
 
 
-class FakeGraph(HttpTransport[HttpRequest, HttpResponse]):
-    """Serves ``tenant`` over GET; ``refuse`` lists path patterns answered 403."""
+class FakeTransport(HttpTransport[HttpRequest, HttpResponse]):
+    """An azure-core transport that sends nothing: subclasses answer in ``send``."""
 
-    def __init__(self, tenant: Tenant, *, page_size: int = 2, refuse: tuple[str, ...] = ()) -> None:
-        self.tenant, self.page_size, self.refuse = tenant, page_size, refuse
-        self.requests: list[str] = []
-
-    def __enter__(self) -> FakeGraph:
+    def __enter__(self) -> FakeTransport:
         return self
 
     def __exit__(self, *args: object) -> None:
@@ -97,6 +93,17 @@ class FakeGraph(HttpTransport[HttpRequest, HttpResponse]):
 
     def close(self) -> None:
         return None
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        raise NotImplementedError
+
+
+class FakeGraph(FakeTransport):
+    """Serves ``tenant`` over GET; ``refuse`` lists path patterns answered 403."""
+
+    def __init__(self, tenant: Tenant, *, page_size: int = 2, refuse: tuple[str, ...] = ()) -> None:
+        self.tenant, self.page_size, self.refuse = tenant, page_size, refuse
+        self.requests: list[str] = []
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         assert request.method == "GET", f"a read-only tool sent {request.method} {request.url}"

@@ -56,3 +56,22 @@ def test_unreadable_outputs_are_a_usage_error(tmp_path: Path) -> None:
     code, _, error = run_check(tmp_path, ["not", "outputs"])
     assert code == 2
     assert "no `clients` map" in error
+
+
+def test_the_clients_output_comes_from_the_pulumi_cli(tmp_path: Path, monkeypatch: Any) -> None:
+    """Only the non-secret `clients` output is asked for: the check decrypts nothing."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "args.txt"
+    stand_in = bin_dir / "pulumi"
+    clients = {"hr": {"credentialType": "secret", "credentialExpiresAt": "2027-06-01T00:00:00Z"}}
+    stand_in.write_text(f"#!/usr/bin/env bash\necho \"$*\" > {log}\necho '{json.dumps(clients)}'\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    out, err = io.StringIO(), io.StringIO()
+    assert expiry.main(["--stack", "prod"], out, err, now=NOW) == 0, err.getvalue()
+    assert log.read_text().strip() == "stack output clients --json --stack prod"
+    assert "| hr | secret | 2027-06-01T00:00:00Z | - | ok |" in out.getvalue()
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert expiry.main(["--stack", "prod"], out, err, now=NOW) == 2
+    assert "not on PATH; give the outputs with --outputs FILE" in err.getvalue()

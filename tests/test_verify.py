@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.pipeline.transport import HttpRequest, HttpResponse, HttpTransport
+from azure.core.pipeline.transport import HttpRequest, HttpResponse
 
 from tests.conftest import LOGIC_APP, ROOT, RunProgram, job_for, secret_client
+from tests.fake_graph import FakeResponse, FakeTransport
 from tools import verify
 from tools.offline import OfflineEntra, self_signed_pem
 
@@ -27,20 +28,7 @@ def fake_jwt(claims: dict[str, Any]) -> str:
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{TOKEN_MARK}"
 
 
-class FakeResponse(HttpResponse):
-    def __init__(self, request: HttpRequest, status: int, payload: Any) -> None:
-        super().__init__(request, None)
-        self.status_code = status
-        self._body = json.dumps(payload).encode()
-        self.headers = {"Content-Type": "application/json"}
-        self.content_type = "application/json"
-        self.reason = "OK" if status < 400 else "Error"
-
-    def body(self) -> bytes:
-        return self._body
-
-
-class FakeEntra(HttpTransport[HttpRequest, HttpResponse]):
+class FakeEntra(FakeTransport):
     """Answers the token endpoint and Graph's provisioning logs as Entra would."""
 
     def __init__(self, tenant: str, roles: dict[str, list[str]], *, refuse: frozenset[str] = frozenset(),
@@ -48,18 +36,6 @@ class FakeEntra(HttpTransport[HttpRequest, HttpResponse]):
         self.tenant, self.roles, self.refuse = tenant, roles, refuse
         self.logs_status, self.token_tenant, self.token_client = logs_status, token_tenant, token_client
         self.requests: list[str] = []
-
-    def __enter__(self) -> FakeEntra:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
-
-    def open(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         url = request.url
@@ -267,7 +243,7 @@ def test_outputs_come_from_the_pulumi_cli(recorded: dict[str, Any], tmp_path: Pa
                        transport=FakeEntra(recorded["tenantId"], granted(recorded)), out=out)
     assert code == 0, out.getvalue()
     backend, args = log.read_text().strip().split("|")
-    assert args == "stack output --json --show-secrets --stack dev"
+    assert args == "stack output --show-secrets --json --stack dev"
     assert backend.endswith("/.pulumi-state")
 
 

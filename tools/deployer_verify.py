@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tools.graph_reader import GraphReader
+from tools.tables import render_table
 
 EXIT_OK, EXIT_MISMATCH = 0, 1
 
@@ -50,14 +51,9 @@ def check_grants(key: str, client: Mapping[str, Any], reader: GraphReader) -> Gr
 
 
 def render(checks: Sequence[GrantCheck], out: TextIO) -> None:
-    header = ["client", "principal", "expected roles", "granted on Graph", "verdict"]
     rows = [[c.key, c.principal, ", ".join(c.expected), ", ".join(c.granted) or "(none)", c.verdict] for c in checks]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
-    for c in checks:
-        for reason in c.reasons:
-            out.write(f"{c.key}: {reason}\n")
+    render_table(["client", "principal", "expected roles", "granted on Graph", "verdict"], rows,
+                 [(c.key, reason) for c in checks for reason in c.reasons], out)
 
 
 def run(clients: Mapping[str, Mapping[str, Any]], selected: Sequence[str], reader: GraphReader,

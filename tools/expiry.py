@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from components.renewal import MIN_VALID_AHEAD_DAYS
+from tools.stack_outputs import StackOutputError, pulumi_stack_output
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_EXPIRING, EXIT_USAGE = 0, 1, 2
@@ -39,20 +38,11 @@ def read_clients(stack: str, outputs_file: Path | None) -> Mapping[str, Any]:
         except (OSError, json.JSONDecodeError) as error:
             raise OutputsError(f"cannot read {outputs_file}: {error}") from error
     else:
-        env = dict(os.environ)
-        env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
         try:
-            result = subprocess.run(  # noqa: S603
-                ["pulumi", "stack", "output", "clients", "--json", "--stack", stack],  # noqa: S607
-                capture_output=True, text=True, check=True, env=env, cwd=ROOT,
-            )
-            loaded = json.loads(result.stdout)
-        except FileNotFoundError as error:
-            raise OutputsError("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE") from error
-        except subprocess.CalledProcessError as error:
-            raise OutputsError(f"pulumi stack output failed: {error.stderr.strip()}") from error
-        except json.JSONDecodeError as error:
-            raise OutputsError(f"pulumi stack output did not print JSON: {error}") from error
+            loaded = pulumi_stack_output(stack, ["clients"])
+        except StackOutputError as error:
+            hint = "; give the outputs with --outputs FILE" if "not on PATH" in str(error) else ""
+            raise OutputsError(f"{error}{hint}") from error
     clients = loaded.get("clients", loaded) if isinstance(loaded, dict) else None
     if not isinstance(clients, dict):
         raise OutputsError("the outputs have no `clients` map")

@@ -14,7 +14,6 @@ import argparse
 import base64
 import json
 import os
-import subprocess
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -38,6 +37,8 @@ from azure.identity import (
 )
 
 from components.microsoft import GRAPH_SCOPE, LOG_PERMISSIONS
+from tools.stack_outputs import StackOutputError, pulumi_stack_output
+from tools.tables import render_table
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,22 +136,12 @@ def read_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
     """Stack outputs with secrets, from a file or from the Pulumi CLI."""
     if outputs_file:
         return _read_outputs_file(Path(outputs_file).expanduser())
-    env = dict(os.environ)
-    env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
     try:
-        result = subprocess.run(  # noqa: S603
-            ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],  # noqa: S607
-            capture_output=True, text=True, check=True, env=env, cwd=ROOT,
-        )
-    except FileNotFoundError as error:
-        raise SystemExit("the Pulumi CLI is not on PATH; give the outputs with --outputs FILE, or --outputs "
-                         f"alone to read {default_outputs_file(stack)}") from error
-    except subprocess.CalledProcessError as error:
-        raise SystemExit(f"pulumi stack output failed: {error.stderr.strip()}") from error
-    try:
-        parsed = json.loads(result.stdout)
-    except json.JSONDecodeError as error:
-        raise SystemExit(f"pulumi stack output did not print JSON ({error.msg})") from error
+        parsed = pulumi_stack_output(stack, ["--show-secrets"])
+    except StackOutputError as error:
+        hint = ("; give the outputs with --outputs FILE, or --outputs alone to read "
+                f"{default_outputs_file(stack)}") if "not on PATH" in str(error) else ""
+        raise SystemExit(f"{error}{hint}") from error
     if not isinstance(parsed, dict):
         raise SystemExit("pulumi stack output did not print a JSON object")
     return parsed
@@ -279,16 +270,11 @@ def check_client(key: str, client: Mapping[str, Any], outputs: Mapping[str, Any]
 
 
 def render(checks: Sequence[ClientCheck], out: TextIO) -> None:
-    header = ["client", "principal", "expected roles", "token roles", "logs", "verdict"]
     rows = [[c.key, c.principal, ", ".join(c.expected),
              "-" if c.token_roles is None else ", ".join(c.token_roles) or "(none)", c.logs, c.verdict]
             for c in checks]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths], *rows]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
-    for c in checks:
-        for reason in c.reasons:
-            out.write(f"{c.key}: {reason}\n")
+    render_table(["client", "principal", "expected roles", "token roles", "logs", "verdict"], rows,
+                 [(c.key, reason) for c in checks for reason in c.reasons], out)
 
 
 def _certificate_arg(text: str) -> tuple[str, str]:
