@@ -76,8 +76,7 @@ class CredentialArgs(TypedDict, total=False):
     rotationDays: int
     """secret: a new secret every this many days (default: picked from lifetimeDays)."""
     pem: list[str]
-    """certificate: the public certificates the HR client brings, PEM (current, and next): exactly one of pem and
-    generate."""
+    """certificate: the HR client's public certificates, PEM (current, then next); or generate instead."""
     generate: GeneratedCertificateArgs
     """certificate: generate the certificate instead (the private key is in the stack's secret state)."""
     issuer: str
@@ -105,8 +104,7 @@ class ExistingIdentityArgs(TypedDict, total=False):
     displayName: str
     """Its display name (must match exactly one service principal)."""
     objectId: pulumi.Input[str]
-    """Its object id (principal id). May be another resource's output (for example a Logic App's
-    ``identity.principalId``): it is then looked up and checked once known, at deploy time."""
+    """Its object id; may be another resource's output (a Logic App's principalId), then checked once known."""
     clientId: str
     """Its client id."""
 
@@ -217,8 +215,7 @@ class ClientCredentialOutput(TypedDict, total=False):
 
 
 class InboundProvisioningAccess(pulumi.ComponentResource):
-    """Access for HR clients to Microsoft Entra's API-driven inbound provisioning: app registrations or managed
-    identities, their credentials, least-privilege Graph grants, and optionally the provisioning app itself."""
+    """HR clients' access to Entra's API-driven inbound provisioning: identities, credentials, Graph grants, app."""
 
     tenant_id: pulumi.Output[str]
     """The Entra tenant id."""
@@ -253,9 +250,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             role_ids = role_ids_for(tenant.graph, client.graph_permissions)
             # A client's own protect wins: `false` on one client is the first step of removing it from a prod stack.
             protect = settings.protect if client.protect is None else client.protect
-            # The clients were children of the stack before this component existed: the alias keeps
-            # their URNs (and so their children's) resolving to the resources that exist.
-            child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)])
+            child = pulumi.ResourceOptions(parent=self, aliases=former_parent_aliases())
             if isinstance(client, ManagedIdentityClientSettings):
                 existing = (config.deferred_principal(key, tenant) if key in config.deferred
                             else tenant.existing_identities.get(key))
@@ -315,7 +310,17 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         return ProvisioningApp("provisioningApp", ProvisioningAppArgs(
             settings=app.create, template_id=tenant.provisioning_template_id, owners=owners,
             protect=settings.protect,
-        ), pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]))
+        ), pulumi.ResourceOptions(parent=self, aliases=former_parent_aliases()))
+
+
+def former_parent_aliases() -> list[pulumi.Input[str] | pulumi.Alias]:
+    """The clients and the provisioning app were children of the stack before this component existed.
+
+    The alias keeps their URNs, and so their children's (a child inherits its parent's aliases),
+    resolving to the resources an existing stack holds: ``pulumi up`` after the change replaces
+    nothing.  In a stack that never ran the old program it matches nothing and costs nothing.
+    """
+    return [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
 
 
 def from_stack_config(name: str = NAMESPACE, now: dt.datetime | None = None) -> InboundProvisioningAccess:
