@@ -337,6 +337,7 @@ def from_stack_config(name: str = NAMESPACE, now: dt.datetime | None = None) -> 
 # The one arg that may be another resource's output: everything else names resources or must be
 # checked before anything is registered, so it is plain.
 DEFERRABLE = ("existing", "objectId")
+_LEFT_OUT = object()
 PLAIN = "a plain value, known when the component is constructed (not another resource's output)"
 
 
@@ -420,10 +421,12 @@ def _as_config(value: Any, path: str, problems: list[Problem], deferred: dict[st
             deferred[parts[1]] = value
             return _stand_in(parts[1])
         problems.append(Problem(path, "another resource's output", PLAIN))
-        return None
+        return _LEFT_OUT
     if isinstance(value, Mapping):
-        return {str(k): _as_config(v, f"{path}.{k}" if path else str(k), problems, deferred)
-                for k, v in value.items()}
+        # A key whose value is refused above is left out: its problem is reported once, not again as missing.
+        converted = {str(k): _as_config(v, f"{path}.{k}" if path else str(k), problems, deferred)
+                     for k, v in value.items()}
+        return {k: v for k, v in converted.items() if v is not _LEFT_OUT}
     if isinstance(value, list | tuple):
         return [_as_config(v, f"{path}[{i}]", problems, deferred) for i, v in enumerate(value)]
     if isinstance(value, float) and value.is_integer():

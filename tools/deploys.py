@@ -130,6 +130,15 @@ def _urn(parent: str, typ: str, name: str) -> str:
     return f"{parent.rsplit('::', 1)[0]}${typ}::{name}"
 
 
+def _engine_urn(full: str) -> str:
+    """A full URN (``urn:pulumi:<stack>::<project>::<types>::<name>``) in the simulation's form."""
+    parts = full.split("::")
+    if len(parts) < 4 or not parts[0].startswith("urn:pulumi:"):
+        return full
+    types = parts[2].removeprefix("pulumi:pulumi:Stack$")
+    return f"{types}::{'::'.join(parts[3:])}"
+
+
 def _stored(entry: Deployed, field_name: str) -> Any:
     # A provider diffs against what it stored (the outputs it read back), not what it was sent.
     return entry.outputs.get(field_name, entry.inputs.get(field_name))
@@ -211,7 +220,7 @@ class _SimulatingMonitor(RecordingMonitor):
             if spec.noParent:
                 parents: set[str] = {""}
             elif spec.parentUrn:
-                parents = {self.urns.get(spec.parentUrn, spec.parentUrn)}
+                parents = {self.urns.get(spec.parentUrn) or _engine_urn(spec.parentUrn)}
             else:
                 parents = {parent, *inherited}
             aliases |= {_urn(p, spec.type or request.type, spec.name or request.name) for p in parents}
