@@ -189,8 +189,8 @@ def test_a_bad_object_id_output_fails_with_the_configs_message(entra: OfflineEnt
 def test_an_unknown_object_id_is_not_looked_up_during_a_preview(entra: OfflineEntra) -> None:
     def program() -> None:
         loop = asyncio.get_event_loop()
-        value: asyncio.Future[str | None] = loop.create_future()
-        value.set_result(None)
+        value: asyncio.Future[str] = loop.create_future()
+        value.set_result(cast(str, None))  # an unknown output's value
         known: asyncio.Future[bool] = loop.create_future()
         known.set_result(False)
         identity_program(pulumi.Output(set(), value, known))()
