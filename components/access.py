@@ -338,7 +338,8 @@ def from_stack_config(name: str = NAMESPACE, now: dt.datetime | None = None) -> 
 # checked before anything is registered, so it is plain.
 DEFERRABLE = ("existing", "objectId")
 _LEFT_OUT = object()
-PLAIN = "a plain value, known when the component is constructed (not another resource's output)"
+PLAIN = ("a plain value, known when the component is constructed: this value names resources or is checked "
+         "before anything is registered")
 
 
 class StackConfig:
@@ -420,7 +421,7 @@ def _as_config(value: Any, path: str, problems: list[Problem], deferred: dict[st
         if len(parts) == 4 and parts[0] == "clients" and tuple(parts[2:]) == DEFERRABLE:
             deferred[parts[1]] = value
             return _stand_in(parts[1])
-        problems.append(Problem(path, "another resource's output", PLAIN))
+        problems.append(Problem(path, "an output (another resource's, or a secret)", PLAIN))
         return _LEFT_OUT
     if isinstance(value, Mapping):
         # A key whose value is refused above is left out: its problem is reported once, not again as missing.

@@ -131,7 +131,7 @@ def test_an_output_where_a_plain_value_is_needed_is_one_more_problem(entra: Offl
     with pytest.raises(SettingsError) as caught:
         run_offline(entra, {}, "dev", program=program)
     assert [p.path for p in caught.value.problems] == ["clients.hr.credential.type", "clients.hr.displayName"]
-    assert "not another resource's output" in str(caught.value)
+    assert "clients.hr.displayName: got an output (another resource's, or a secret); a plain value" in str(caught.value)
     assert LAST_RUN[0].registrations == []
 
 

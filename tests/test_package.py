@@ -14,6 +14,7 @@ import copy
 import datetime as dt
 import json
 import re
+import runpy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,15 @@ def test_the_building_blocks_args_cannot_be_inferred(block: type[pulumi.Componen
     becomes expressible, this fails, and the block belongs in COMPONENTS."""
     with pytest.raises(Exception):  # noqa: B017, PT011 (the analyzer raises several kinds)
         Analyzer(package.NAME).analyze([block])
+
+
+def test_the_plugin_entry_point_finds_the_components() -> None:
+    """What the Python host runs, short of serving: its path set-up and imports work from the repository."""
+    namespace = runpy.run_path(str(ROOT / "package" / "__main__.py"), run_name="plugin-import-check")
+    assert namespace["COMPONENTS"] == package.COMPONENTS
+    assert namespace["NAME"] == package.NAME
+    manifest = yaml.safe_load((ROOT / "package" / "PulumiPlugin.yaml").read_text())
+    assert manifest == {"runtime": "python"}
 
 
 def test_the_metaschema_fixture_matches_the_shared_copy() -> None:
