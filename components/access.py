@@ -40,7 +40,7 @@ from components.settings import (
     Settings,
     SettingsError,
     parse_settings,
-    read_raw_config,
+    read_stack_config,
     same_principal_problem,
 )
 
@@ -237,10 +237,12 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
     """The provisioning job's id (with provisioningApp)."""
 
     def __init__(self, name: str, args: InboundProvisioningAccessArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, now: dt.datetime | None = None, secret_keys: frozenset[str] = frozenset()) -> None:
+                 *, now: dt.datetime | None = None, secret_keys: frozenset[str] = frozenset(),
+                 misplaced: tuple[str, ...] = ()) -> None:
         now = now or dt.datetime.now(dt.UTC)
         # Everything is validated and read before anything, this component included, is registered.
-        config = StackConfig.of(args, pulumi.get_stack(), now, secret_keys)
+        # (``secret_keys`` and ``misplaced`` are the stack program's: what its config says beyond the args.)
+        config = CheckedArgs.of(args, pulumi.get_stack(), now, secret_keys, misplaced)
         settings = config.settings
         tenant = read_tenant(config.settings_to_look_up())
         super().__init__(TYPE, name, None, opts)
@@ -325,11 +327,9 @@ def former_parent_aliases() -> list[pulumi.Input[str] | pulumi.Alias]:
 
 def from_stack_config(name: str = NAMESPACE, now: dt.datetime | None = None) -> InboundProvisioningAccess:
     """The component built from this stack's config (what ``__main__.py`` runs)."""
-    raw = read_raw_config()
-    secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
-    secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{NAMESPACE}:{k}")
-                       or f"{NAMESPACE}:{k}" in secret_env)
-    return InboundProvisioningAccess(name, cast(InboundProvisioningAccessArgs, raw), now=now, secret_keys=secret)
+    config = read_stack_config()
+    return InboundProvisioningAccess(name, cast(InboundProvisioningAccessArgs, config.raw), now=now,
+                                     secret_keys=config.secret_keys, misplaced=config.misplaced)
 
 
 # -- args → the stack config's raw shape ---------------------------------------------------------------
@@ -342,35 +342,36 @@ PLAIN = ("a plain value, known when the component is constructed: this value nam
          "before anything is registered")
 
 
-class StackConfig:
+class CheckedArgs:
     """Component args as raw stack config, validated; and the existing identities known only later."""
 
     def __init__(self, raw: dict[str, Any], stack: str, now: dt.datetime, secret_keys: frozenset[str],
-                 settings: Settings, deferred: Mapping[str, pulumi.Output[Any]]) -> None:
+                 misplaced: tuple[str, ...], settings: Settings, deferred: Mapping[str, pulumi.Output[Any]]) -> None:
         self.raw = raw
         self.stack = stack
         self.now = now
         self.secret_keys = secret_keys
+        self.misplaced = misplaced
         self.settings = settings
         self.deferred = deferred
         """``clients.<key>.existing.objectId`` values that are outputs, by client key."""
 
     @classmethod
     def of(cls, args: Mapping[str, Any], stack: str, now: dt.datetime,
-           secret_keys: frozenset[str] = frozenset()) -> "StackConfig":
+           secret_keys: frozenset[str] = frozenset(), misplaced: tuple[str, ...] = ()) -> "CheckedArgs":
         """Validate ``args`` as parse_settings validates stack config; raise one SettingsError for every problem."""
         problems: list[Problem] = []
         deferred: dict[str, pulumi.Output[Any]] = {}
         raw = _as_config(args, "", problems, deferred)
         try:
-            settings = parse_settings(raw, stack, now, secret_keys)
+            settings = parse_settings(raw, stack, now, secret_keys, misplaced)
         except SettingsError as error:
             if not problems:
                 raise
             raise SettingsError(stack, [*error.problems, *problems]) from None
         if problems:
             raise SettingsError(stack, problems)
-        return cls(raw, stack, now, secret_keys, settings, deferred)
+        return cls(raw, stack, now, secret_keys, misplaced, settings, deferred)
 
     def settings_to_look_up(self) -> Settings:
         """The settings without the deferred identities: those are looked up once their object id is known."""
@@ -396,7 +397,7 @@ class StackConfig:
 
         def check(value: Any) -> FoundPrincipal:
             raw = _with_value(self.raw, ("clients", key, *DEFERRABLE), value)
-            parse_settings(raw, self.stack, self.now, self.secret_keys)  # the config's own messages
+            parse_settings(raw, self.stack, self.now, self.secret_keys, self.misplaced)  # the config's own messages
             found, reasons = find_service_principals("objectId", [value])
             if value not in found:
                 raise SettingsError(self.stack, [Problem.of(path, value, reasons[value])])
