@@ -8,6 +8,7 @@
 #   make check-expiry STACK=dev  fail when a deployed credential expires within 30 days
 #   make adopt STACK=dev   find what the tutorial made, print (ARGS=--write: write) the adopt blocks
 #   make bench             benchmarks under the mock engine
+#   make schema            regenerate schema.json, the component package's schema (ARGS=--check: compare)
 
 PYTHON ?= python3
 VENV := venv
@@ -15,7 +16,7 @@ PY := $(VENV)/bin/python
 STACK ?=
 ARGS ?=
 
-.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench clean
+.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench schema clean
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -54,6 +55,10 @@ adopt: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)
+
+# Inferred in-process from components/access.py (no Pulumi CLI); the tests fail when it is stale.
+schema: $(VENV)/.installed
+	@$(PY) -m tools.schema $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

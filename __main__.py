@@ -2,10 +2,10 @@
 
 import pulumi
 
-from components.program import build
-from components.settings import load_settings
+from components.access import from_stack_config
 
-# Validate all config first: a bad value fails the run before anything is registered.
-settings = load_settings()
-for name, value in build(settings).items():
+# The same component the package publishes, built from this stack's config. It validates all
+# config first: a bad value fails the run before anything is registered.
+access = from_stack_config()
+for name, value in access.stack_outputs().items():
     pulumi.export(name, value)

@@ -17,6 +17,16 @@ from components.settings import ManagedIdentityClientSettings
 
 
 @dataclass(frozen=True)
+class DeferredPrincipal:
+    """An existing identity whose object id is another resource's output (the component package's
+    ``existing.objectId``): looked up, and checked like config, once that value is known."""
+
+    object_id: pulumi.Output[str]
+    client_id: pulumi.Output[str]
+    display_name: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class ManagedIdentityClientArgs:
     """Inputs of a :class:`ManagedIdentityClient`."""
 
@@ -28,8 +38,8 @@ class ManagedIdentityClientArgs:
     """App role ids to grant, by permission value."""
     protect: bool
     """Pulumi ``protect`` for the identity and the grants."""
-    existing: FoundPrincipal | None = None
-    """The looked-up principal, for an existing identity."""
+    existing: FoundPrincipal | DeferredPrincipal | None = None
+    """The looked-up principal, for an existing identity (deferred: its object id is another resource's output)."""
 
 
 class ManagedIdentityClient(pulumi.ComponentResource):

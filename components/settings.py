@@ -1045,10 +1045,28 @@ def read_raw_config() -> dict[str, Any]:
             for full_key, text in _config_env().items() if full_key.startswith(prefix)}
 
 
-def load_settings(now: dt.datetime | None = None) -> Settings:
-    """Read and validate this stack's config; raise :class:`SettingsError` before anything is registered."""
+@dataclass(frozen=True)
+class StackConfig:
+    """This stack's config as :func:`parse_settings` takes it."""
+
+    raw: dict[str, Any]
+    """Every key of this project's namespace, without the namespace (:func:`read_raw_config`)."""
+    secret_keys: frozenset[str]
+    """Top-level keys set with ``--secret``."""
+    misplaced: tuple[str, ...]
+    """Keys that look like this project's but sit in another namespace (:func:`misplaced_keys`)."""
+
+
+def read_stack_config() -> StackConfig:
+    """Read this stack's config (what :func:`load_settings` validates; the component takes it the same way)."""
     raw = read_raw_config()
     secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
     secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{NAMESPACE}:{k}")
                        or f"{NAMESPACE}:{k}" in secret_env)
-    return parse_settings(raw, pulumi.get_stack(), now, secret, misplaced_keys(_config_env()))
+    return StackConfig(raw, secret, tuple(misplaced_keys(_config_env())))
+
+
+def load_settings(now: dt.datetime | None = None) -> Settings:
+    """Read and validate this stack's config; raise :class:`SettingsError` before anything is registered."""
+    config = read_stack_config()
+    return parse_settings(config.raw, pulumi.get_stack(), now, config.secret_keys, config.misplaced)

@@ -10,7 +10,14 @@ runs and decides, for each registration, what the engine and the real providers 
 * one whose other inputs differ is **updated** in place, keeping its id and outputs;
 * one that is no longer registered is **deleted** at the end of the run;
 * ``ignore_changes`` keeps the state's value of the named inputs, and ``aliases`` carry a
-  resource's state over to a new name, as Pulumi's engine does.
+  resource's state over to a new name, type or parent, as Pulumi's engine does.
+
+A resource is its URN: its parents' types, its type and its name (the stack and project are left
+out, as ``pulumi stack rename`` rewrites them in the state).  A resource that moves under another
+parent gets a new URN, and so do all its descendants: without an alias the engine creates the new
+one and deletes the old.  An alias is resolved the way the engine resolves one (its parent is the
+current parent unless it names one, or says there was none), and a child inherits its parent's
+aliases: an alias on a component carries its whole subtree over.
 
 What a provider stores is what it compares with: the offline tenant stores credential dates
 the way Graph does (whole seconds), and pulumi-tls's times in Go's nanosecond text.  A pulumi-tls
@@ -83,6 +90,8 @@ class Deployed:
     outputs: dict[str, Any]
     created_run: int
     created_at: dt.datetime
+    urn: str = ""
+    """Its URN without stack and project (see the module's docstring); "" matches by type and name only."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,22 @@ def _key(typ: str, name: str) -> str:
     return f"{typ}::{name}"
 
 
+def _urn(parent: str, typ: str, name: str) -> str:
+    """A URN as the engine makes it, less stack and project: the parent's types (not the stack's), ``$``-joined."""
+    if not parent:
+        return f"{typ}::{name}"
+    return f"{parent.rsplit('::', 1)[0]}${typ}::{name}"
+
+
+def _engine_urn(full: str) -> str:
+    """A full URN (``urn:pulumi:<stack>::<project>::<types>::<name>``) in the simulation's form."""
+    parts = full.split("::")
+    if len(parts) < 4 or not parts[0].startswith("urn:pulumi:"):
+        return full
+    types = parts[2].removeprefix("pulumi:pulumi:Stack$")
+    return f"{types}::{'::'.join(parts[3:])}"
+
+
 def _stored(entry: Deployed, field_name: str) -> Any:
     # A provider diffs against what it stored (the outputs it read back), not what it was sent.
     return entry.outputs.get(field_name, entry.inputs.get(field_name))
@@ -128,23 +153,33 @@ class _SimulatingMonitor(RecordingMonitor):
         self.simulation = simulation
         self.deploy = deploy
         self.seen: set[str] = set()
+        self.urns: dict[str, str] = {}
+        """The engine's URN (see the module's docstring) of each registered resource, by the mock's URN."""
+        self.aliases: dict[str, frozenset[str]] = {}
+        """The URNs each registered resource's aliases resolve to, by its URN: its children inherit them."""
 
     def respond(self, request: Any) -> Any:
-        if request.type == "pulumi:pulumi:Stack" or not request.custom:
+        if request.type == "pulumi:pulumi:Stack":
             return super().respond(request)
+        urn, aliases = self._urns(request)
+        if not request.custom:
+            response = super().respond(request)
+            self.urns[response.urn] = urn
+            return response
         state = self.simulation.state
         key = _key(request.type, request.name)
         old = state.get(key)
+        if old is not None and old.urn and old.urn != urn and old.urn not in aliases:
+            # The same type and name under another parent: another resource to the engine. The
+            # one in the state is deleted at the end of the run, unless something aliases it.
+            state[f"{key}@{old.urn}"] = state.pop(key)
+            old = None
         if old is None:
-            for alias in request.aliases:
-                alias_key = _key(alias.spec.type or request.type, alias.spec.name)
-                if alias.HasField("spec") and alias.spec.name and alias_key in state:
-                    old = state.pop(alias_key)
-                    break
+            old = self._aliased(request, aliases)
         inputs = _unwrap_secrets(rpc.deserialize_properties(request.object))
         self.seen.add(key)
         if old is None:
-            return self._create(request, key, inputs, "create", ())
+            return self._create(request, key, inputs, "create", (), urn)
         effective = dict(inputs)
         for ignored in request.ignoreChanges:
             if ignored in old.inputs:
@@ -160,7 +195,7 @@ class _SimulatingMonitor(RecordingMonitor):
             if self.deploy.now >= renew_at:
                 forcing = ("readyForRenewal",)
         if forcing:
-            return self._create(request, key, inputs, "replace", forcing)
+            return self._create(request, key, inputs, "replace", forcing, urn)
         changed = tuple(sorted(f for f in set(effective) | set(old.inputs)
                                if effective.get(f) != old.inputs.get(f)))
         if changed:
@@ -168,17 +203,52 @@ class _SimulatingMonitor(RecordingMonitor):
             old.inputs = effective
             old.outputs = {**old.outputs, **effective}
         old.name = request.name
+        old.urn = urn
         state[key] = old
         return self._answer(request, old)
 
+    def _urns(self, request: Any) -> tuple[str, frozenset[str]]:
+        """The registration's URN and the URNs its aliases (its own and its parents') resolve to."""
+        parent = self.urns.get(request.parent, "")
+        inherited = self.aliases.get(parent, frozenset())
+        urn = _urn(parent, request.type, request.name)
+        aliases = {_urn(p, request.type, request.name) for p in inherited}
+        for alias in request.aliases:
+            if not alias.HasField("spec"):
+                continue
+            spec = alias.spec
+            if spec.noParent:
+                parents: set[str] = {""}
+            elif spec.parentUrn:
+                parents = {self.urns.get(spec.parentUrn) or _engine_urn(spec.parentUrn)}
+            else:
+                parents = {parent, *inherited}
+            aliases |= {_urn(p, spec.type or request.type, spec.name or request.name) for p in parents}
+        aliases.discard(urn)
+        self.aliases[urn] = frozenset(aliases)
+        return urn, frozenset(aliases)
+
+    def _aliased(self, request: Any, aliases: frozenset[str]) -> Deployed | None:
+        """The state an alias takes over, if any (popped from the state)."""
+        state = self.simulation.state
+        for key, entry in state.items():
+            if entry.urn and entry.urn in aliases:
+                return state.pop(key)
+        # Entries written without a URN (by hand, in a test) match an alias by type and name.
+        for alias in request.aliases:
+            alias_key = _key(alias.spec.type or request.type, alias.spec.name)
+            if alias.HasField("spec") and alias.spec.name and alias_key in state and not state[alias_key].urn:
+                return state.pop(alias_key)
+        return None
+
     def _create(self, request: Any, key: str, inputs: dict[str, Any], kind: ChangeKind,
-                fields: tuple[str, ...]) -> Any:
+                fields: tuple[str, ...], urn: str) -> Any:
         self.entra.generation = f"deploy-{self.deploy.number}"
         resource_id, outputs = self.entra.new_resource(pulumi.runtime.MockResourceArgs(
             typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
             resource_id=request.importId, custom=True))
         entry = Deployed(request.type, request.name, resource_id or "", dict(inputs), outputs,
-                         self.deploy.number, self.deploy.now)
+                         self.deploy.number, self.deploy.now, urn)
         self.simulation.state[key] = entry
         self.deploy.changes.append(Change(kind, request.type, request.name, fields))
         return self._answer(request, entry)
@@ -186,6 +256,7 @@ class _SimulatingMonitor(RecordingMonitor):
     def _answer(self, request: Any, entry: Deployed) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, entry.id, entry.outputs)
+        self.urns[urn] = entry.urn
         obj = _sync_await(rpc.serialize_properties(entry.outputs, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=entry.id, object=obj)
 

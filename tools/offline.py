@@ -29,9 +29,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 
+from components.access import from_stack_config
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
-from components.program import build
-from components.settings import NAMESPACE, load_settings, rfc3339
+from components.settings import NAMESPACE, rfc3339
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "inbound-provisioning-access"
@@ -499,7 +499,7 @@ def program_at(now: dt.datetime) -> Callable[[], None]:
     """The program as ``__main__.py`` wires it, with an injected "now" (end dates, renewal periods)."""
 
     def program() -> None:
-        for name, value in build(load_settings(now), now).items():
+        for name, value in from_stack_config(now=now).stack_outputs().items():
             pulumi.export(name, value)
 
     return program
