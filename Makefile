@@ -9,27 +9,53 @@
 #   make adopt STACK=dev   find what the tutorial made, print (ARGS=--write: write) the adopt blocks
 #   make bench             benchmarks under the mock engine
 #   make schema            regenerate schema.json, the component package's schema (ARGS=--check: compare)
+#   make bench-setup       time a fresh-clone `make test`, stage by stage (benchmarks/README.md)
+#   make lock              regenerate the lock files after editing requirements*.txt (ARGS=--upgrade)
+#
+# Dependencies: requirements.txt (run time) and requirements-dev.txt (+ lint, types, tests) are
+# the ranges people edit; `make lock` pins them, with hashes, for every platform, into
+# requirements.lock and requirements-dev.lock. Installs only ever come from a lock, hash-checked:
+#   venv/.installed   everything in requirements-dev.lock (test, plan, bench)
+#   venv/.runtime     only requirements.lock (up, preview, verify; a pipeline's deploy job runs
+#                     `make venv/.runtime`)
+# Each first bootstraps uv into venv/ with pip, from uv's hashed pin in requirements-dev.lock.
 
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 STACK ?=
 ARGS ?=
+# uv reads no pip settings; UV_* variables (e.g. UV_INDEX_URL for a mirror) still apply.
+UV_INSTALL = $(UV) pip install --quiet --python $(PY) --require-hashes
+UV_LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(ARGS)
 
-.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench schema clean
+.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench schema bench-setup lock clean
 
-# The virtualenv is rebuilt when a requirements file changes.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# uv's own pin (and hashes, one per platform's wheel) are its entry in requirements-dev.lock.
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	awk '/^[^ #]/ { keep = /^uv==/ } keep' requirements-dev.lock > $(VENV)/uv-requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r $(VENV)/uv-requirements.txt
+
+# requirements-dev.lock pins every package of requirements.lock at the same version
+# (tests/test_locks.py), so the dev install satisfies the runtime one too.
+$(VENV)/.installed: requirements-dev.lock | $(UV)
+	$(UV_INSTALL) -r requirements-dev.lock
+	touch $(VENV)/.runtime $@
+
+$(VENV)/.runtime: requirements.lock | $(UV)
+	$(UV_INSTALL) -r requirements.lock
 	touch $@
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
-up preview: $(VENV)/.installed
+up preview: $(VENV)/.runtime
 	@STACK="$(STACK)" ARGS="$(ARGS)" ./tools/pulumi-stack.sh $@
 
 plan: $(VENV)/.installed
@@ -42,7 +68,7 @@ plan-diff: $(VENV)/.installed
 	@test -n "$(PR)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
 	@$(PY) -m tools.plan_diff --pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))" $(ARGS)
 
-verify: $(VENV)/.installed
+verify: $(VENV)/.runtime
 	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 check-expiry: $(VENV)/.installed
@@ -59,6 +85,15 @@ bench: $(VENV)/.installed
 # Inferred in-process from components/access.py (no Pulumi CLI); the tests fail when it is stale.
 schema: $(VENV)/.installed
 	@$(PY) -m tools.schema $(ARGS)
+
+# Standard library only: it builds its own venv in a temporary clone.
+bench-setup:
+	$(PYTHON) -m benchmarks.fresh_clone $(ARGS)
+
+# Runtime first; the dev lock is constrained to its pins, so both agree.
+lock: | $(UV)
+	$(UV_LOCK) requirements.txt -o requirements.lock
+	$(UV_LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
