@@ -18,12 +18,12 @@
 #   venv/.installed   everything in requirements-dev.lock (test, plan, bench)
 #   venv/.runtime     only requirements.lock (up, preview, verify; a pipeline's deploy job runs
 #                     `make venv/.runtime`)
-# Each first bootstraps uv into venv/ with pip, from uv's hashed pin in requirements-dev.lock.
+# Each first bootstraps uv into venv/uv/ with pip, from uv's hashed pin in requirements-dev.lock.
 
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
-UV := $(VENV)/bin/uv
+UV := $(VENV)/uv/bin/uv
 STACK ?=
 ARGS ?=
 # uv reads no pip settings; UV_* variables (e.g. UV_INDEX_URL for a mirror) still apply.
@@ -33,12 +33,17 @@ UV_LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate
 
 .PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench schema bench-setup lock clean
 
-# uv's own pin (and hashes, one per platform's wheel) are its entry in requirements-dev.lock.
+# venv/ starts without pip (seeding it costs seconds); the locks install the pip Pulumi runs
+# there. uv's pin, with a hash per platform's wheel, is its entry in requirements-dev.lock; it is
+# installed with the pip that comes with Python or, where a distribution leaves that out, with
+# a throwaway venv's.
 $(UV):
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
 	awk '/^[^ #]/ { keep = /^uv==/ } keep' requirements-dev.lock > $(VENV)/uv-requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
-		-r $(VENV)/uv-requirements.txt
+	pip="$(PYTHON) -m pip"; $$pip --version >/dev/null 2>&1 || { \
+		$(PYTHON) -m venv $(VENV)/bootstrap && pip="$(VENV)/bootstrap/bin/python -m pip"; }; \
+	PIP_USER=0 PIP_REQUIRE_VIRTUALENV=0 PIP_ROOT_USER_ACTION=ignore $$pip install --quiet \
+		--disable-pip-version-check --require-hashes --no-deps --target $(VENV)/uv -r $(VENV)/uv-requirements.txt
 
 # requirements-dev.lock pins every package of requirements.lock at the same version
 # (tests/test_locks.py), so the dev install satisfies the runtime one too.
