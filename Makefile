@@ -30,8 +30,9 @@ ARGS ?=
 UV_INSTALL = $(UV) pip install --quiet --python $(PY) --require-hashes
 # uv writes no bytecode, and Python may be told not to either (PYTHONDONTWRITEBYTECODE, as on
 # this project's machines), which makes every test process compile its imports again. So compile
-# once, on all cores: all of site-packages but pulumi-azure-native's ~260 services we never import.
-COMPILE = $(PY) -m compileall -q -j 0 -x '/pulumi_azure_native/' \
+# once, on all cores, all of site-packages but what no test process imports from source:
+# pulumi-azure-native's ~260 services (we use one), pip, debugpy, and mypy (compiled to C).
+COMPILE = $(PY) -m compileall -q -j 0 -x '/(pulumi_azure_native|pip|debugpy|mypy|mypyc)/' \
 	"$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 UV_LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(ARGS)
