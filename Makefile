@@ -62,10 +62,12 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 	$(UV_INSTALL) -r requirements.lock
 	touch $@
 
+# Tests on every core. worksteal: a worker stuck on the long deploy simulation
+# (tests/test_credentials.py) hands its queued tests to the others.
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist worksteal
 
 up preview: $(VENV)/.runtime
 	@STACK="$(STACK)" ARGS="$(ARGS)" ./tools/pulumi-stack.sh $@
