@@ -15,9 +15,9 @@
 # Dependencies: requirements.txt (run time) and requirements-dev.txt (+ lint, types, tests) are
 # the ranges people edit; `make lock` pins them, with hashes, for every platform, into
 # requirements.lock and requirements-dev.lock. Installs only ever come from a lock, hash-checked:
-#   venv/.installed   everything in requirements-dev.lock (test, plan, bench)
-#   venv/.runtime     only requirements.lock (up, preview, verify; a pipeline's deploy job runs
-#                     `make venv/.runtime`)
+#   venv/.installed   everything in requirements-dev.lock (test, plan, plan-diff, check-expiry,
+#                     adopt, bench)
+#   venv/.runtime     only requirements.lock (up, preview, verify)
 # Each first bootstraps uv into venv/uv/ with pip, from uv's hashed pin in requirements-dev.lock.
 
 PYTHON ?= python3
