@@ -16,7 +16,7 @@
 # the ranges people edit; `make lock` pins them, with hashes, for every platform, into
 # requirements.lock and requirements-dev.lock. Installs only ever come from a lock, hash-checked:
 #   venv/.installed   everything in requirements-dev.lock (test, plan, plan-diff, check-expiry,
-#                     adopt, bench)
+#                     adopt, bench, schema)
 #   venv/.runtime     only requirements.lock (up, preview, verify)
 # Each first bootstraps uv into venv/uv/ with pip, from uv's hashed pin in requirements-dev.lock.
 
