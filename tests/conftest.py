@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime.proto import source_pb2
 
 from tools.offline import (
     DirectoryEntry,
@@ -98,3 +100,17 @@ def run_at(entra: OfflineEntra) -> Callable[..., ProgramRun]:
         return run_offline(entra, config, stack, program=program_at(now))
 
     return _run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_source_positions() -> Iterator[None]:
+    """Skip the stack walk the Pulumi SDK makes for every resource it registers.
+
+    The walk records where each resource was declared, for the engine's messages; the mock
+    monitor ignores it and no test reads it, yet walking pytest's deep stacks (and reading their
+    source lines) costs about half of each run of the long deploy simulation. If the SDK renames
+    the function, setattr fails here, loudly, rather than the tests silently slowing down.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace)
+        yield
