@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
-import pulumiverse_time as pulumi_time
 
 from components.microsoft import job_bulk_upload_url, provisioning_logs_url
+from components.replication_wait import ReplicationWait
 from components.settings import ProvisioningAppCreateSettings
 
 # Entra is eventually consistent, and ApplicationFromTemplate returns once the new *application* is
@@ -34,7 +34,8 @@ from components.settings import ProvisioningAppCreateSettings
 # found"), and synchronization_secret_resource.go retries its PUT only on 409 and 403.  So the stack
 # waits once, when the app is created (or replaced: the trigger is the service principal's id);
 # later runs do not wait.  Explicit dependencies alone order the calls but cannot outwait replication.
-REPLICATION_WAIT = "60s"
+REPLICATION_WAIT_SECONDS = 60
+REPLICATION_WAIT = f"{REPLICATION_WAIT_SECONDS}s"
 
 NOTIFICATION_SECRET_KEY = "SyncNotificationSettings"  # noqa: S105 (the name of a synchronization secret)
 # Accidental-deletion prevention stays on; 500 is the threshold Entra suggests by default (not verified
@@ -93,10 +94,10 @@ class ProvisioningApp(pulumi.ComponentResource):
             # apps on P1/P2: delete the old one first rather than briefly need a third.
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
         )
-        wait = pulumi_time.Sleep(
+        wait = ReplicationWait(
             f"{name}-replication-wait",
-            create_duration=REPLICATION_WAIT,
-            triggers={"servicePrincipalObjectId": app.service_principal_object_id},
+            service_principal_object_id=app.service_principal_object_id,
+            seconds=REPLICATION_WAIT_SECONDS,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[app]),
         )
         notification = azuread.SynchronizationSecret(

@@ -342,9 +342,10 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return f"{state['servicePrincipalId']}/synchronization/jobs/{job}", state
         if typ == "azuread:index/applicationOwner:ApplicationOwner":
             return f"{state['applicationId']}/owners/{state['ownerObjectId']}", state
-        if typ == "time:index/sleep:Sleep":
-            # time_sleep's id is the moment it finished waiting.
-            return rfc3339(self.now), state
+        if typ == "pulumi-python:dynamic:Resource" and "servicePrincipalObjectId" in state:
+            # The replication wait (components/replication_wait.py): its id is the principal it waited for.
+            state.pop("__provider", None)
+            return str(state["servicePrincipalObjectId"]), state
         return None
 
 
