@@ -212,6 +212,10 @@ class ClientCredentialOutput(TypedDict, total=False):
 
     clientSecret: str
     """The newest client secret (secret clients)."""
+    certificatePem: str
+    """The newest generated certificate, PEM (generated-certificate clients)."""
+    privateKeyPem: str
+    """The newest generated certificate's private key, PEM (generated-certificate clients)."""
 
 
 class InboundProvisioningAccess(pulumi.ComponentResource):

@@ -739,21 +739,23 @@ def _renewal(check: _Checker, obj: Mapping[str, Any], path: str, lifetime_key: s
             check.add(f"{path}.{lifetime_key}", lifetime,
                       f"at least {min_lifetime_days(rotation)} with rotationDays {rotation}: the previous "
                       f"credential must stay valid until the next renewal removes it, and the newest must be "
-                      f"valid {MIN_VALID_AHEAD_DAYS} days ahead at every deploy")
+                      f"valid {MIN_VALID_AHEAD_DAYS} days ahead at every deploy. Raise {lifetime_key}: that "
+                      f"replaces nothing (end dates already set are kept); a new rotationDays would start a new "
+                      f"schedule and replace both current credentials in one deploy")
             return None
         return rotation, False
-    if lifetime < MIN_RENEWABLE_LIFETIME_DAYS:
-        check.add(f"{path}.{lifetime_key}", lifetime,
-                  f"an integer from {MIN_RENEWABLE_LIFETIME_DAYS} to {MAX_CREDENTIAL_DAYS}: the program renews "
-                  f"the credential on the weekly schedule, keeps the previous one {OVERLAP_DAYS} days after its "
-                  f"successor exists, and keeps the newest valid {MIN_VALID_AHEAD_DAYS} days ahead")
-        return None
     return default_rotation_days(lifetime), True
+
+
+# Why a renewed credential lives at least MIN_RENEWABLE_LIFETIME_DAYS, said where the range is refused.
+_RENEWABLE_WHY = (f"the program renews the credential on the weekly schedule, keeps the previous one {OVERLAP_DAYS} "
+                  f"days after its successor exists, and keeps the newest valid {MIN_VALID_AHEAD_DAYS} days ahead")
 
 
 def _secret(check: _Checker, obj: Mapping[str, Any], path: str) -> SecretCredential | None:
     check.only_keys(obj, path, ("type", "lifetimeDays", "rotationDays"))
-    lifetime = check.integer(obj, "lifetimeDays", path, 1, MAX_CREDENTIAL_DAYS, DEFAULT_SECRET_LIFETIME_DAYS)
+    lifetime = check.integer(obj, "lifetimeDays", path, MIN_RENEWABLE_LIFETIME_DAYS, MAX_CREDENTIAL_DAYS,
+                             DEFAULT_SECRET_LIFETIME_DAYS, why=_RENEWABLE_WHY)
     renewal = _renewal(check, obj, path, "lifetimeDays", lifetime)
     if lifetime is None or renewal is None:
         return None
@@ -776,8 +778,8 @@ def _certificate(check: _Checker, obj: Mapping[str, Any], path: str
         check.only_keys(gen, gpath, ("subject", "validityDays", "rotationDays"))
         subject = check.string(gen, "subject", gpath, max_len=CERT_SUBJECT_MAX,
                                allowed=f"a common name of 1-{CERT_SUBJECT_MAX} characters")
-        days = check.integer(gen, "validityDays", gpath, 1, MAX_CREDENTIAL_DAYS,
-                             DEFAULT_CERTIFICATE_VALIDITY_DAYS)
+        days = check.integer(gen, "validityDays", gpath, MIN_RENEWABLE_LIFETIME_DAYS, MAX_CREDENTIAL_DAYS,
+                             DEFAULT_CERTIFICATE_VALIDITY_DAYS, why=_RENEWABLE_WHY)
         renewal = _renewal(check, gen, gpath, "validityDays", days)
         if subject is None or days is None or renewal is None:
             return None

@@ -134,3 +134,42 @@ def test_the_lock_reader_notices_a_stale_lock() -> None:
     assert not Requirement("foo>=2,<3").specifier.contains(lock["foo"].version)
     with pytest.raises(AssertionError, match="not an exact pin"):
         read_lock("foo>=1\n")
+
+
+# What the workflows run with the runtime lock alone (jobs that can sign in install nothing else).
+RUNTIME_ONLY_MODULES = ("tools.plan_diff", "tools.plan", "tools.stacks", "tools.expiry", "tools.verify",
+                        "components.access", "policy.rules")
+
+_BLOCK_DEV_ONLY = """
+import importlib.abc, importlib.metadata, re, sys
+dev_only = set(sys.argv[1].split(","))
+blocked = {top for top, dists in importlib.metadata.packages_distributions().items()
+           if all(re.sub(r"[-_.]+", "-", d).lower() in dev_only for d in dists)}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked:
+            raise ImportError(f"{name} is installed only by requirements-dev.lock")
+sys.meta_path.insert(0, Block())
+for module in sys.argv[2].split(","):
+    __import__(module)
+"""
+
+
+def test_what_the_workflows_run_needs_only_the_runtime_lock(runtime_lock: dict[str, Pin],
+                                                            dev_lock: dict[str, Pin]) -> None:
+    import subprocess
+    import sys
+
+    dev_only = sorted(set(dev_lock) - set(runtime_lock))
+    assert "pytest" in dev_only
+    result = subprocess.run(
+        [sys.executable, "-c", _BLOCK_DEV_ONLY, ",".join(dev_only), ",".join(RUNTIME_ONLY_MODULES)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # The blocker itself works: a dev-only import fails under it.
+    failing = subprocess.run(
+        [sys.executable, "-c", _BLOCK_DEV_ONLY, ",".join(dev_only), "hypothesis"],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert "installed only by requirements-dev.lock" in failing.stderr

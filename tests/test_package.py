@@ -345,3 +345,21 @@ def test_construct_refuses_bad_args_with_the_configs_error(entra: OfflineEntra) 
     assert isinstance(caught.value.inner, SettingsError)
     assert str(caught.value.inner) == str(expected.value)
     assert LAST_RUN[0].registrations == []
+
+
+def test_the_schema_describes_every_output_field_the_stack_gives(run_program: RunProgram) -> None:
+    """Typed consumers get a field for everything a client's outputs hold, secret material included."""
+    schema = json.loads((ROOT / "schema.json").read_text())["types"]
+    run = run_program({"clients": {
+        "secret": {"kind": "servicePrincipal", "credential": {"type": "secret"}},
+        "generated": {"kind": "servicePrincipal", "credential": {"type": "certificate",
+                                                                 "generate": {"subject": "hr"}}},
+        "logic": {"kind": "managedIdentity", "existing": {"displayName": LOGIC_APP.display_name}},
+    }})
+    credential_fields = set(schema["inbound-provisioning-access:index:ClientCredentialOutput"]["properties"])
+    client_fields = set(schema["inbound-provisioning-access:index:ClientOutput"]["properties"])
+    for key, material in run.outputs["clientCredentials"].items():
+        assert set(material) <= credential_fields, key
+    for key, shown in run.outputs["clients"].items():
+        assert set(shown) <= client_fields, key
+    assert {"certificatePem", "privateKeyPem"} <= credential_fields

@@ -297,7 +297,7 @@ def test_every_problem_is_reported_at_once() -> None:
     ]
     message = str(error)
     assert message.startswith("Invalid configuration for stack 'dev' (5 problems)")
-    assert "got 900; an integer from 1 to 730" in message
+    assert "got 900; an integer from 51 to 730: the program renews" in message
     assert "SynchronizationData-User.Upload, SynchronizationData-User.Upload.OwnedBy, AuditLog.Read.All, " \
            "ProvisioningLog.Read.All" in message
 

@@ -51,3 +51,13 @@ def test_prints_one_json_object_and_ignores_other_files(tmp_path: Path) -> None:
     found = json.loads(out.getvalue())
     assert [e["stack"] for e in found["all"]] == ["dev", "prod-eu"]
     assert [e["stack"] for e in found["prod"]] == ["prod-eu"]
+
+
+def test_prod_stacks_in_any_case_go_to_the_reviewed_environment(tmp_path: Path) -> None:
+    for name in ("Pulumi.Prod-eu.yaml", "Pulumi.PROD.yaml", "Pulumi.production.yaml", "Pulumi.preprod.yaml"):
+        (tmp_path / name).write_text("config: {}\n")
+    out = io.StringIO()
+    assert stacks.main(["--root", str(tmp_path)], out) == 0
+    found = json.loads(out.getvalue())
+    assert sorted(e["stack"] for e in found["prod"]) == ["PROD", "Prod-eu", "production"]
+    assert [e["stack"] for e in found["nonprod"]] == ["preprod"]

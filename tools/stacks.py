@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from components.settings import NAMESPACE
+from components.settings import NAMESPACE, is_prod_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
@@ -70,7 +70,8 @@ def discover(root: Path) -> dict[str, list[dict[str, Any]]]:
         stack, secrets = match[1], has_secrets(path)
         entry = {"stack": stack, "secrets": secrets, "previewEnvironment": "preview-secrets" if secrets else "preview"}
         entries.append(entry)
-        (prod if stack.startswith("prod") else nonprod).append(entry)
+        # The program's own rule (any case: Prod-eu, PROD), which the policy pack enforces too.
+        (prod if is_prod_stack(stack) else nonprod).append(entry)
     return {"all": entries, "prod": prod, "nonprod": nonprod}
 
 
