@@ -404,7 +404,7 @@ class CheckedArgs:
             parse_settings(raw, self.stack, self.now, self.secret_keys, self.misplaced)  # the config's own messages
             found, reasons = find_service_principals("objectId", [value])
             if value not in found:
-                raise SettingsError(self.stack, [Problem.of(path, value, reasons[value])])
+                raise SettingsError(self.stack, self.settings.hide_secrets([Problem.of(path, value, reasons[value])]))
             principal = found[value]
             if principal.object_id.casefold() in known:
                 raise SettingsError(self.stack, [same_principal_problem(

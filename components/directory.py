@@ -244,7 +244,7 @@ def read_tenant(settings: Settings) -> Tenant:
                                        f"to tenant {tenant_id}; sign in to the job's tenant or fix the job id"))
 
     if problems:
-        raise SettingsError(settings.stack, problems)
+        raise SettingsError(settings.stack, settings.hide_secrets(problems))
     for warning in (*settings.warnings, *adoption_warnings):
         pulumi.log.warn(warning)
     return Tenant(tenant_id=tenant_id, graph=graph,

@@ -281,6 +281,20 @@ class Settings:
     provisioning_app: ProvisioningAppSettings | None = None
     warnings: tuple[str, ...] = ()
     """Allowed but discouraged choices, logged as Pulumi warnings."""
+    secret_keys: frozenset[str] = frozenset()
+    """Top-level keys set with ``--secret``: no value under them is ever shown in an error."""
+
+    def hide_secrets(self, problems: list[Problem]) -> list[Problem]:
+        """``problems`` with the values under secret top-level keys hidden (tenant lookups report values too)."""
+        return [Problem(p.path, SECRET_SHOWN, p.allowed) if _top_key(p.path) in self.secret_keys else p
+                for p in problems]
+
+
+SECRET_SHOWN = "<secret, not shown>"  # noqa: S105 (what is shown instead of a secret)
+
+
+def _top_key(path: str) -> str:
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -370,7 +384,7 @@ class _Checker:
         if isinstance(value, Encrypted):
             shown, allowed = _show(value), f"{allowed}; {ENCRYPTED_HINT}"
         elif top in self.secret_keys:
-            shown = "<secret, not shown>"
+            shown = SECRET_SHOWN
         else:
             shown = _show(value, path.rsplit(".", 1)[-1])
         self.problems.append(Problem(path, shown, allowed))
@@ -473,7 +487,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     if check.problems:
         raise SettingsError(stack, check.problems)
     return Settings(stack=stack, clients=clients, protect=bool(protect),
-                    provisioning_app=provisioning_app, warnings=tuple(check.warnings))
+                    provisioning_app=provisioning_app, warnings=tuple(check.warnings), secret_keys=secret_keys)
 
 
 def same_principal_problem(keys: list[str], what: str) -> Problem:

@@ -84,3 +84,15 @@ def test_unknown_provisioning_app_name_is_refused(run_program: RunProgram, entra
         run_program({"clients": {"hr": secret_client()},
                      "provisioningApp": {"displayName": "Workday inbound", "jobId": job_for(entra.tenant_id)}})
     assert LAST_RUN[0].registrations == []
+
+
+def test_a_lookup_miss_under_a_secret_key_does_not_show_the_value(run_program: Any) -> None:
+    """`pulumi config set --secret` on `clients`: a tenant lookup that fails names the path, not the value."""
+
+    with pytest.raises(SettingsError) as caught:
+        run_program({"clients": {"mi": {"kind": "managedIdentity",
+                                        "existing": {"displayName": "confidential-logic-app-name"}}}},
+                    secret_keys=["clients"])
+    text = str(caught.value)
+    assert "clients.mi.existing.displayName: got <secret, not shown>; no service principal" in text
+    assert "confidential-logic-app-name" not in text
