@@ -119,14 +119,6 @@ class CertificateCredential:
         """The certificate that expires last: what the outputs describe."""
         return max(self.certificates, key=lambda c: c.not_after)
 
-    @property
-    def thumbprint(self) -> str:
-        return self.newest.thumbprint
-
-    @property
-    def not_after(self) -> dt.datetime:
-        return self.newest.not_after
-
 
 @dataclass(frozen=True)
 class GeneratedCertificateCredential:
@@ -819,9 +811,11 @@ def _pem_certificates(check: _Checker, value: Any, path: str) -> CertificateCred
                   f"one PEM certificate, or a list of {MAX_PEM_CERTIFICATES} (current and next): "
                   "at most two credentials of a client exist at once")
         return None
+    # Each entry's own key path: pem[0], pem[1] for a list, pem for a single certificate.
+    paths = [f"{path}[{index}]" for index in range(len(entries))] if isinstance(value, list) else [path]
     parsed: list[PemCertificate] = []
-    for index, entry in enumerate(entries):
-        cert = _pem_certificate(check, entry, f"{path}[{index}]" if isinstance(value, list) else path)
+    for entry, where in zip(entries, paths, strict=True):
+        cert = _pem_certificate(check, entry, where)
         if cert is not None:
             parsed.append(cert)
     if len(parsed) != len(entries):
@@ -830,8 +824,7 @@ def _pem_certificates(check: _Checker, value: Any, path: str) -> CertificateCred
         check.add(path, f"{len(parsed)} certificates", "distinct certificates; the same one is listed twice")
         return None
     credential = CertificateCredential(certificates=tuple(parsed), now=check.now)
-    for index, cert in enumerate(parsed):
-        where = f"{path}[{index}]" if isinstance(value, list) else path
+    for cert, where in zip(parsed, paths, strict=True):
         if cert.not_after <= check.now:
             # Time never blocks the stack: an expired certificate is left out, the rest deploys.
             check.warnings.append(

@@ -96,7 +96,7 @@ def test_every_credential_form_parses() -> None:
     assert creds["rotating"] == SecretCredential(lifetime_days=120, rotation_days=30, rotation_chosen=False)
     byo = creds["byo"]
     assert isinstance(byo, CertificateCredential)
-    assert byo.not_after == (NOW + dt.timedelta(days=200)).replace(microsecond=0)
+    assert byo.newest.not_after == (NOW + dt.timedelta(days=200)).replace(microsecond=0)
     assert byo.certificates[0].pem == VALID_PEM
     assert creds["gen"] == GeneratedCertificateCredential(subject="hr", validity_days=365, rotation_days=168)
     assert creds["fed"] == FederatedCredential(issuer="https://token.actions.githubusercontent.com",
