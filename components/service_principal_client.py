@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
@@ -14,6 +15,7 @@ from components.credentials import attach_credential
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
 from components.microsoft import GRAPH_APP_ID
+from components.renewal import Decision
 from components.settings import ServicePrincipalClientSettings
 
 # What the program sets on every app registration, created or adopted (`make adopt` and
@@ -35,7 +37,9 @@ class ServicePrincipalClientArgs:
     protect: bool
     """Pulumi ``protect`` for the app registration, service principal and grants."""
     now: dt.datetime
-    """The time credential end dates and rotation periods are computed from."""
+    """The time of this deploy: renewals are decided, and end dates computed, from it."""
+    history: Mapping[str, Any] | None = None
+    """This client's ``clients.<key>`` output of the last deploy (its renewal ledger); None: a new client."""
 
 
 class ServicePrincipalClient(pulumi.ComponentResource):
@@ -52,7 +56,13 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     credential_expires_at: pulumi.Output[str] | None
     """RFC 3339 end date of the newest credential (secrets and certificates)."""
     credential_renews_at: str | None
-    """RFC 3339 start of the next renewal period (secrets and generated certificates)."""
+    """RFC 3339 time the handed-out credential is due for renewal (secrets and generated certificates)."""
+    credential_key_ids: list[pulumi.Output[str]]
+    """Graph key ids of every credential the stack keeps for this client, the handed-out one first."""
+    renewal: dict[str, Any] | None
+    """The renewal ledger output (secrets and generated certificates)."""
+    renewal_decision: Decision | None
+    """What this deploy keeps, creates and removes (secrets and generated certificates)."""
     certificate_thumbprint: pulumi.Output[str] | None
     """SHA-1 thumbprint, upper-case hex (certificates)."""
     secret_material: pulumi.Output[dict[str, str]] | None
@@ -94,8 +104,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
                 service_principal_import_id(adopt.service_principal) if adopt and adopt.service_principal else None)),
         )
-        credential = attach_credential(name, settings.credential,
-                                       application, self, args.now)
+        credential = attach_credential(name, settings.credential, application, self, args.now, args.history)
         self.grants = grant_graph_permissions(
             name, service_principal.object_id, args.role_ids, args.graph,
             parent=self, principal=service_principal, protect=args.protect,
@@ -110,6 +119,9 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.credential_renews_at = credential.renews_at
         self.certificate_thumbprint = credential.thumbprint
         self.secret_material = credential.secret_material
+        self.credential_key_ids = credential.key_ids
+        self.renewal = credential.renewal
+        self.renewal_decision = credential.decision
         self.register_outputs({
             "clientId": self.client_id,
             "servicePrincipalObjectId": self.service_principal_object_id,

@@ -19,6 +19,11 @@ one and deletes the old.  An alias is resolved the way the engine resolves one (
 current parent unless it names one, or says there was none), and a child inherits its parent's
 aliases: an alias on a component carries its whole subtree over.
 
+A ``StackReference`` to the stack itself is answered from the last deploy's outputs (secret ones
+listed in ``secretOutputNames``), as the engine answers it from the stack's checkpoint: the
+renewal ledger (``components/renewal.py``) is read back that way.  A reference to any other stack
+finds no outputs.
+
 What a provider stores is what it compares with: the offline tenant stores credential dates
 the way Graph does (whole seconds), and pulumi-tls's times in Go's nanosecond text.  A pulumi-tls
 certificate is also replaced once ``now >= validityEndTime - earlyRenewalHours``.
@@ -77,6 +82,7 @@ CREDENTIAL_TYPES = frozenset({
 })
 
 ChangeKind = Literal["create", "replace", "update", "delete"]
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 @dataclass
@@ -147,8 +153,9 @@ def _stored(entry: Deployed, field_name: str) -> Any:
 class _SimulatingMonitor(RecordingMonitor):
     """Answers registrations from the simulated state, recording what each one does."""
 
-    def __init__(self, mocks: OfflineEntra, simulation: DeploySimulation, deploy: Deploy) -> None:
+    def __init__(self, mocks: OfflineEntra, simulation: DeploySimulation, deploy: Deploy, stack: str = "dev") -> None:
         super().__init__(mocks)
+        self.stack = stack
         self.entra = mocks
         self.simulation = simulation
         self.deploy = deploy
@@ -206,6 +213,16 @@ class _SimulatingMonitor(RecordingMonitor):
         old.urn = urn
         state[key] = old
         return self._answer(request, old)
+
+    # -- the stack's own history (issue 20) ---------------------------------------------------
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        if request.type != STACK_REFERENCE:
+            return super().ReadResource(request)  # type: ignore[no-untyped-call]
+        urn = self.make_urn(request.parent, request.type, request.name)
+        state = self.simulation.stack_reference(request.id, self.stack)
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, request.id, state)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=_sync_await(rpc.serialize_properties(state, {})))
 
     def _urns(self, request: Any) -> tuple[str, frozenset[str]]:
         """The registration's URN and the URNs its aliases (its own and its parents') resolve to."""
@@ -271,19 +288,34 @@ class DeploySimulation:
         self.tenant_id = tenant_id
         self.state: dict[str, Deployed] = {}
         self.deploys: list[Deploy] = []
+        self.outputs: dict[str, Any] = {}
+        """The stack's outputs as the last deploy left them (what a StackReference to it reads)."""
+        self.secret_outputs: frozenset[str] = frozenset()
 
     def up(self, config: Mapping[str, Any], now: dt.datetime, stack: str = "dev",
            program: Callable[[], None] | None = None) -> Deploy:
         """Run the program (by default this one, at ``now``) against the stack's state, as ``pulumi up`` does."""
         mocks = OfflineEntra(self.graph_app_roles, tenant_id=self.tenant_id, directory=self.directory, now=now)
         deploy = Deploy(number=len(self.deploys) + 1, now=now, run=ProgramRun([], [], []))
-        monitor = _SimulatingMonitor(mocks, self, deploy)
+        monitor = _SimulatingMonitor(mocks, self, deploy, stack)
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
         for key in [k for k in self.state if k not in monitor.seen]:
             gone = self.state.pop(key)
             deploy.changes.append(Change("delete", gone.type, gone.name))
         self.deploys.append(deploy)
+        self.outputs, self.secret_outputs = dict(deploy.run.outputs), deploy.run.secret_outputs
         return deploy
+
+    def stack_reference(self, name: str, stack: str) -> dict[str, Any]:
+        """What the engine answers a StackReference to ``name`` with, during a deploy of ``stack``.
+
+        The running stack's own name (``<org>/<project>/<stack>``, or the bare stack name) reads
+        the last deploy's outputs; ``pulumi stack rename`` keeps them, and so does this.
+        """
+        own = name == stack or name.endswith(f"/{stack}")
+        outputs = self.outputs if own else {}
+        return {"name": name, "outputs": outputs,
+                "secretOutputNames": sorted(n for n in self.secret_outputs if n in outputs)}
 
     def of_type(self, typ: str) -> list[Deployed]:
         return [d for d in self.state.values() if d.type == typ]
