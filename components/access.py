@@ -33,16 +33,11 @@ from components.microsoft import (
 )
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
-from components.settings import (
-    NAMESPACE,
-    ManagedIdentityClientSettings,
-    Problem,
-    Settings,
-    SettingsError,
-    parse_settings,
-    read_stack_config,
-    same_principal_problem,
-)
+from components.settings.clients import same_principal_problem
+from components.settings.model import ManagedIdentityClientSettings, Settings
+from components.settings.parse import parse_settings
+from components.settings.problems import Problem, SettingsError
+from components.settings.stack_config import NAMESPACE, read_stack_config
 
 TYPE = f"{NAMESPACE}:index:InboundProvisioningAccess"
 

@@ -23,7 +23,7 @@ import pulumi
 from pulumi.provider.experimental.component import ComponentProvider
 
 from components.access import InboundProvisioningAccess
-from components.settings import NAMESPACE
+from components.settings.stack_config import NAMESPACE
 
 NAME = NAMESPACE
 VERSION = "0.1.0"

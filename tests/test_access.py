@@ -13,7 +13,8 @@ import pytest
 from components import access
 from components.access import InboundProvisioningAccess, InboundProvisioningAccessArgs
 from components.microsoft import UPLOAD_OWNED_BY
-from components.settings import SettingsError, parse_settings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tests.legacy_program import legacy_program_at
 from tools.deploys import DeploySimulation

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import parse_settings
+from components.settings.parse import parse_settings
 from tests.conftest import DUPLICATE_A, DUPLICATE_B, GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID
 from tests.fake_graph import (
     TOKEN,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError
+from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tools.offline import (
     LAST_RUN,

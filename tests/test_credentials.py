@@ -393,7 +393,7 @@ def test_deploying_twice_changes_nothing(client: dict[str, Any]) -> None:
 
 
 def test_a_second_existing_client_for_the_same_identity_is_refused(run_program: Any) -> None:
-    from components.settings import SettingsError
+    from components.settings.problems import SettingsError
 
     with pytest.raises(SettingsError) as caught:
         run_program({"clients": {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError
+from components.settings.problems import SettingsError
 from tests.conftest import (
     DUPLICATE_A,
     DUPLICATE_B,

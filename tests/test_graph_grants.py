@@ -10,7 +10,7 @@ from pulumi_azuread import AppRoleAssignment
 
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions, role_ids_for
-from components.settings import SettingsError
+from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, ROLE_ID, RunProgram, secret_client
 from tools.offline import OfflineEntra
 

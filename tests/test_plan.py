@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from components.microsoft import ALLOWED_PERMISSIONS
-from components.settings import SettingsError, decode_config_text
+from components.settings.problems import SettingsError
+from components.settings.stack_config import decode_config_text
 from tests.conftest import ROLE_ID, ROOT, RunProgram
 from tools import plan
 

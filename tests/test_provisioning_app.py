@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs, notification_settings
-from components.settings import ProvisioningAppCreateSettings, SettingsError, parse_settings
+from components.settings.model import ProvisioningAppCreateSettings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import (
     GRAPH_ROLES,
     LOGIC_APP,

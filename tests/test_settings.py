@@ -11,19 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.microsoft import DEFAULT_PERMISSIONS
-from components.settings import (
+from components.settings.model import (
     CertificateCredential,
-    Encrypted,
     FederatedCredential,
     GeneratedCertificateCredential,
     ManagedIdentityClientSettings,
     SecretCredential,
     ServicePrincipalClientSettings,
-    SettingsError,
-    decode_config_text,
-    misplaced_keys,
-    parse_settings,
 )
+from components.settings.parse import parse_settings
+from components.settings.problems import Encrypted, SettingsError
+from components.settings.stack_config import decode_config_text, misplaced_keys
 from tests.conftest import NOW, RunProgram, job_for, secret_client
 from tools.offline import LAST_RUN, self_signed_pem
 
@@ -349,7 +347,7 @@ def test_config_from_the_cli_environment_is_read(monkeypatch: pytest.MonkeyPatch
 
     import pulumi
 
-    from components.settings import load_settings
+    from components.settings.parse import load_settings
 
     pulumi.runtime.set_all_config({})
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({

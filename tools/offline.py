@@ -31,7 +31,8 @@ from pulumi.runtime import settings as runtime_settings
 
 from components.access import from_stack_config
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
-from components.settings import NAMESPACE, rfc3339
+from components.settings.credentials import rfc3339
+from components.settings.stack_config import NAMESPACE
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "inbound-provisioning-access"

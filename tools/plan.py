@@ -33,22 +33,17 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from components.provisioning_app import REPLICATION_WAIT
-from components.settings import (
-    NAMESPACE,
-    TOP_LEVEL_KEYS,
+from components.settings.model import (
     CertificateCredential,
-    Encrypted,
     FederatedCredential,
     GeneratedCertificateCredential,
     ManagedIdentityClientSettings,
-    Problem,
     SecretCredential,
     Settings,
-    SettingsError,
-    decode_config_text,
-    misplaced_keys,
-    parse_settings,
 )
+from components.settings.parse import TOP_LEVEL_KEYS, parse_settings
+from components.settings.problems import Encrypted, Problem, SettingsError
+from components.settings.stack_config import NAMESPACE, decode_config_text, misplaced_keys
 from tools.offline import OfflineEntra, ProgramRun, Registration, published_graph_roles, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent

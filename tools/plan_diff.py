@@ -20,7 +20,7 @@ from typing import TextIO
 
 import pulumi
 
-from components.settings import SettingsError
+from components.settings.problems import SettingsError
 from tools import plan
 
 
