@@ -11,7 +11,8 @@ import pulumi
 import pytest
 
 from components import access
-from components.access import InboundProvisioningAccess, InboundProvisioningAccessArgs
+from components.access import InboundProvisioningAccess
+from components.access_args import InboundProvisioningAccessArgs
 from components.microsoft import UPLOAD_OWNED_BY
 from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
