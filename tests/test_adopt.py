@@ -23,7 +23,7 @@ from tests.fake_graph import (
 )
 from tools import adopt
 from tools.offline import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid, run_offline
-from tools.plan import read_stack_file
+from tools.stack_file import read_stack_file
 
 UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"
 PORTAL_APP = ExistingApplication("HR middleware", mock_guid("portal-app"), mock_guid("portal-app-client"))

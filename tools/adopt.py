@@ -35,7 +35,8 @@ from components.settings.model import GUID_RE, ClientSettings, ManagedIdentityCl
 from components.settings.problems import SettingsError
 from components.settings.stack_config import NAMESPACE
 from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
-from tools.plan import StackFileError, read_stack_file, settings_or_problems
+from tools.plan import settings_or_problems
+from tools.stack_file import StackFileError, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_CHOICE, EXIT_ACCESS = 0, 1, 2
