@@ -19,7 +19,8 @@ from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tests.legacy_program import legacy_program_at
 from tools.deploys import DeploySimulation
-from tools.offline import LAST_RUN, LIST_SPS_TOKEN, OfflineEntra, run_offline
+from tools.offline_entra import LIST_SPS_TOKEN, OfflineEntra
+from tools.offline_run import LAST_RUN, run_offline
 
 COMPONENT = "inbound-provisioning-access:index:InboundProvisioningAccess"
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"

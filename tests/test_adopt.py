@@ -22,7 +22,8 @@ from tests.fake_graph import (
     graph_principal,
 )
 from tools import adopt
-from tools.offline import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid, run_offline
+from tools.offline_entra import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid
+from tools.offline_run import run_offline
 from tools.stack_file import read_stack_file
 
 UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"

@@ -25,7 +25,8 @@ from components.credentials import certificate_thumbprint
 from components.renewal import default_rotation_days, next_renewal, renewal_slots
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, secret_client
 from tools.deploys import CREDENTIAL_TYPES, Deploy, Deployed, DeploySimulation
-from tools.offline import go_time_text, mock_guid, self_signed_pem
+from tools.offline_entra import mock_guid
+from tools.offline_values import go_time_text, self_signed_pem
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"

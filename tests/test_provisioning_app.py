@@ -30,7 +30,8 @@ from tests.conftest import (
     secret_client,
 )
 from tools import plan
-from tools.offline import APP_TEMPLATE_TOKEN, LAST_RUN, OfflineEntra, ProgramRun, mock_guid, run_offline
+from tools.offline_entra import APP_TEMPLATE_TOKEN, OfflineEntra, mock_guid
+from tools.offline_run import LAST_RUN, ProgramRun, run_offline
 
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"

@@ -14,7 +14,7 @@ from components.renewal import renewal_slots
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings.model import SecretCredential, ServicePrincipalClientSettings
 from tests.conftest import NOW, ROLE_ID, RunProgram, secret_client
-from tools.offline import OfflineEntra
+from tools.offline_entra import OfflineEntra
 
 APP = "azuread:index/application:Application"
 SP = "azuread:index/servicePrincipal:ServicePrincipal"

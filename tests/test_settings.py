@@ -23,7 +23,8 @@ from components.settings.parse import parse_settings
 from components.settings.problems import Encrypted, SettingsError
 from components.settings.stack_config import decode_config_text, misplaced_keys
 from tests.conftest import NOW, RunProgram, job_for, secret_client
-from tools.offline import LAST_RUN, self_signed_pem
+from tools.offline_run import LAST_RUN
+from tools.offline_values import self_signed_pem
 
 VALID_PEM = self_signed_pem("hr-sync.example.com", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200))
 EXPIRED_PEM = self_signed_pem("old.example.com", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=35))

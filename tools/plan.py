@@ -27,7 +27,8 @@ import pulumi
 from components.settings.model import Settings
 from components.settings.parse import parse_settings
 from components.settings.problems import Problem, SettingsError
-from tools.offline import OfflineEntra, ProgramRun, published_graph_roles, run_offline
+from tools.offline_entra import OfflineEntra, published_graph_roles
+from tools.offline_run import ProgramRun, run_offline
 from tools.plan_markdown import render
 from tools.stack_file import StackFile, StackFileError, declared_type_problems, read_stack_file, shown_path
 

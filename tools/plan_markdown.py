@@ -21,7 +21,7 @@ from components.settings.model import (
     SecretCredential,
     Settings,
 )
-from tools.offline import ProgramRun, Registration
+from tools.offline_run import ProgramRun, Registration
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 APPLICATION_OWNER = "azuread:index/applicationOwner:ApplicationOwner"
