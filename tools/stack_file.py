@@ -159,7 +159,7 @@ class StackFile:
 
     @property
     def raw(self) -> dict[str, Any]:
-        """This project's keys, decoded as ``components.settings.read_raw_config`` decodes them."""
+        """This project's keys, decoded as ``components.settings.stack_config.read_raw_config`` decodes them."""
         prefix = f"{NAMESPACE}:"
         return {k[len(prefix):]: v if _contains_encrypted(v) else decode_config_text(cli_text(v))
                 for k, v in self.values.items() if k.startswith(prefix)}
