@@ -31,14 +31,13 @@ from components.renewal import (
     read_ledger,
     text,
 )
-from components.settings import (
+from components.settings.credentials import rfc3339, thumbprint
+from components.settings.model import (
     CertificateCredential,
     Credential,
     FederatedCredential,
     GeneratedCertificateCredential,
     SecretCredential,
-    rfc3339,
-    thumbprint,
 )
 
 RSA_BITS = 3072
