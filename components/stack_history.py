@@ -42,13 +42,6 @@ def read_own_clients(parent: pulumi.Resource | None = None) -> dict[str, Any]:
     return known_clients(_sync_await(_resolve(reference.outputs)))
 
 
-def resolve_known(value: Any) -> Any:
-    """A value that may be a Pulumi output, awaited now; None when it is unknown."""
-    if isinstance(value, pulumi.Output):
-        return _sync_await(_resolve(value))
-    return value
-
-
 async def _resolve(output: pulumi.Output[Any]) -> Any:
     if not await output.is_known():
         return None
@@ -61,3 +54,32 @@ def known_clients(outputs: Any) -> dict[str, Any]:
         return {}
     clients = outputs.get(CLIENTS_OUTPUT)
     return {str(k): v for k, v in clients.items()} if isinstance(clients, Mapping) else {}
+
+
+# -- the package: history handed in by the consumer -----------------------------------------------
+
+RENEWAL_LEDGER_ARG = "renewalLedger"
+RENEWAL_LEDGER_ALLOWED = ("a map by client key, as the last deploy's `clients` output of this component (each "
+                          "client's `renewal` is read), known when the component is constructed")
+
+
+def split_renewal_ledger(args: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """The args without ``renewalLedger``; its value as history (None: not given); what is wrong with it.
+
+    A consumer may pass another resource's output (its own ``StackReference``): it is awaited
+    here, as the program's own read is; an unknown value is refused rather than taken as no history,
+    which would plan every credential anew.
+    """
+    rest = {k: v for k, v in args.items() if k != RENEWAL_LEDGER_ARG}
+    if RENEWAL_LEDGER_ARG not in args:
+        return rest, None, None
+    value = args[RENEWAL_LEDGER_ARG]
+    if isinstance(value, pulumi.Output):
+        if not _sync_await(value.is_known()):
+            return rest, None, "an unknown value (an output not known yet)"
+        value = _sync_await(value.future())
+    if value is None:
+        return rest, {}, None  # the consumer's stack has no such output yet: a new stack
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        return rest, None, f"{type(value).__name__} value"
+    return rest, {str(k): dict(v) for k, v in value.items()}, None

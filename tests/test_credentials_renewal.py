@@ -186,8 +186,8 @@ def calendar_stack(simulation: DeploySimulation, key: str, lifetime: int, rotati
     for entry in simulation.credentials(key):
         del simulation.state[f"{entry.type}::{entry.name}"]
     for slot in renewal_slots(at, lifetime, rotation):
-        inputs = {"applicationId": application_id, "displayName": f"renewal {slot.period_start:%Y-%m-%d} (managed by Pulumi)",
-                  "endDate": text(slot.end_date)}
+        inputs = {"applicationId": application_id, "endDate": text(slot.end_date),
+                  "displayName": f"renewal {slot.period_start:%Y-%m-%d} (managed by Pulumi)"}
         key_id = f"calendar-{slot.suffix}"
         simulation.state[f"{PASSWORD}::{key}-secret-{slot.suffix}"] = Deployed(
             PASSWORD, f"{key}-secret-{slot.suffix}", f"{application_id}/password/{key_id}", inputs,
@@ -237,7 +237,7 @@ def test_a_changed_rotation_on_the_upgrade_deploy_is_refused_not_guessed() -> No
 # -- the component package ------------------------------------------------------------------------
 
 
-def package_consumer(export_as: str, pass_ledger: bool) -> Callable[[], None]:
+def package_consumer(export_as: str, pass_ledger: bool, now: dt.datetime) -> Callable[[], None]:
     """A consumer program of the component: it exports the component's clients under ``export_as``
     and, with ``pass_ledger``, hands its own last outputs back as ``renewalLedger``."""
 
@@ -246,7 +246,7 @@ def package_consumer(export_as: str, pass_ledger: bool) -> Callable[[], None]:
         if pass_ledger:
             own = pulumi.StackReference(f"organization/{pulumi.get_project()}/{pulumi.get_stack()}")
             args["renewalLedger"] = own.get_output(export_as)
-        access = InboundProvisioningAccess("access", args)  # type: ignore[arg-type]
+        access = InboundProvisioningAccess("access", args, now=now)  # type: ignore[arg-type]
         pulumi.export(export_as, access.clients)
         pulumi.export("secrets", access.client_credentials)
 
@@ -259,7 +259,7 @@ def test_the_package_keeps_the_promise(export_as: str, pass_ledger: bool) -> Non
     names = []
     for week in range(0, 12):
         now = START + week * WEEK + (6 * WEEK if week > 6 else 0 * DAY)  # with a pause
-        deploy = simulation.up({}, now, program=package_consumer(export_as, pass_ledger))
+        deploy = simulation.up({}, now, program=package_consumer(export_as, pass_ledger, now))
         live = owned(simulation, "hr")
         assert 1 <= len(live) <= 2
         ledger = deploy.run.outputs[export_as]["hr"]["renewal"]

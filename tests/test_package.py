@@ -28,7 +28,7 @@ from pulumi.provider.server import ComponentInitError, ProviderServicer
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
-from components import package
+from components import access, package
 from components.managed_identity import ManagedIdentityClient
 from components.provisioning_app import ProvisioningApp
 from components.service_principal_client import ServicePrincipalClient
@@ -116,7 +116,9 @@ def test_the_schema_mirrors_the_stack_config_and_outputs() -> None:
     assert schema["version"] == package.VERSION
     resource = schema["resources"][TYPE]
     assert resource["isComponent"] is True
-    assert set(resource["inputProperties"]) == {"clients", "graphPermissions", "protect", "provisioningApp"}
+    assert set(resource["inputProperties"]) == {"clients", "graphPermissions", "protect", "provisioningApp",
+                                                "renewalLedger"}
+    assert "plain" not in resource["inputProperties"]["renewalLedger"], "a StackReference's output may be passed"
     assert set(resource["properties"]) == {
         "tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials", "bulkUploadUrl",
         "provisioningLogsUrl", "provisioningAppServicePrincipalId", "provisioningJobId"}
@@ -307,7 +309,9 @@ ARGS: dict[str, Any] = {
 
 
 @pytest.fixture
-def constructed(entra: OfflineEntra) -> Iterator[ProgramRun]:
+def constructed(entra: OfflineEntra, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProgramRun]:
+    # One clock for construct and the stack program: renewal dates come from the deploy's time.
+    monkeypatch.setattr(access, "current_time", lambda: NOW)
     CONSTRUCTED.clear()
     yield run_offline(entra, {}, "dev", program=construct_program(ARGS))
     CONSTRUCTED.clear()

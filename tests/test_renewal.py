@@ -1,6 +1,6 @@
 """The renewal rules themselves: pure date arithmetic on the ledger, no Pulumi.
 
-The deploy simulation (``tests/test_renewal_deploys.py``) proves the promises on a stack's real
+The deploy simulation (``tests/test_credentials_renewal.py``) proves the promises on a stack's real
 state; here the same rules are walked cheaply over many more schedules and cadences.
 """
 
@@ -63,7 +63,8 @@ def as_ledger(decision: Decision) -> Ledger:
 def test_a_new_client_gets_one_credential_named_by_the_deploy_date() -> None:
     decision = decide(None, NOW, 90, 28)
     assert [h.generation for h in decision.kept] == [NOW.strftime("%Y%m%d")]
-    assert decision.created and decision.superseded is None
+    assert decision.created
+    assert decision.superseded is None
     assert decision.handed_out.end == NOW.replace(microsecond=0) + 90 * DAY
     assert decision.renews_at == NOW.replace(microsecond=0) + 28 * DAY
 
@@ -73,14 +74,16 @@ def test_nothing_due_keeps_the_same_credentials() -> None:
     again = decide(as_ledger(first), NOW + 27 * DAY, 90, 28)
     assert [h.generation for h in again.kept] == [first.handed_out.generation]
     assert again.handed_out.end == first.handed_out.end, "the recorded end date, so the same input"
-    assert not again.created and not again.retired
+    assert not again.created
+    assert not again.retired
 
 
 def test_a_renewal_keeps_the_superseded_one_fourteen_days() -> None:
     first = decide(None, NOW, 90, 28)
     renewed = decide(as_ledger(first), NOW + 28 * DAY, 90, 28)
     assert renewed.created
-    assert renewed.superseded is not None and renewed.superseded.generation == first.handed_out.generation
+    assert renewed.superseded is not None
+    assert renewed.superseded.generation == first.handed_out.generation
     assert renewed.kept_until == (NOW + 42 * DAY).replace(microsecond=0)
     week = decide(as_ledger(renewed), NOW + 35 * DAY, 90, 28)
     assert [h.generation for h in week.kept] == [h.generation for h in renewed.kept], "inside the 14 days"
@@ -95,7 +98,8 @@ def test_a_long_pause_renews_at_once_and_an_expired_one_goes() -> None:
     late = decide(as_ledger(first), NOW + 100 * DAY, 90, 28)
     assert late.kept == [late.handed_out], "the expired credential goes at once"
     assert [(r.reason, r.in_use) for r in late.retired] == [("expired", False)]
-    assert late.handed_out.end is not None and late.handed_out.end - (NOW + 100 * DAY) >= 30 * DAY
+    assert late.handed_out.end is not None
+    assert late.handed_out.end - (NOW + 100 * DAY) >= 30 * DAY
 
 
 def test_a_second_renewal_on_the_same_day_gets_another_name() -> None:
@@ -128,7 +132,8 @@ def test_every_promise_at_every_deploy(cadence: str, lifetime: int, rotation: in
         assert 1 <= len(kept) <= 2
         handed = decision.handed_out
         handed_out_since.setdefault(handed.generation, now)
-        assert handed.end is not None and handed.end - now >= 30 * DAY, "valid 30 days ahead"
+        assert handed.end is not None
+        assert handed.end - now >= 30 * DAY, "valid 30 days ahead"
         assert not [r for r in decision.retired if r.in_use], "nothing in use is removed"
         if previous is not None:
             for held in previous.kept:
@@ -150,7 +155,8 @@ def test_a_rotation_or_lifetime_change_never_removes_the_newest() -> None:
     first = decide(None, NOW, 180, 84)
     later = as_ledger(decide(as_ledger(first), NOW + 21 * DAY, 180, 84))
     shorter = decide(later, NOW + 22 * DAY, 90, 21)  # both changed: due at once (22 > 21)
-    assert shorter.created and shorter.superseded is not None
+    assert shorter.created
+    assert shorter.superseded is not None
     assert shorter.superseded.generation == first.handed_out.generation, "the newest stays, superseded"
     assert shorter.superseded.end == first.handed_out.end, "its end date is the one recorded"
     assert shorter.handed_out.end == (NOW + 22 * DAY).replace(microsecond=0) + 90 * DAY, "the new lifetime"
@@ -176,12 +182,14 @@ def test_the_calendar_versions_outputs_give_its_two_credentials() -> None:
                "credentialRenewsAt": text(next_renewal(NOW, 28))}
     later = NOW + 3 * DAY
     ledger = calendar_ledger(outputs, "secret", later, 90, 28)
-    assert ledger is not None and ledger.superseded is not None
+    assert ledger is not None
+    assert ledger.superseded is not None
     assert ledger.handed_out.generation == newest.suffix
     assert ledger.superseded.generation == previous.suffix
     assert ledger.superseded.input_end == previous.end_date, "its end date input, as the calendar version sent it"
     decision = decide(ledger, later, 90, 28)
-    assert not decision.created and not decision.retired, "the upgrade deploy keeps both"
+    assert not decision.created, "the upgrade deploy keeps both"
+    assert not decision.retired
     with pytest.raises(LedgerError, match="another rotation period"):
         calendar_ledger(outputs, "secret", later, 180, 84)
 
@@ -189,5 +197,6 @@ def test_the_calendar_versions_outputs_give_its_two_credentials() -> None:
 def test_a_secret_from_before_renewal_is_generation_empty() -> None:
     ledger = calendar_ledger({"credentialType": "secret", "credentialExpiresAt": text(NOW + 400 * DAY)},
                              "secret", NOW, 180, 84)
-    assert ledger is not None and ledger.handed_out.generation == ""
+    assert ledger is not None
+    assert ledger.handed_out.generation == ""
     assert calendar_ledger({"credentialType": "certificate"}, "generatedCertificate", NOW, 180, 84) is None
