@@ -42,7 +42,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.offline_entra import DirectoryEntry, OfflineEntra
+from tools.offline_entra import STACK_REFERENCE, DirectoryEntry, OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
 from tools.offline_values import parse_time
 
@@ -75,7 +75,6 @@ CREDENTIAL_TYPES = frozenset({
 })
 
 ChangeKind = Literal["create", "replace", "update", "delete"]
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 @dataclass

@@ -25,6 +25,7 @@ MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
 GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa: S105 (a Pulumi function token)
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
 APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 
@@ -79,7 +80,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
                  tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0",
                  directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
                  now: dt.datetime | None = None, gallery: Mapping[str, str] | None = None,
-                 applications: Iterable[ExistingApplication] = ()) -> None:
+                 applications: Iterable[ExistingApplication] = (),
+                 stack_outputs: Mapping[str, Any] | None = None) -> None:
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.tenant_id = tenant_id
         self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
@@ -96,6 +98,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """Application templates by display name (the gallery is the same in every tenant)."""
         self.applications = {a.object_id: a for a in applications}
         """App registrations that exist already, by object id: what an ``import`` of one reads."""
+        self.stack_outputs = dict(stack_outputs or {})
+        """The last deploy's outputs: what a StackReference to the running stack reads ({}: never deployed)."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -195,6 +199,10 @@ class OfflineEntra(pulumi.runtime.Mocks):
     # -- resources ------------------------------------------------------------------------
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            # A read of a stack's outputs (the renewal ledger); the mock knows only the running stack's.
+            return args.resource_id, {"name": args.resource_id, "outputs": self.stack_outputs,
+                                      "secretOutputNames": []}
         if args.resource_id:
             return self._imported(args)
         state = dict(args.inputs)
