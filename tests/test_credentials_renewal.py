@@ -4,7 +4,8 @@ The deploy simulation (``tools/deploys.py``) keeps the stack's state between run
 the providers would replace, and answers the program's ``StackReference`` to its own stack with
 the last deploy's outputs, as the engine does: so each run reads the ledger the previous one
 wrote.  One two-year timeline holds weekly stretches and pauses of 6, 9 and 30 weeks, and
-several clients are checked at once (a walk per client would cost a walk's time per client).
+several clients are checked at once (a walk per client would cost a walk's time per client), a
+bring-your-own certificate list among them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from components.credentials import certificate_thumbprint
 from components.renewal import next_renewal, renewal_slots, text
 from tests.conftest import GRAPH_ROLES, secret_client
 from tools.deploys import CREDENTIAL_TYPES, Deploy, Deployed, DeploySimulation
+from tools.offline_values import self_signed_pem
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
@@ -34,6 +36,10 @@ START = dt.datetime(2026, 11, 27, 6, 15, 42, 318207, tzinfo=dt.UTC)  # any hour,
 
 def parse(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def byo(pem: Any) -> dict[str, Any]:
+    return {"kind": "servicePrincipal", "credential": {"type": "certificate", "pem": pem}}
 
 
 def generated(**generate: Any) -> dict[str, Any]:
@@ -52,6 +58,15 @@ def schedule() -> list[dt.datetime]:
     return moments
 
 
+def byo_list_at(now: dt.datetime) -> list[str]:
+    """A careful owner of bring-your-own certificates: a new one every 330 days, valid 400, listed
+    from its first day and dropped once it has expired: 70 days of overlap."""
+    issued = [START + dt.timedelta(days=330 * k - 20) for k in range(4)]
+    return [BYO_PEMS[i] for i, start in enumerate(issued) if start <= now < start + dt.timedelta(days=400)][-2:]
+
+
+BYO_PEMS = [self_signed_pem(f"hr-byo-{k}", START + dt.timedelta(days=330 * k - 20),
+                            START + dt.timedelta(days=330 * k + 380)) for k in range(4)]
 CHANGE_AT = START + 20 * WEEK
 WALK_CLIENTS: dict[str, Callable[[dt.datetime], dict[str, Any]]] = {
     "default": lambda now: secret_client(),  # 180 days, renewed every 84
@@ -61,6 +76,17 @@ WALK_CLIENTS: dict[str, Callable[[dt.datetime], dict[str, Any]]] = {
     "changing": lambda now: (secret_client(lifetimeDays=180, rotationDays=84) if now < CHANGE_AT
                              else secret_client(lifetimeDays=90, rotationDays=21)),
 }
+
+
+def byo_deletions_are_of_expired_certificates(simulation: DeploySimulation, deploy: Deploy,
+                                              ends: dict[str, dt.datetime]) -> int:
+    """The program renews no bring-your-own certificate: it drops one only when the list does (here: expired)."""
+    live = simulation.credentials("byo")
+    assert 1 <= len(live) <= 2
+    ends.update({d.name: parse(d.outputs["endDate"]) for d in live})
+    gone = [c.name for c in deploy.of_kind("delete", CREDENTIAL_TYPES) if c.name.startswith("byo-")]
+    assert all(ends[name] <= deploy.now for name in gone), (deploy.now, gone)
+    return len(gone)
 
 
 def owned(simulation: DeploySimulation, key: str) -> dict[str, Deployed]:
@@ -81,6 +107,8 @@ def next_due(outputs: dict[str, Any]) -> dt.datetime:
     """The earliest moment the last deploy's outputs say anything is due: a renewal, or a superseded one going."""
     moments = []
     for client in outputs["clients"].values():
+        if "renewal" not in client:
+            continue
         moments.append(parse(client["credentialRenewsAt"]))
         superseded = client["renewal"].get("superseded")
         if superseded:
@@ -132,22 +160,29 @@ class Promises:
 def test_two_years_with_pauses_keep_every_promise() -> None:
     simulation = DeploySimulation(ROLES)
     promises = {key: Promises(key) for key in WALK_CLIENTS}
+    byo_ends: dict[str, dt.datetime] = {}
+    byo_removed = 0
     for now in schedule():
         previous = simulation.outputs
-        deploy = simulation.up({"clients": {k: make(now) for k, make in WALK_CLIENTS.items()}}, now)
+        config = {k: make(now) for k, make in WALK_CLIENTS.items()}
+        deploy = simulation.up({"clients": {**config, "byo": byo(byo_list_at(now))}}, now)
         assert not [c for c in deploy.changes if c.kind in ("replace", "update")], (now, deploy.changes)
+        last = simulation.deploys[-2].now if deploy.number > 1 else now
         if deploy.number == 1:
-            assert len(deploy.of_kind("create", CREDENTIAL_TYPES)) == len(WALK_CLIENTS), "one credential each"
-        elif now < next_due(previous) and not (previous and now >= CHANGE_AT > simulation.deploys[-2].now):
+            assert len(deploy.of_kind("create", CREDENTIAL_TYPES)) == len(WALK_CLIENTS) + 1, "one credential each"
+        elif (now < next_due(previous) and not now >= CHANGE_AT > last
+              and byo_list_at(now) == byo_list_at(last)):
             assert deploy.changes == [], f"{now}: nothing was due, yet {deploy.changes}"
         for promise in promises.values():
             promise.check(simulation, deploy)
+        byo_removed += byo_deletions_are_of_expired_certificates(simulation, deploy, byo_ends)
     # Every client renewed again and again, and every removal of a once-handed-out credential was checked.
     assert promises["default"].renewals >= 5
     assert promises["ninety"].renewals >= 14
     assert promises["generated"].renewals >= 14
     assert promises["changing"].renewals >= 16
     assert sum(p.removals_in_use_checked for p in promises.values()) >= 45
+    assert byo_removed >= 1, "the bring-your-own list rolled over too"
 
 
 def test_a_new_secret_client_is_five_resources_and_one_credential() -> None:
