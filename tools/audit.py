@@ -65,6 +65,8 @@ class Finding:
     where: str
     name: str
     object_id: str
+    permission: str | None = None
+    """For an app role on Microsoft Graph: the permission (``make adopt`` proposes adopting it)."""
 
 
 @dataclass
@@ -152,7 +154,7 @@ def _grants(section: Section, reads: _Reads, client: StackClient, graph_id: str,
         if ownership.app_role(client, a.resource_id, graph_id, permission) == FOREIGN:
             name = (f"{permission} on Microsoft Graph" if permission else
                     f"app role {a.app_role_id} on {a.resource_display_name or a.resource_id}")
-            section.findings.append(Finding("app role", where, name, a.id))
+            section.findings.append(Finding("app role", where, name, a.id, permission))
     for grant in reads("delegated permission grants", lambda: reads.reader.delegated_grants(principal), where,
                        principal) or []:
         scope = str(grant.get("scope") or "").strip()

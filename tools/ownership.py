@@ -94,6 +94,8 @@ def _strings(value: Any, path: str, problems: list[str]) -> frozenset[str] | Non
 
 def stack_record(outputs: Mapping[str, Any]) -> StackRecord:
     """The record in ``pulumi stack output --json`` (secrets need not be shown); raises :class:`OutputsError`."""
+    if not outputs:  # what `pulumi stack output --json` prints for a stack never deployed
+        return StackRecord({}, None)
     clients = outputs.get("clients")
     if not isinstance(clients, Mapping) or not all(isinstance(c, Mapping) for c in clients.values()):
         raise OutputsError("the outputs have no `clients` map: are they this program's stack outputs?")
