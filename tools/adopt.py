@@ -16,7 +16,8 @@ where that applies (an allow-listed permission granted by hand: declare it, adop
 
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
 config); 2 sign-in or permission problem (the missing Graph permission is named), a stack file
-that cannot be read (file and line named, as make plan names them) or bad usage. It never
+that cannot be read (file and line named, as make plan names them), the stack's outputs unreadable
+(``--outputs FILE`` gives them without the Pulumi CLI) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
