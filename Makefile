@@ -103,7 +103,8 @@ audit: $(VENV)/.runtime
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)
 
-# Inferred in-process from components/access.py (no Pulumi CLI); the tests fail when it is stale.
+# Inferred in-process from components/access.py and access_args.py (no Pulumi CLI); the tests fail
+# when it is stale.
 schema: $(VENV)/.installed
 	@$(PY) -m tools.schema $(ARGS)
 

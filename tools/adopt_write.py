@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from components.settings import NAMESPACE
+from components.settings.stack_config import NAMESPACE
 
 
 class WriteError(Exception):
