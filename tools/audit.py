@@ -109,11 +109,11 @@ class _Reads:
         return result
 
 
-def _credentials(section: Section, client: StackClient | None, holder: Mapping[str, Any], where: str,
-                 classify: Callable[[StackClient | None, Any], str]) -> None:
+def _credentials(section: Section, client: StackClient | None, holder: Mapping[str, Any], where: str) -> None:
+    """Secrets and certificates on ``holder`` that are not ``client``'s (None: the stack registered none there)."""
     for kind, field_name in (("secret", "passwordCredentials"), ("certificate", "keyCredentials")):
         for credential in holder.get(field_name) or []:
-            verdict = classify(client, credential.get("keyId"))
+            verdict = ownership.credential(client, credential.get("keyId"))
             if verdict == ownership.OWN:
                 continue
             # Never the secret's hint (its first characters): only its name, key id and dates.
@@ -124,9 +124,9 @@ def _credentials(section: Section, client: StackClient | None, holder: Mapping[s
 
 
 def _federated(section: Section, client: StackClient | None, credentials: Iterable[Mapping[str, Any]],
-               where: str, classify: Callable[[StackClient | None, Any], str]) -> None:
+               where: str) -> None:
     for credential in credentials:
-        verdict = classify(client, credential.get("id"))
+        verdict = ownership.credential(client, credential.get("id"))
         if verdict != ownership.OWN:
             name = (f"{credential.get('name')!r} (subject {credential.get('subject')!r}, issuer "
                     f"{credential.get('issuer')!r})")
@@ -181,10 +181,10 @@ def audit_client(reader: GraphReader, record: StackRecord, client: StackClient, 
                                             client.client_id))
         else:
             app = apps[0]
-            _credentials(section, client, app, "app registration", ownership.credential)
+            _credentials(section, client, app, "app registration")
             fics = reads("federated credentials", lambda: reader.federated_credentials(app["id"]), "app registration",
                          app["id"])
-            _federated(section, client, fics or [], "app registration", ownership.credential)
+            _federated(section, client, fics or [], "app registration")
             _owners(section, reads, record, "applications", app["id"], "app registration", False)
     principal = reads("service principal and its credentials",
                       lambda: reader.principal_with_credentials(client.principal_id),
@@ -195,7 +195,7 @@ def audit_client(reader: GraphReader, record: StackRecord, client: StackClient, 
                                             client.principal_id))
         return section
     if client.has_app_registration:
-        _credentials(section, client, principal, "service principal", ownership.credential)
+        _credentials(section, client, principal, "service principal")
     else:
         section.checked.append("credentials: not checked (a managed identity's keys are Azure's own)")
     _owners(section, reads, record, "servicePrincipals", client.principal_id, "service principal", False)
@@ -212,16 +212,16 @@ def audit_provisioning_app(reader: GraphReader, record: StackRecord, principal_i
         section.findings.append(Finding("gone", "service principal", "no service principal has this object id",
                                         principal_id))
         return section
-    never_own: Callable[[StackClient | None, Any], str] = lambda _client, _key: FOREIGN  # noqa: E731
-    _credentials(section, None, principal, "service principal", never_own)
+    # No client of the stack registered a credential here: every one is a finding.
+    _credentials(section, None, principal, "service principal")
     _owners(section, reads, record, "servicePrincipals", principal_id, "service principal", True)
     apps = reads("app registration", lambda: reader.applications("appId", str(principal.get("appId"))),
                  "app registration", str(principal.get("appId")))
     for app in apps or []:
         app_id = str(app["id"])
-        _credentials(section, None, app, "app registration", never_own)
+        _credentials(section, None, app, "app registration")
         fics = reads("federated credentials", partial(reader.federated_credentials, app_id), "app registration", app_id)
-        _federated(section, None, fics or [], "app registration", never_own)
+        _federated(section, None, fics or [], "app registration")
         _owners(section, reads, record, "applications", app_id, "app registration", True)
     return section
 
