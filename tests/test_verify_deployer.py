@@ -111,3 +111,12 @@ def test_a_grant_on_another_api_is_a_note_as_the_audit_classifies_it(outputs: di
     assert code == 0, text
     assert "Payroll API: app role" in text
     assert "make audit reports it" in text
+
+
+def test_a_deleted_principal_is_a_mismatch(outputs: dict[str, Any]) -> None:
+    tenant = tenant_for(outputs, {"workday": [UPLOAD, AUDIT]})
+    logic = outputs["clients"]["csv-logic-app"]["servicePrincipalObjectId"]
+    tenant.service_principals = [sp for sp in tenant.service_principals if sp["id"] != logic]
+    code, text = run_deployer(outputs, FakeGraph(tenant))
+    assert code == 1, text
+    assert "csv-logic-app: the principal is gone" in text

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tools import ownership
-from tools.graph_reader import GraphReader
+from tools.graph_reader import GraphReader, ObjectGoneError
 from tools.ownership import StackClient
 from tools.tables import render_table
 
@@ -39,7 +39,14 @@ def check_grants(client: StackClient, reader: GraphReader) -> GrantCheck:
     check = GrantCheck(client.key, client.principal_id, sorted(client.graph_permissions))
     graph_id, roles = reader.microsoft_graph()
     extra: list[str] = []
-    for assignment in reader.app_role_assignments(client.principal_id):
+    try:
+        assignments = reader.app_role_assignments(client.principal_id)
+    except ObjectGoneError:
+        check.verdict = "MISMATCH"
+        check.reasons.append("the principal is gone (deleted, or not replicated yet): `make preview` shows what "
+                             "the deploy recreates")
+        return check
+    for assignment in assignments:
         permission = roles.get(assignment.app_role_id) if assignment.resource_id == graph_id else None
         if ownership.app_role(client, assignment.resource_id, graph_id, permission) == ownership.OWN:
             check.granted.append(str(permission))
