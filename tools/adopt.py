@@ -233,7 +233,7 @@ def _deployed(reader: GraphReader, record: StackRecord, deployed: StackClient, f
             grants[str(found.permission)] = found.object_id
             finding.notes.append(f"granted outside graphPermissions: {found.permission} (assignment "
                                  f"{found.object_id}). To keep it, add it to clients.{deployed.key}.graphPermissions "
-                                 "and paste the adopt block above, which adopts this grant; else remove it")
+                                 "with the adopt block above (config refuses the block until then); else remove it")
         else:
             finding.notes.append(f"make audit finds: {found.kind} on the {found.where}: {found.name} "
                                  f"({found.object_id}). {ADVICE[found.kind]}")
