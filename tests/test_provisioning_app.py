@@ -28,13 +28,12 @@ from tests.conftest import (
     secret_client,
 )
 from tools import plan
-from tools.offline import APP_TEMPLATE_TOKEN, LAST_RUN, OfflineEntra, ProgramRun, mock_guid, run_offline
+from tools.offline import APP_TEMPLATE_TOKEN, LAST_RUN, LIST_SPS_TOKEN, OfflineEntra, ProgramRun, mock_guid, run_offline
 
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"
 SECRET = "azuread:index/synchronizationSecret:SynchronizationSecret"
 OWNER = "azuread:index/applicationOwner:ApplicationOwner"
-SLEEP = "pulumi-python:dynamic:Resource"  # components/replication_wait.py
 GRAPH = "https://graph.microsoft.com/v1.0"
 EMAIL = "hr-ops@contoso.com"
 GUID = "8a7f3e0c-5d3b-4c2e-9f1a-2b3c4d5e6f70"
@@ -218,15 +217,17 @@ def test_whole_chain_for_each_target(run_program: RunProgram, entra: OfflineEntr
     assert credential["key"] == "SyncNotificationSettings"
     assert json.loads(credential["value"])["Recipients"] == EMAIL
 
-    # Ordering: app -> replication wait -> notification email -> job.
-    assert depends_on(run, "provisioningApp-replication-wait", "provisioningApp-app")
-    assert depends_on(run, "provisioningApp-notification", "provisioningApp-replication-wait")
+    # Ordering: app -> (Entra answers for its service principal) -> notification email -> job.
+    assert depends_on(run, "provisioningApp-notification", "provisioningApp-app")
     assert depends_on(run, "provisioningApp-job", "provisioningApp-notification")
-    assert depends_on(run, "provisioningApp-job", "provisioningApp-replication-wait")
-    wait = run.named("provisioningApp-replication-wait")
-    assert wait.type == SLEEP
-    assert {k: v for k, v in wait.inputs.items() if k != "__provider"} == {"servicePrincipalObjectId": sp,
-                                                                             "seconds": 60}
+    assert {"objectIds": [sp], "ignoreMissing": True} in run.calls_to(LIST_SPS_TOKEN), "the replication wait read it"
+    assert not [r for r in run.registrations if r.type.startswith("pulumi-python:")], "nothing needs this repo"
+
+    # Day 2 (docs/provisioning-app.md): a looked-up template, the job's state and the notification
+    # settings are left alone after creation.
+    assert app.ignore_changes == ("templateId",)
+    assert job.ignore_changes == ("enabled", "templateId")
+    assert secret.ignore_changes == ("credentials",)
 
     job_id = run.outputs["provisioningJobId"]
     assert re.fullmatch(rf"{job_template}\.[0-9a-f]{{32}}\.{entra.tenant_id}", job_id)
@@ -253,13 +254,15 @@ def test_created_app_is_protected_on_prod(run_program: RunProgram) -> None:
     protected = {r.name for r in run.registrations if r.protect}
     assert {"provisioningApp-app", "provisioningApp-job", "provisioningApp-owner-hr",
             "provisioningApp-owner-logic"} <= protected
-    assert "provisioningApp-replication-wait" not in protected
+    assert "provisioningApp-notification" not in protected
 
 
-def test_a_configured_template_id_skips_the_lookup(run_program: RunProgram) -> None:
+def test_a_configured_template_id_skips_the_lookup_and_is_applied(run_program: RunProgram) -> None:
     run = run_program(chain_config(templateId=GUID))
     assert run.calls_to(APP_TEMPLATE_TOKEN) == []
     assert run.named("provisioningApp-app").inputs["templateId"] == GUID
+    assert run.named("provisioningApp-app").ignore_changes == (), "a configured id is the deliberate way to move"
+    assert run.named("provisioningApp-job").ignore_changes == ("enabled",)
 
 
 def test_the_older_gallery_name_is_found_too() -> None:
@@ -347,8 +350,7 @@ def test_plan_shows_the_chain(tmp_path: Path) -> None:
     for resource in ("`azuread:index/applicationFromTemplate:ApplicationFromTemplate` | `provisioningApp-app` | yes",
                      "`azuread:index/synchronizationJob:SynchronizationJob` | `provisioningApp-job` | yes",
                      "`azuread:index/synchronizationSecret:SynchronizationSecret` | `provisioningApp-notification`",
-                     "`azuread:index/applicationOwner:ApplicationOwner` | `provisioningApp-owner-hr` | yes",
-                     "`pulumi-python:dynamic:Resource` | `provisioningApp-replication-wait`"):
+                     "`azuread:index/applicationOwner:ApplicationOwner` | `provisioningApp-owner-hr` | yes"):
         assert resource in text
     assert "looked-up-on-deploy" not in text
 
@@ -379,7 +381,7 @@ def test_one_owned_by_client_plans_and_runs_into_a_complete_chain(tmp_path: Path
     assert code == 0, err
     run = run_program(config)
     assert sorted(r.type for r in run.registrations if r.name.startswith("provisioningApp-")) == sorted(
-        [TEMPLATE, SLEEP, SECRET, JOB, OWNER])
+        [TEMPLATE, SECRET, JOB, OWNER])
     assert run.named("provisioningApp-owner-hr-sync").inputs["ownerObjectId"] == (
         run.outputs["clients"]["hr-sync"]["servicePrincipalObjectId"])
     assert {"bulkUploadUrl", "provisioningLogsUrl", "provisioningJobId", "provisioningAppServicePrincipalId"} <= set(
