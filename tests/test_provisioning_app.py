@@ -14,6 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components import package
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs, notification_settings
 from components.settings import ProvisioningAppCreateSettings, SettingsError, parse_settings
@@ -27,6 +28,7 @@ from tests.conftest import (
     job_for,
     secret_client,
 )
+from tests.test_package import construct_program, example, example_problems
 from tools import plan
 from tools.offline import APP_TEMPLATE_TOKEN, LAST_RUN, LIST_SPS_TOKEN, OfflineEntra, ProgramRun, mock_guid, run_offline
 
@@ -387,3 +389,19 @@ def test_one_owned_by_client_plans_and_runs_into_a_complete_chain(tmp_path: Path
     assert {"bulkUploadUrl", "provisioningLogsUrl", "provisioningJobId", "provisioningAppServicePrincipalId"} <= set(
         run.outputs)
     assert "| 6. owners of the application | hr-sync | created on deploy |" in text
+
+
+# -- the YAML example -----------------------------------------------------------------------------------
+
+def test_the_yaml_example_creates_the_provisioning_app_through_the_package(entra: OfflineEntra) -> None:
+    """As a YAML program runs it: its properties, checked against the package schema, through construct."""
+    program = example()
+    assert example_problems(program, package.schema()) == []
+    properties = program["resources"]["access"]["properties"]
+    assert properties["provisioningApp"]["create"]["notificationEmail"]
+    run = run_offline(entra, {}, "dev", program=construct_program(properties))
+    built = sorted(r.type for r in run.registrations if r.name.startswith("provisioningApp-"))
+    assert built == sorted([TEMPLATE, SECRET, JOB]), "no dynamic resource: nothing needs this repository"
+    for output in ("bulkUploadUrl", "provisioningJobId"):
+        assert f"${{access.{output}}}" == program["outputs"][output]
+        assert run.outputs[output]

@@ -21,7 +21,7 @@ START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 WEEK = dt.timedelta(days=7)
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"
-SECRET = "azuread:index/synchronizationSecret:SynchronizationSecret"  # noqa: S105 (a type token)
+SECRET = "azuread:index/synchronizationSecret:SynchronizationSecret"
 EMAIL = "hr-ops@contoso.com"
 OTHER_TEMPLATE = "0b9e5f4c-1d2a-4e3b-8c7d-6e5f4a3b2c1d"
 
