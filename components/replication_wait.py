@@ -30,6 +30,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pulumi
+import pulumi.dynamic
 import pulumi_azuread as azuread
 
 POLL_SECONDS = 5.0
@@ -90,3 +91,13 @@ def replicated_service_principal_id(object_id: pulumi.Output[str], parent: pulum
         return f"/servicePrincipals/{ready}"
 
     return object_id.apply(replicated)
+
+
+class _ReplicationWaitProvider(pulumi.dynamic.ResourceProvider):
+    """Kept so a stack deployed with the old wait (a dynamic resource) can delete it.
+
+    The state of ``provisioningApp-replication-wait`` holds this class pickled by reference; the next
+    ``pulumi up`` deletes that resource, and the engine unpickles the provider (from the stack
+    program's folder, this repository) to call ``delete``, which does nothing.  Remove this class once
+    no stack holds the resource.
+    """

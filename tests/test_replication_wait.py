@@ -16,7 +16,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.microsoft import UPLOAD_OWNED_BY
 from components.replication_wait import ReplicationTimeoutError, wait_until_readable
-from tests.conftest import LOGIC_APP, RunProgram, secret_client
+from tests.conftest import LOGIC_APP, ROOT, RunProgram, secret_client
 from tests.test_package import TYPE, construct_program
 from tools.offline import OfflineEntra, ProgramRun, run_offline
 
@@ -131,3 +131,19 @@ def test_the_package_registers_nothing_that_needs_this_repository(entra: Offline
     assert len(run.of_type(TYPE)) == 1
     check_runs_anywhere(run, tmp_path)
     assert run.outputs["bulkUploadUrl"].endswith("/bulkUpload")
+
+
+MAIN_WAIT_PROVIDER = ("gASVPwAAAAAAAACMG2NvbXBvbmVudHMucmVwbGljYXRpb25fd2FpdJSMGF9SZXBsaWNhdGlvbldh"
+                      "aXRQcm92aWRlcpSTlCmBlC4=")
+"""``__provider`` of ``provisioningApp-replication-wait`` as stacks deployed before issue 21 hold it
+(``serialize_provider(_ReplicationWaitProvider())`` at main 6a626ca)."""
+
+
+def test_a_stack_deployed_with_the_old_wait_can_delete_it() -> None:
+    """The engine unpickles the old provider in the stack program's folder to call its (no-op) delete."""
+    code = ("import base64, sys, dill; p = dill.loads(base64.b64decode(sys.stdin.read())); "
+            "p.delete('sp', {'servicePrincipalObjectId': 'sp', 'seconds': 60}); print(type(p).__name__)")
+    loaded = subprocess.run([sys.executable, "-c", code], input=MAIN_WAIT_PROVIDER, cwd=ROOT, capture_output=True,
+                            text=True, check=False, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "_ReplicationWaitProvider"
