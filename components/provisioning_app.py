@@ -38,9 +38,7 @@ import pulumi_azuread as azuread
 
 from components.microsoft import job_bulk_upload_url, provisioning_logs_url
 from components.replication_wait import replicated_service_principal_id
-from components.settings import ProvisioningAppCreateSettings
-
-REPLICATION_WAIT = "reads, in this process, until Entra answers"  # TODO(provapp): drop once tools/plan.py says it
+from components.settings.model import ProvisioningAppCreateSettings
 
 NOTIFICATION_SECRET_KEY = "SyncNotificationSettings"  # noqa: S105 (the name of a synchronization secret)
 # Accidental-deletion prevention stays on; 500 is the threshold Entra suggests by default (not verified

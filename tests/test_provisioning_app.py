@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from components import package
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs, notification_settings
-from components.settings import ProvisioningAppCreateSettings, SettingsError, parse_settings
+from components.settings.model import ProvisioningAppCreateSettings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import (
     GRAPH_ROLES,
     LOGIC_APP,
@@ -30,7 +32,8 @@ from tests.conftest import (
 )
 from tests.test_package import construct_program, example, example_problems
 from tools import plan
-from tools.offline import APP_TEMPLATE_TOKEN, LAST_RUN, LIST_SPS_TOKEN, OfflineEntra, ProgramRun, mock_guid, run_offline
+from tools.offline_entra import APP_TEMPLATE_TOKEN, LIST_SPS_TOKEN, OfflineEntra, mock_guid
+from tools.offline_run import LAST_RUN, ProgramRun, run_offline
 
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"
@@ -345,6 +348,10 @@ def test_plan_shows_the_chain(tmp_path: Path) -> None:
     assert "`inbound-provisioning-access-prod` from the template" in chain
     assert f"`SyncNotificationSettings` to {EMAIL}" in chain
     assert "| 5. job | `API2AAD`, started" in chain
+    # Day 2: what the stack will and will not touch after creation.
+    assert "started when created; **never started or paused after** (the operator's: a pause stays)" in chain
+    assert "a different answer is **reported, not applied**" in chain
+    assert "written when the app is created; **not touched after**" in chain
     assert "| 6. owners of the application | hr | created on deploy |" in chain
     assert "| owners of the service principal | hr | **pending, manual**" in chain
     assert "provisioning agent" not in chain
@@ -360,7 +367,7 @@ def test_plan_shows_the_chain(tmp_path: Path) -> None:
 def test_plan_shows_the_on_premises_steps_as_pending(tmp_path: Path) -> None:
     code, text, err = run_plan(tmp_path, "dev", create_config(target="activeDirectory", templateId=GUID))
     assert code == 0, err
-    assert f"| 1. template | `{GUID}` (configured) |" in text
+    assert f"| 1. template | `{GUID}` (configured) | applied: changing it replaces the app and its job" in text
     assert "| 5. job | `API2AD`" in text
     assert "| provisioning agent |" in text
     assert "needs delegated permissions" in text

@@ -15,7 +15,7 @@ from components import replication_wait
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, secret_client
 from tools.deploys import Deploy, DeploySimulation
-from tools.offline import LIST_SPS_TOKEN, default_gallery
+from tools.offline_entra import LIST_SPS_TOKEN, default_gallery
 
 START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 WEEK = dt.timedelta(days=7)

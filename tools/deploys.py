@@ -37,16 +37,9 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.offline import (
-    DirectoryEntry,
-    OfflineEntra,
-    ProgramRun,
-    RecordingMonitor,
-    _unwrap_secrets,
-    parse_time,
-    program_at,
-    run_offline,
-)
+from tools.offline_entra import DirectoryEntry, OfflineEntra
+from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
+from tools.offline_values import parse_time
 
 # Inputs whose change replaces the resource. Sources: terraform-provider-azuread v3 (`ForceNew`
 # in each resource's schema), terraform-provider-tls (`RequiresReplace` on every certificate and
@@ -178,7 +171,7 @@ class _SimulatingMonitor(RecordingMonitor):
             old = None
         if old is None:
             old = self._aliased(request, aliases)
-        inputs = _unwrap_secrets(rpc.deserialize_properties(request.object))
+        inputs = unwrap_secrets(rpc.deserialize_properties(request.object))
         self.seen.add(key)
         if old is None:
             return self._create(request, key, inputs, "create", (), urn)
@@ -334,12 +327,9 @@ class ProvisioningTenant:
 
     def before_run(self, mocks: OfflineEntra, state: Mapping[str, Deployed]) -> None:
         """The service principals the stack made exist in the tenant; new ones replicate after some misses."""
-        known = getattr(mocks, "created_service_principals", None)
-        if known is None:
-            return
-        known.update(str(d.outputs.get("servicePrincipalObjectId")) for d in state.values()
-                     if d.type == APP_FROM_TEMPLATE)
-        mocks.replication_misses = self.replication_misses  # type: ignore[attr-defined]
+        mocks.created_service_principals.update(str(d.outputs.get("servicePrincipalObjectId")) for d in state.values()
+                                                if d.type == APP_FROM_TEMPLATE)
+        mocks.replication_misses = self.replication_misses
 
     def refresh(self, state: Mapping[str, Deployed]) -> None:
         """``pulumi refresh``: each provider's Read, written to outputs and (as the bridge does) inputs."""
