@@ -14,7 +14,7 @@ import pytest
 from components import replication_wait
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, secret_client
-from tools.deploys import Deploy, DeploySimulation
+from tools.deploys import Deploy, Deployed, DeploySimulation
 from tools.offline_entra import LIST_SPS_TOKEN, default_gallery
 
 START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
@@ -135,3 +135,15 @@ def test_a_slow_replica_is_waited_for_before_the_secret_and_the_job(monkeypatch:
     reads = first.run.calls_to(LIST_SPS_TOKEN).count({"objectIds": [sp], "ignoreMissing": True})
     assert reads == 2 + replication_wait.SIGHTINGS, "two misses, then consecutive sightings"
     assert first.run.named("provisioningApp-job").inputs["servicePrincipalId"] == f"/servicePrincipals/{sp}"
+
+
+def test_upgrading_a_stack_with_the_old_wait_deletes_only_the_wait() -> None:
+    """A stack deployed before issue 21 holds the dynamic resource; nothing else changes on upgrade."""
+    simulation = first_deploy()
+    app = simulation.of_type(TEMPLATE)[0]
+    legacy = "pulumi-python:dynamic:Resource"
+    simulation.state[f"{legacy}::provisioningApp-replication-wait"] = Deployed(
+        legacy, "provisioningApp-replication-wait", app.outputs["servicePrincipalObjectId"],
+        {"servicePrincipalObjectId": app.outputs["servicePrincipalObjectId"], "seconds": 60}, {}, 1, START)
+    upgraded = simulation.up(config(), START + WEEK, refresh=True)
+    assert provisioning_changes(upgraded) == [("delete", "provisioningApp-replication-wait", ())]
