@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError, parse_settings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGURATION = ROOT / "docs" / "configuration.md"
