@@ -21,8 +21,8 @@ aliases: an alias on a component carries its whole subtree over.
 
 A ``StackReference`` to the stack itself is answered from the last deploy's outputs (secret ones
 listed in ``secretOutputNames``), as the engine answers it from the stack's checkpoint: the
-renewal ledger (``components/renewal.py``) is read back that way.  A reference to any other stack
-finds no outputs.
+renewal ledger (``components/renewal.py``) is read back that way.  ``pulumi stack rename`` keeps
+a stack's outputs, and so does this.
 
 What a provider stores is what it compares with: the offline tenant stores credential dates
 the way Graph does (whole seconds), and pulumi-tls's times in Go's nanosecond text.  A pulumi-tls
@@ -42,7 +42,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.offline_entra import STACK_REFERENCE, DirectoryEntry, OfflineEntra
+from tools.offline_entra import DirectoryEntry, OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
 from tools.offline_values import parse_time
 
@@ -147,9 +147,8 @@ def _stored(entry: Deployed, field_name: str) -> Any:
 class _SimulatingMonitor(RecordingMonitor):
     """Answers registrations from the simulated state, recording what each one does."""
 
-    def __init__(self, mocks: OfflineEntra, simulation: DeploySimulation, deploy: Deploy, stack: str = "dev") -> None:
+    def __init__(self, mocks: OfflineEntra, simulation: DeploySimulation, deploy: Deploy) -> None:
         super().__init__(mocks)
-        self.stack = stack
         self.entra = mocks
         self.simulation = simulation
         self.deploy = deploy
@@ -207,16 +206,6 @@ class _SimulatingMonitor(RecordingMonitor):
         old.urn = urn
         state[key] = old
         return self._answer(request, old)
-
-    # -- the stack's own history (issue 20) ---------------------------------------------------
-
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        if request.type != STACK_REFERENCE:
-            return super().ReadResource(request)  # type: ignore[no-untyped-call]
-        urn = self.make_urn(request.parent, request.type, request.name)
-        state = self.simulation.stack_reference(request.id, self.stack)
-        self.resources[urn] = MockMonitor.ResourceRegistration(urn, request.id, state)
-        return resource_pb2.ReadResourceResponse(urn=urn, properties=_sync_await(rpc.serialize_properties(state, {})))
 
     def _urns(self, request: Any) -> tuple[str, frozenset[str]]:
         """The registration's URN and the URNs its aliases (its own and its parents') resolve to."""
@@ -300,7 +289,9 @@ class DeploySimulation:
         if refresh:
             self.tenant.refresh(self.state)
         deploy = Deploy(number=len(self.deploys) + 1, now=now, run=ProgramRun([], [], []))
-        monitor = _SimulatingMonitor(mocks, self, deploy, stack)
+        monitor = _SimulatingMonitor(mocks, self, deploy)
+        # The stack's StackReference to itself reads the last deploy's outputs (issue 20's ledger).
+        mocks.stack_outputs, mocks.secret_output_names = self.outputs, self.secret_outputs
         self.tenant.before_run(mocks, self.state)
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
         for key in [k for k in self.state if k not in monitor.seen]:
@@ -310,17 +301,6 @@ class DeploySimulation:
         self.deploys.append(deploy)
         self.outputs, self.secret_outputs = dict(deploy.run.outputs), deploy.run.secret_outputs
         return deploy
-
-    def stack_reference(self, name: str, stack: str) -> dict[str, Any]:
-        """What the engine answers a StackReference to ``name`` with, during a deploy of ``stack``.
-
-        The running stack's own name (``<org>/<project>/<stack>``, or the bare stack name) reads
-        the last deploy's outputs; ``pulumi stack rename`` keeps them, and so does this.
-        """
-        own = name == stack or name.endswith(f"/{stack}")
-        outputs = self.outputs if own else {}
-        return {"name": name, "outputs": outputs,
-                "secretOutputNames": sorted(n for n in self.secret_outputs if n in outputs)}
 
     def of_type(self, typ: str) -> list[Deployed]:
         return [d for d in self.state.values() if d.type == typ]

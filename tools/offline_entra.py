@@ -100,6 +100,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """App registrations that exist already, by object id: what an ``import`` of one reads."""
         self.stack_outputs = dict(stack_outputs or {})
         """The last deploy's outputs: what a StackReference to the running stack reads ({}: never deployed)."""
+        self.secret_output_names: frozenset[str] = frozenset()
+        """Which of them are secret (``secretOutputNames``)."""
         self.created_service_principals: set[str] = set()
         """Object ids of the service principals the program's resources made (a gallery app's)."""
         self.replication_misses = 0
@@ -216,8 +218,10 @@ class OfflineEntra(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.typ == STACK_REFERENCE:
             # A read of a stack's outputs (the renewal ledger); the mock knows only the running stack's.
-            return args.resource_id, {"name": args.resource_id, "outputs": self.stack_outputs,
-                                      "secretOutputNames": []}
+            name = str(args.resource_id)
+            outputs = self.stack_outputs if name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack() else {}
+            return name, {"name": name, "outputs": outputs,
+                          "secretOutputNames": sorted(n for n in self.secret_output_names if n in outputs)}
         if args.resource_id:
             return self._imported(args)
         state = dict(args.inputs)
