@@ -12,8 +12,8 @@ KINDS = ("secret", "certificate", "existing-mi", "user-assigned-mi")
 
 # Custom resources per client at the floor, with the default two permissions:
 # secret: app + service principal + 1 password (a new client's one credential; a second exists only
-# during a renewal's 14-day overlap) + 2 grants; certificate (one brought): app + service principal + the certificate + 2 grants;
-# existing identity: the grants only; user-assigned: identity + grants.
+# during a renewal's 14-day overlap) + 2 grants; certificate (one brought): app + service principal +
+# the certificate + 2 grants; existing identity: the grants only; user-assigned: identity + grants.
 MINIMUM_RESOURCES_PER_CLIENT = {"secret": 5, "certificate": 5, "existing-mi": 2, "user-assigned-mi": 3}
 
 _NOW = dt.datetime.now(dt.UTC)
