@@ -55,8 +55,11 @@ current and previous *period's* credentials, named by the period's start, and ex
 ``credentialRenewsAt`` (the next period's start) but no ledger.  :func:`calendar_ledger` rebuilds
 the ledger from that: H is the current period's credential (handed out by the last deploy, before
 ``credentialRenewsAt``: ``since = min(now, credentialRenewsAt)``), S the previous period's (end date
-not recorded).  Both carry over under their names.  A secret from before renewal existed
-(``<key>-secret``, no ``credentialRenewsAt``) carries over as generation ``""``.
+not recorded).  Both carry over under their names.  A credential from before renewal existed
+(``<key>-secret``, or ``<key>-key``/``-cert``/``-certificate``; no ``credentialRenewsAt``) carries
+over as generation ``""``, handed out since the upgrade deploy.  The calendar version's rotation
+period is the config's: a ``rotationDays`` changed in the upgrade deploy itself is refused (the
+names could not be known), not guessed.
 
 The limits below (``rotationDays ≥ 21``, lifetime ``≥ 2 × rotationDays + 7`` and ``≥ rotationDays +
 30``) are the calendar version's; the ledger needs only ``rotationDays > OVERLAP_DAYS`` and
@@ -184,9 +187,10 @@ def calendar_ledger(client: Mapping[str, Any], form: Form, now: dt.datetime, lif
     renews = client.get("credentialRenewsAt")
     end = parse(expires) if isinstance(expires, str) else None
     if not isinstance(renews, str):
-        # Before renewal existed: one secret named <key>-secret. (A certificate's outputs look the
-        # same as a bring-your-own one's, so only a secret is recognised.)
-        return Ledger(form, Held("", now, end)) if form == "secret" else None
+        # Before renewal existed: one credential under the bare names (<key>-secret; <key>-key,
+        # <key>-cert, <key>-certificate). A bring-your-own certificate's outputs look the same: after a
+        # switch from one to ``generate`` this declares a new key pair under the bare names, handed out.
+        return Ledger(form, Held("", now, end))
     next_start = parse(renews)
     period = dt.timedelta(days=rotation_days)
     start = next_start - period

@@ -303,3 +303,31 @@ def test_the_package_keeps_the_promise(export_as: str, pass_ledger: bool) -> Non
             assert deploy.changes == [], "it read its own history"
     assert len(set(names)) >= 3, "renewed, not recreated on every deploy"
     assert len(set(names)) < len(names)
+
+
+def test_a_secret_from_before_renewal_carries_over_under_its_name() -> None:
+    """The version before renewal left one ``hr-secret`` and no ``credentialRenewsAt``: it stays, handed
+    out, until it is due; then it is superseded and kept 14 days."""
+    config = {"clients": {"hr": secret_client(lifetimeDays=90)}}
+    simulation = DeploySimulation(ROLES)
+    simulation.up(config, START)
+    application_id = simulation.of_type("azuread:index/application:Application")[0].id
+    for entry in simulation.credentials("hr"):
+        del simulation.state[f"{entry.type}::{entry.name}"]
+    inputs = {"applicationId": application_id, "displayName": "inbound-provisioning-access-dev-hr (managed by Pulumi)",
+              "endDate": "2027-06-01T00:00:00Z"}
+    simulation.state[f"{PASSWORD}::hr-secret"] = Deployed(
+        PASSWORD, "hr-secret", f"{application_id}/password/legacy", inputs,
+        {**inputs, "value": "the secret the HR client has today", "keyId": "legacy"}, 0, START)
+    client = {k: v for k, v in simulation.outputs["clients"]["hr"].items()
+              if k not in ("renewal", "credentialKeyIds", "credentialRenewsAt")}
+    simulation.outputs = {**simulation.outputs, "clients": {"hr": {**client, "credentialExpiresAt": inputs["endDate"]}},
+                          "clientCredentials": {"hr": {"clientSecret": "the secret the HR client has today"}}}
+    upgrade = simulation.up(config, START + DAY)
+    assert upgrade.changes == [], "kept, unchanged, under its own name"
+    assert upgrade.run.outputs["clients"]["hr"]["renewal"]["handedOut"]["generation"] == ""
+    renewed = simulation.up(config, START + DAY + 28 * DAY)
+    assert [(c.kind, c.name) for c in renewed.changes] == [("create", f"hr-secret-{START + 29 * DAY:%Y%m%d}")]
+    assert simulation.up(config, START + 36 * DAY).changes == [], "the old one stays its 14 days"
+    gone = simulation.up(config, START + 43 * DAY)
+    assert [(c.kind, c.name) for c in gone.changes] == [("delete", "hr-secret")]

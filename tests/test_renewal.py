@@ -194,9 +194,12 @@ def test_the_calendar_versions_outputs_give_its_two_credentials() -> None:
         calendar_ledger(outputs, "secret", later, 180, 84)
 
 
-def test_a_secret_from_before_renewal_is_generation_empty() -> None:
+def test_a_credential_from_before_renewal_is_generation_empty() -> None:
     ledger = calendar_ledger({"credentialType": "secret", "credentialExpiresAt": text(NOW + 400 * DAY)},
                              "secret", NOW, 180, 84)
     assert ledger is not None
     assert ledger.handed_out.generation == ""
-    assert calendar_ledger({"credentialType": "certificate"}, "generatedCertificate", NOW, 180, 84) is None
+    certificate = calendar_ledger({"credentialType": "certificate"}, "generatedCertificate", NOW, 180, 84)
+    assert certificate is not None
+    assert certificate.handed_out.generation == "", "<key>-key, <key>-cert, <key>-certificate"
+    assert calendar_ledger({"credentialType": "federated"}, "secret", NOW, 180, 84) is None
