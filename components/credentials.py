@@ -21,6 +21,7 @@ import pulumi_tls as tls
 from cryptography import x509
 
 from components.renewal import (
+    OVERLAP_DAYS,
     Decision,
     Form,
     Ledger,
@@ -94,14 +95,13 @@ def attach_credential(name: str, credential: Credential, application: azuread.Ap
     """
     opts = pulumi.ResourceOptions(parent=parent)
     if isinstance(credential, SecretCredential):
-        decision = decide(_ledger(name, "secret", history, now, credential.lifetime_days, credential.rotation_days),
-                          now, credential.lifetime_days, credential.rotation_days)
+        decision = _decide(name, "secret", history, now, credential.lifetime_days, credential.rotation_days)
         return _secrets(name, decision, application, parent)
     if isinstance(credential, CertificateCredential):
         return _pem_certificates(name, credential, application, parent)
     if isinstance(credential, GeneratedCertificateCredential):
-        decision = decide(_ledger(name, "generatedCertificate", history, now, credential.validity_days,
-                                  credential.rotation_days), now, credential.validity_days, credential.rotation_days)
+        decision = _decide(name, "generatedCertificate", history, now, credential.validity_days,
+                           credential.rotation_days)
         return _generated_certificates(name, credential, decision, application, parent)
     return _federated(name, credential, application, opts)
 
@@ -118,6 +118,20 @@ def _ledger(name: str, form: Form, history: Mapping[str, Any] | None, now: dt.da
     except LedgerError as error:
         # Guessing which credentials exist could delete the one in use: refuse, and say why.
         raise pulumi.RunError(f"clients.{name}: the last deploy's renewal record cannot be used: {error}") from None
+
+
+def _decide(name: str, form: Form, history: Mapping[str, Any] | None, now: dt.datetime, lifetime_days: int,
+            rotation_days: int) -> Decision:
+    """This deploy's renewal decision, after warning of any credential in use it removes (only ever
+    on an upgrade from the calendar version: see ``components/renewal.py``)."""
+    decision = decide(_ledger(name, form, history, now, lifetime_days, rotation_days), now, lifetime_days,
+                      rotation_days)
+    for retired in decision.retired:
+        if retired.in_use:
+            shown = retired.generation or "(from before renewal)"
+            pulumi.log.warn(f"clients.{name}: the superseded credential {shown} is removed before its {OVERLAP_DAYS} "
+                            f"days ({retired.reason}): a consumer still using it is cut off")
+    return decision
 
 
 def resource_suffix(generation: str) -> str:

@@ -59,7 +59,13 @@ not recorded).  Both carry over under their names.  A credential from before ren
 (``<key>-secret``, or ``<key>-key``/``-cert``/``-certificate``; no ``credentialRenewsAt``) carries
 over as generation ``""``, handed out since the upgrade deploy.  The calendar version's rotation
 period is the config's: a ``rotationDays`` changed in the upgrade deploy itself is refused (the
-names could not be known), not guessed.
+names could not be known), not guessed.  Only there can H be due while S is inside its 14 days (a
+tight schedule, first deployed after a pause past ``credentialRenewsAt``): S then goes early, the
+one exception to promise 2, and the deploy warns (``Retired.in_use``).
+
+A deploy that fails after creating a credential but before its outputs are saved leaves the
+ledger as it was: the next deploy decides again from it, and the credential no consumer received
+is dropped (or, on the same UTC day, kept under the same name).
 
 The limits below (``rotationDays ≥ 21``, lifetime ``≥ 2 × rotationDays + 7`` and ``≥ rotationDays +
 30``) are the calendar version's; the ledger needs only ``rotationDays > OVERLAP_DAYS`` and

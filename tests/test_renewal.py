@@ -203,3 +203,19 @@ def test_a_credential_from_before_renewal_is_generation_empty() -> None:
     assert certificate is not None
     assert certificate.handed_out.generation == "", "<key>-key, <key>-cert, <key>-certificate"
     assert calendar_ledger({"credentialType": "federated"}, "secret", NOW, 180, 84) is None
+
+
+def test_only_a_calendar_upgrade_after_a_pause_can_retire_the_superseded_one_early() -> None:
+    """A tight calendar schedule (51/21) first redeployed just after ``credentialRenewsAt``: the
+    handed-out one has under 30 days left, so it is due while the previous period's is inside its
+    14 days. Three at once is not an option: that one goes, flagged as in use (the deploy warns)."""
+    newest, _ = renewal_slots(NOW, 51, 21)
+    renews = next_renewal(NOW, 21)
+    outputs = {"credentialType": "secret", "credentialExpiresAt": text(newest.end_date),
+               "credentialRenewsAt": text(renews)}
+    at = renews + DAY
+    ledger = calendar_ledger(outputs, "secret", at, 51, 21)
+    assert ledger is not None
+    decision = decide(ledger, at, 51, 21)
+    assert [(r.reason, r.in_use) for r in decision.retired] == [("superseded early", True)]
+    assert [h.generation for h in decision.kept] == [at.strftime("%Y%m%d"), newest.suffix]
