@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Mapping
 
 import pulumi
 
@@ -25,7 +26,7 @@ import pulumi
 from pulumi_azure_native import authorization, keyvault
 
 from components.microsoft import KEY_VAULT_SECRETS_USER_ROLE_ID, PEM_CONTENT_TYPE, role_definition_id
-from components.settings import KeyVaultSettings
+from components.settings.model import KeyVaultSettings
 
 # Role assignment names are GUIDs the caller chooses: derived from what the assignment is, a rerun
 # (or a second stack describing the same assignment) names the same one and replaces nothing.
@@ -58,11 +59,14 @@ def reader_assignment_name(scope: str, principal_id: str) -> str:
 
 def deliver_to_key_vault(name: str, settings: KeyVaultSettings, credential_type: str,
                          material: pulumi.Output[dict[str, str]], expires_at: pulumi.Output[str],
-                         parent: pulumi.Resource, protect: bool) -> pulumi.Output[str]:
+                         principal_types: Mapping[str, str], parent: pulumi.Resource,
+                         protect: bool) -> pulumi.Output[str]:
     """Write the handed-out credential to the client's secret and let its readers read it; the versionless URI.
 
     ``material`` and ``expires_at`` are the outputs that feed ``clientCredentials.<key>`` and
     ``credentialExpiresAt``, so the secret follows every renewal of the credential.
+    ``principal_types`` holds each reader's type as the tenant reports it: azure-native would send
+    ``User`` for an unset ``principalType``, and Resource Manager refuses a type that does not match.
     """
     secret = keyvault.Secret(
         f"{name}-key-vault-secret",
@@ -78,10 +82,10 @@ def deliver_to_key_vault(name: str, settings: KeyVaultSettings, credential_type:
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
     for reader in settings.readers:
-        # principalType is left unset: a reader may be a user, a group or a service principal.
         authorization.RoleAssignment(
             f"{name}-key-vault-reader-{reader}",
             principal_id=reader,
+            principal_type=principal_types.get(reader, "ServicePrincipal"),
             role_definition_id=role_definition_id(settings.subscription_id, KEY_VAULT_SECRETS_USER_ROLE_ID),
             scope=settings.secret_scope,
             role_assignment_name=reader_assignment_name(settings.secret_scope, reader),

@@ -27,7 +27,7 @@ from examples.hr_client.bulk_request import (
 from examples.hr_client.sign_in import combined_pem
 from tests.conftest import LOGIC_APP, PROVISIONING_APP, RunProgram, job_for, secret_client
 from tests.fake_graph import FakeResponse, FakeTransport
-from tools.offline import OfflineEntra
+from tools.offline_entra import OfflineEntra
 
 IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"
 VAULT = "https://hr-vault.vault.azure.net"
