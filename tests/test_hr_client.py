@@ -405,3 +405,28 @@ def test_secret_from_an_environment_variable_and_usage_errors(outputs: dict[str,
     code, text, _ = run_client(fake, "--outputs", str(path))
     assert code == 2
     assert "give --client, one of: workday, gen-cert, logic-app" in text
+
+
+def test_the_stacks_key_vault_secret_is_read_when_configured(run_program: RunProgram, entra: OfflineEntra,
+                                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+    monkeypatch.delenv("MSI_ENDPOINT", raising=False)
+    vault_id = ("/subscriptions/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/resourceGroups/hr-rg/providers/"
+                "Microsoft.KeyVault/vaults/hr-vault")
+    run = run_program({
+        "clients": {"hr-sync": {**secret_client(), "keyVault": {"vaultId": vault_id,
+                                                                 "readers": [LOGIC_APP.object_id]}}},
+        "provisioningApp": {"displayName": PROVISIONING_APP.display_name, "jobId": job_for(entra.tenant_id)},
+    })
+    # What the consumer holds: the non-secret outputs only (`pulumi stack output --json`).
+    public = {k: v for k, v in run.outputs.items() if k not in run.secret_outputs}
+    path = tmp_path / "public.json"
+    path.write_text(json.dumps(public))
+    assert public["clients"]["hr-sync"]["keyVaultSecretUri"] == SECRET_URI
+    (secret,) = run.of_type("azure-native:keyvault:Secret")
+    fake = FakeAzure(run.outputs["tenantId"], vault_value=secret.inputs["properties"]["value"])
+    code, text, _ = run_client(fake, "--outputs", str(path))
+    assert code == 0, text
+    assert fake.vault_reads == [("/secrets/hr-sync/", "https://vault.azure.net")]
+    assert fake.token_forms[0]["client_secret"] == run.outputs["clientCredentials"]["hr-sync"]["clientSecret"]
+    assert "accepted (202)" in text
