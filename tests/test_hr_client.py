@@ -25,9 +25,10 @@ from examples.hr_client.bulk_request import (
     load_bulk_request,
 )
 from examples.hr_client.sign_in import combined_pem
-from tests.conftest import LOGIC_APP, PROVISIONING_APP, RunProgram, job_for, secret_client
+from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, PROVISIONING_APP, RunProgram, job_for, secret_client
 from tests.fake_graph import FakeResponse, FakeTransport
 from tools.offline_entra import OfflineEntra
+from tools.offline_run import run_offline
 
 IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"
 VAULT = "https://hr-vault.vault.azure.net"
@@ -160,10 +161,11 @@ class FakeAzure(FakeTransport):
                            "recoveryLevel": "Recoverable+Purgeable"}})
 
 
-@pytest.fixture
-def outputs(run_program: RunProgram, entra: OfflineEntra, tmp_path: Path) -> dict[str, Any]:
-    """A deployed stack's outputs with secrets (`pulumi stack output --json --show-secrets`)."""
-    run = run_program({
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A deployed stack's outputs with secrets (`pulumi stack output --json --show-secrets`), once per module."""
+    entra = OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, PROVISIONING_APP], now=NOW)
+    run = run_offline(entra, {
         "clients": {
             "workday": secret_client(),
             "gen-cert": {"kind": "servicePrincipal", "credential": {"type": "certificate",
@@ -171,9 +173,9 @@ def outputs(run_program: RunProgram, entra: OfflineEntra, tmp_path: Path) -> dic
             "logic-app": {"kind": "managedIdentity", "existing": {"displayName": LOGIC_APP.display_name}},
         },
         "provisioningApp": {"displayName": PROVISIONING_APP.display_name, "jobId": job_for(entra.tenant_id)},
-    })
+    }, "dev")
     recorded: dict[str, Any] = json.loads(json.dumps(run.outputs))
-    path = tmp_path / "outputs.json"
+    path = tmp_path_factory.mktemp("stack") / "outputs.json"
     path.write_text(json.dumps(recorded))
     recorded["_path"] = str(path)
     return recorded
