@@ -106,7 +106,8 @@ def _stack_values(args: argparse.Namespace) -> dict[str, Any]:
     args.tenant_id = args.tenant_id or outputs.get("tenantId")
     args.client_id = args.client_id or client.get("clientId")
     args.bulk_upload_url = args.bulk_upload_url or outputs.get("bulkUploadUrl")
-    args.key_vault_secret_uri = args.key_vault_secret_uri or client.get("keyVaultSecretUri")
+    if not (args.credential_env or args.credential_file):  # a source given on the command line wins
+        args.key_vault_secret_uri = args.key_vault_secret_uri or client.get("keyVaultSecretUri")
     if args.sign_in is None:
         args.sign_in = SIGN_IN_BY_CREDENTIAL_TYPE.get(client.get("credentialType"))
         if args.sign_in is None:
