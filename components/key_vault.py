@@ -4,7 +4,7 @@ For a client with ``keyVault`` the stack writes the credential it hands out (the
 ``clientCredentials.<key>``) to a secret in an RBAC-authorization vault, with the credential's
 end date as the secret's expiry, and gives each reader *Key Vault Secrets User* on that one
 secret.  A client secret is written as it is; a generated certificate as one PEM, the private
-key then the certificate, content type ``application/x-pem-file`` (the form of a PEM Key Vault
+key then the certificate, content type ``application/x-pem-file`` (the layout of a PEM Key Vault
 certificate's backing secret, and what azure-identity's ``CertificateCredential`` loads).
 
 Each renewal changes the value, which azure-native applies as an update of the secret (a PUT of
