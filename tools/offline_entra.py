@@ -273,9 +273,14 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return role_assignment(state, self.deployer_object_id, known, self.now)
         if typ == "tls:index/privateKey:PrivateKey":
             key = mock_private_key()
+            # pulumi-tls: `privateKeyPem` of an RSA key is PKCS#1 ("RSA PRIVATE KEY"); PKCS#8 is
+            # the separate `privateKeyPemPkcs8` (terraform-provider-tls, private_key.go).
             state.update(
-                privateKeyPem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                privateKeyPem=key.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.TraditionalOpenSSL,
                                                 serialization.NoEncryption()).decode(),
+                privateKeyPemPkcs8=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()).decode(),
                 publicKeyPem=key.public_key().public_bytes(
                     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
             )
