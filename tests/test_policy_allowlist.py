@@ -22,7 +22,8 @@ from pulumi_policy import (
 from policy import resource_types as t
 from policy import rules
 from tests.conftest import NOW, ROLE_ID, existing_identity, secret_client
-from tools.offline import OfflineEntra, ProgramRun, RecordingMonitor, run_offline
+from tools.offline_entra import OfflineEntra
+from tools.offline_run import ProgramRun, RecordingMonitor, run_offline
 
 PROJECT = "inbound-provisioning-access"
 POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}
