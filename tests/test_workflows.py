@@ -326,6 +326,11 @@ def test_access_plan_runs_base_code_on_the_pull_requests_stack_files_as_data() -
     assert "secrets." not in text
     fetch = next(s for s in steps(job) if "pr-stacks/" in str(s.get("run")) and "gh api" in str(s.get("run")))
     assert fetch["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    # Bounded work: a few stack files, none read past what tools/stack_file_limits.py accepts.
+    from tools.stack_file_limits import MAX_FILE_BYTES
+
+    assert f"head -c {MAX_FILE_BYTES + 1} >" in fetch["run"]
+    assert '"$(wc -l < pr-stacks.txt)" -gt 20' in fetch["run"]
     assert "--only-binary=:all:" in runs(job)
     assert "-r requirements.lock" in runs(job)
     assert 'python -m tools.plan_diff --base "$name" --pr "pr-stacks/$name"' in runs(job)
