@@ -30,8 +30,6 @@ SECRET_SCOPE = re.compile(
     r"(?P<vault>[a-z0-9-]{3,24})/secrets/(?P<secret>[a-z0-9-]{1,127})$", re.IGNORECASE)
 SYNC_SECRET_KEYS = frozenset({"SyncNotificationSettings"})
 JOB_TEMPLATES = frozenset({"API2AAD", "API2AD"})
-REPLICATION_WAIT_INPUTS = frozenset({"servicePrincipalObjectId", "seconds", "__provider"})
-MAX_REPLICATION_WAIT_SECONDS = 600
 MIN_RSA_BITS = 2048
 SIGN_IN_AUDIENCE = "AzureADMyOrg"
 
@@ -118,19 +116,6 @@ def _sync_job(p: Reading, _args: ResourceValidationArgs) -> list[str]:
     return []
 
 
-def _replication_wait(p: Reading, _args: ResourceValidationArgs) -> list[str]:
-    # A dynamic provider runs its own code with the deployer's credentials: only the one the program has.
-    problems = []
-    extra = sorted(set(p.data) - REPLICATION_WAIT_INPUTS)
-    if extra or "servicePrincipalObjectId" not in p.data:
-        problems.append(f"is a dynamic resource with inputs {sorted(p.data)}: only the replication wait "
-                        f"({sorted(REPLICATION_WAIT_INPUTS)}) is allowed")
-    seconds = p.get("seconds")
-    if isinstance(seconds, int | float) and not 0 <= seconds <= MAX_REPLICATION_WAIT_SECONDS:
-        problems.append(f"waits {seconds} s: at most {MAX_REPLICATION_WAIT_SECONDS}")
-    return problems
-
-
 def _role_assignment(p: Reading, _args: ResourceValidationArgs) -> list[str]:
     problems = []
     role = p.get("roleDefinitionId")
@@ -176,7 +161,6 @@ RULES: dict[str, Rule] = {
     t.SELF_SIGNED_CERT: _self_signed,
     t.SYNCHRONIZATION_SECRET: _sync_secret,
     t.SYNCHRONIZATION_JOB: _sync_job,
-    t.DYNAMIC: _replication_wait,
     t.ROLE_ASSIGNMENT: _role_assignment,
     t.STACK_REFERENCE: _stack_reference,
 }

@@ -46,10 +46,12 @@ SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
 USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 KEY_VAULT_SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (Key Vault delivery, issue 24)
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"  # only Key Vault Secrets User on one secret
-DYNAMIC = "pulumi-python:dynamic:Resource"  # the provisioning app's replication wait
 STACK_REFERENCE = "pulumi:pulumi:StackReference"  # the stack's own last deploy (renewal, issue 20)
 PROVIDER_PREFIX = "pulumi:providers:"
-# The packages whose default providers the program uses (``pulumi-python`` runs dynamic resources).
+# The packages whose default providers the program uses.  ``pulumi-python`` ran the provisioning app's
+# old replication wait, a dynamic resource: a stack deployed with it still holds that provider until
+# the wait is deleted.  Dynamic *resources* (``pulumi-python:dynamic:Resource``), which run their own
+# code with the deployer's credentials, are not on the list: the program registers none.
 PROVIDER_PACKAGES = frozenset({"azuread", "azure-native", "tls", "pulumi-python"})
 
 
@@ -89,7 +91,6 @@ ALLOWED_TYPES: Mapping[str, AllowedType] = {
     SYNCHRONIZATION_SECRET: AllowedType(_PROV_APP, "the provisioning job's notification email"),
     SYNCHRONIZATION_JOB: AllowedType(_PROV_APP, "the provisioning job"),
     APPLICATION_OWNER: AllowedType(_PROV_APP, "an OwnedBy client as owner of the provisioning app"),
-    DYNAMIC: AllowedType(_PROV_APP, "the provisioning app's replication wait"),
     # Key Vault delivery (issue 24): under whichever of the program's components writes it.
     KEY_VAULT_SECRET: AllowedType(COMPONENTS, "a client's credential delivered to its Key Vault secret"),
     ROLE_ASSIGNMENT: AllowedType(COMPONENTS, "Key Vault Secrets User on that one secret, for a reader"),

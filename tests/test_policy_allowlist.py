@@ -197,6 +197,8 @@ FOREIGN: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("azure-native:keyvault:Vault", {"properties": {"accessPolicies": []}}, (ACCESS,)),
     ("azure-native:keyvault:AccessPolicy", {"policy": {"permissions": {"secrets": ["get"]}}}, (ACCESS,)),
     ("azure-native:authorization:RoleDefinition", {"permissions": [{"actions": ["*"]}]}, (ACCESS,)),
+    # A dynamic provider runs its own code with the deployer's credentials at deploy time.
+    ("pulumi-python:dynamic:Resource", {"__provider": "pickled code"}, (ACCESS, t.PROVISIONING_APP)),
     ("aws:iam/role:Role", {}, ()),
     ("pulumi:providers:aws", {}, ()),
 ]
@@ -234,7 +236,6 @@ MISUSED: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
      {"credentials": [{"key": "SyncNotificationSettings", "value": "{}"}, {"key": "SecretToken", "value": "t"}]},
      (ACCESS, t.PROVISIONING_APP)),
     ("another sync template", t.SYNCHRONIZATION_JOB, {"templateId": "AWSSingleAccount"}, (ACCESS, t.PROVISIONING_APP)),
-    ("another dynamic provider", t.DYNAMIC, {"__provider": "pickle", "command": "curl"}, (ACCESS, t.PROVISIONING_APP)),
     ("Owner on a subscription", t.ROLE_ASSIGNMENT,
      {"roleDefinitionId": f"{SUB}{OWNER_ROLE}", "scope": SUB, "principalId": "p"}, (ACCESS, SP)),
     ("Secrets User on a whole vault", t.ROLE_ASSIGNMENT,
