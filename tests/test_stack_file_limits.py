@@ -55,6 +55,13 @@ def test_an_alias_bomb_is_refused_by_counting_never_expanding(tmp_path: Path) ->
     assert ":6:" in message, "the line where the count passes the bound"
 
 
+def test_aliases_of_a_long_value_are_bounded_by_their_expanded_text(tmp_path: Path) -> None:
+    # 16 KiB, 9,900 times: 160 MB of JSON for the program, from a 40 KB file within every other bound.
+    text = (f"config:\n  {NS}:s: &s '{'a' * 16_000}'\n  {NS}:l: &l [{', '.join(['*s'] * 99)}]\n"
+            f"  {NS}:x: [{', '.join(['*l'] * 99)}]\n")
+    assert "more than 1024 KiB of text once its aliases are expanded" in refused(write(tmp_path, text))
+
+
 def test_an_alias_that_refers_to_its_own_value_is_refused(tmp_path: Path) -> None:
     assert "refers to the value that contains it" in refused(write(tmp_path, f"config:\n  {NS}:x: &a [1, *a]\n"))
 

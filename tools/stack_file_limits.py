@@ -29,6 +29,10 @@ MAX_FILE_BYTES = 256 * 1024
 MAX_NODES = 10_000
 """YAML nodes after aliases and merge keys are expanded: 25 clients of the largest shape (a
 user-assigned identity with 50 tags) are about 3,500."""
+MAX_EXPANDED_CHARS = 1024 * 1024
+"""Characters of all values after aliases are expanded: without aliases that is under the file's
+256 KiB; aliases of one long value would otherwise make the JSON the CLI hands the program (and
+every copy the program decodes) grow to 160 MB within the other bounds."""
 MAX_DEPTH = 12
 """Nesting: the deepest real value (a tag of a user-assigned identity) is 7 levels down."""
 MAX_ENTRIES = 100
@@ -73,31 +77,37 @@ class _NodeWalk:
     """Expanded size and height of every node, each node visited once however many aliases name it."""
 
     def __init__(self) -> None:
-        self.done: dict[int, tuple[int, int]] = {}
+        self.done: dict[int, tuple[int, int, int]] = {}
         self.open: set[int] = set()
 
-    def visit(self, node: Node, depth: int) -> tuple[int, int]:
+    def visit(self, node: Node, depth: int) -> tuple[int, int, int]:
+        """The node's (values, characters, height) once expanded."""
         if depth > MAX_DEPTH:
             raise StackFileLimitError(f"nested more than {MAX_DEPTH} levels deep", _line(node))
         key = id(node)
         if key in self.done:
-            size, height = self.done[key]
+            size, chars, height = self.done[key]
             if depth + height - 1 > MAX_DEPTH:
-                raise StackFileLimitError(f"nested more than {MAX_DEPTH} levels deep (through an alias)", _line(node))
-            return size, height
+                raise StackFileLimitError(f"nested more than {MAX_DEPTH} levels deep (through an alias)",
+                                          _line(node))
+            return size, chars, height
         if key in self.open:
             raise StackFileLimitError("an alias refers to the value that contains it", _line(node))
         self.open.add(key)
         size, height = 1, 1
+        chars = len(str(node.value)) if isinstance(node, ScalarNode) else 0
         for child in self._children(node):
-            child_size, child_height = self.visit(child, depth + 1)
-            size += child_size
-            height = max(height, child_height + 1)
+            child_size, child_chars, child_height = self.visit(child, depth + 1)
+            size, chars, height = size + child_size, chars + child_chars, max(height, child_height + 1)
             if size > MAX_NODES:
-                raise StackFileLimitError(f"more than {MAX_NODES:,} values once its aliases are expanded", _line(node))
+                raise StackFileLimitError(f"more than {MAX_NODES:,} values once its aliases are expanded",
+                                          _line(node))
+            if chars > MAX_EXPANDED_CHARS:
+                raise StackFileLimitError(f"more than {MAX_EXPANDED_CHARS // 1024} KiB of text once its aliases "
+                                          "are expanded", _line(node))
         self.open.discard(key)
-        self.done[key] = (size, height)
-        return size, height
+        self.done[key] = (size, chars, height)
+        return size, chars, height
 
     @staticmethod
     def _children(node: Node) -> list[Node]:
