@@ -2,8 +2,9 @@
 
 Pulumi runs a resource policy when a resource is registered, but not for a resource that is
 *imported* (``import`` option) or *read* (``StackReference``, ``get``): the engine hands those only to
-stack policies, with every resource's final properties.  So this policy runs the allow-list and every
-resource rule again over the whole stack, and adds the rules that need two resources at once:
+stack policies, with every resource's final properties (outputs).  So this policy runs the allow-list
+and the resource rules again over the whole stack (see :data:`ADOPTABLE` for the one exception), and
+adds the rules that need two resources at once:
 
 - a client's grants go to that client's own principal; its credentials sit on its own app, and its
   service principal is its own app's;
@@ -31,6 +32,13 @@ from policy.access_fields import SECRET_SCOPE
 from policy.props import Reading
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
+# An adopted (imported) app registration or service principal has, during the preview of its
+# adoption, the outputs the portal made: its owners, the portal's delegated User.Read, redirect URIs.
+# Pulumi applies the program's inputs right after the import (import-then-update), and the
+# per-resource policies judge those inputs.  Over the whole stack these two types are held to the
+# allow-list, protect and the rules between resources, not to rules on their outputs.
+ADOPTABLE = frozenset({t.APPLICATION, t.SERVICE_PRINCIPAL})
+ON_OUTPUTS_OF_ADOPTABLE = frozenset({"allowed-resource-types", "protect-prod"})
 
 
 def _children(resources: Iterable[PolicyResource], parent: PolicyResource, typ: str) -> list[PolicyResource]:
@@ -186,6 +194,8 @@ def make_validate_stack(resource_policies: Sequence[ResourceValidationPolicy]) -
                 report_violation(message, urn)
 
             for policy in resource_policies:
+                if resource.resource_type in ADOPTABLE and policy.name not in ON_OUTPUTS_OF_ADOPTABLE:
+                    continue
                 try:
                     policy.validate(_as_args(resource, config), report)
                 except UnknownValueError as error:

@@ -140,6 +140,19 @@ def test_grants_are_checked_again_over_the_whole_stack(stack: list[PolicyResourc
     assert "not one of the allowed Graph permissions" in message
 
 
+def test_an_adopted_app_is_judged_by_the_programs_inputs_not_the_portals_outputs(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # Previewing an adoption: the imported app still has its portal owner and User.Read; the program's
+    # inputs (no owners, the granted roles only) are applied right after the import.
+    with_props(named(stack, "secret-app"), owners=["the-person-who-registered-it"], requiredResourceAccesses=[
+        {"resourceAppId": "00000003-0000-0000-c000-000000000000",
+         "resourceAccesses": [{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}]}])
+    assert stack_violations(stack, entra.graph_object_id) == []
+    named(stack, "secret-app").urn = named(stack, "secret-app").urn.replace(t.SERVICE_PRINCIPAL_CLIENT, t.ACCESS)
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "allowed only under" in message, "the allow-list still holds for them"
+
+
 def test_unknown_values_leave_the_known_checks_mandatory_and_the_rest_advisory(
         stack: list[PolicyResource], entra: OfflineEntra) -> None:
     # During preview a new client's ids are unknown: what is known is still judged, then the
