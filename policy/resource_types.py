@@ -52,7 +52,8 @@ PROVIDER_PREFIX = "pulumi:providers:"
 # old replication wait, a dynamic resource: a stack deployed with it still holds that provider until
 # the wait is deleted.  Dynamic *resources* (``pulumi-python:dynamic:Resource``), which run their own
 # code with the deployer's credentials, are not on the list: the program registers none.
-PROVIDER_PACKAGES = frozenset({"azuread", "azure-native", "tls", "pulumi-python"})
+# ``pulumi`` is the engine's built-in provider, which reads a StackReference.
+PROVIDER_PACKAGES = frozenset({"azuread", "azure-native", "tls", "pulumi-python", "pulumi"})
 
 
 @dataclass(frozen=True)

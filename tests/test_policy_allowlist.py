@@ -30,7 +30,7 @@ POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}
 RESOURCE_POLICIES = [p for p in POLICIES.values() if isinstance(p, ResourceValidationPolicy)]
 [STACK_POLICY] = [p for p in POLICIES.values() if isinstance(p, StackValidationPolicy)]
 ENGINE_PROVIDERS = {"azuread": "default_6_11_0", "azure-native": "default_3_10_0", "tls": "default_5_2_0",
-                    "pulumi-python": "default"}
+                    "pulumi-python": "default", "pulumi": "default"}
 
 
 def options(protect: bool = False) -> PolicyResourceOptions:
