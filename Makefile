@@ -7,6 +7,7 @@
 #   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
 #   make check-expiry STACK=dev  fail when a deployed credential expires within 30 days
 #   make adopt STACK=dev   find what the tutorial made, print (ARGS=--write: write) the adopt blocks
+#   make audit STACK=dev   read-only: every credential, owner and grant in the tenant the stack did not declare
 #   make bench             benchmarks under the mock engine
 #   make schema            regenerate schema.json, the component package's schema (ARGS=--check: compare)
 #   make bench-setup       time a fresh-clone `make test`, stage by stage (benchmarks/README.md)
@@ -17,7 +18,7 @@
 # requirements.lock and requirements-dev.lock. Installs only ever come from a lock, hash-checked:
 #   venv/.installed   everything in requirements-dev.lock (test, plan, plan-diff, check-expiry,
 #                     adopt, bench, schema)
-#   venv/.runtime     only requirements.lock (up, preview, verify)
+#   venv/.runtime     only requirements.lock (up, preview, verify, audit)
 # Each first bootstraps uv into venv/uv/ with pip, from uv's hashed pin in requirements-dev.lock.
 
 PYTHON ?= python3
@@ -37,7 +38,7 @@ COMPILE = $(PY) -m compileall -q -j 0 -x '/(pulumi_azure_native|pip|debugpy|mypy
 UV_LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(ARGS)
 
-.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt bench schema bench-setup lock clean
+.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt audit bench schema bench-setup lock clean
 
 # venv/ starts without pip (seeding it costs seconds); the locks install the pip Pulumi runs
 # there. uv's pin, with a hash per platform's wheel, is its entry in requirements-dev.lock; it is
@@ -92,6 +93,12 @@ check-expiry: $(VENV)/.installed
 adopt: $(VENV)/.installed
 	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
 	@$(PY) -m tools.adopt --stack "$(STACK)" $(ARGS)
+
+# The runtime lock only, like verify: it signs in to the tenant, and the scheduled workflow runs it
+# where only the runtime dependencies are installed (docs/audit.md).
+audit: $(VENV)/.runtime
+	@test -n "$(STACK)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
+	@$(PY) -m tools.audit --stack "$(STACK)" $(ARGS)
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench $(ARGS)

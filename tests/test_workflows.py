@@ -132,6 +132,7 @@ TIMEOUTS = {
     ("scheduled.yml", "stacks"): 10,
     ("scheduled.yml", "rotate"): 30,
     ("scheduled.yml", "check"): 20,
+    ("scheduled.yml", "audit"): 20,  # per stack: the stack's outputs, then Graph reads of its clients
 }
 
 
@@ -215,7 +216,8 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
                 continue
             assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            assert is_pulumi or "-m tools.expiry" in str(step.get("run")), f"{name}:{job_id}: {text}"
+            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("expiry", "audit"))
+            assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
 
@@ -398,6 +400,20 @@ def test_a_push_to_main_runs_the_expiry_check_after_deploying_every_stack() -> N
     assert expiry["run"].strip() == 'venv/bin/python -m tools.expiry --stack "$STACK"'
     assert expiry["env"]["STACK"] == "${{ matrix.stack }}"
     assert steps(check)[-1] is expiry
+
+
+def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_deploy() -> None:
+    audit = load("scheduled.yml")["jobs"]["audit"]
+    assert audit["environment"] == "audit"
+    assert audit["environment"] not in WRITE_ENVIRONMENTS | READ_ENVIRONMENTS, "main only, read-only identity"
+    assert audit["needs"] == ["stacks", "rotate"]
+    assert "!cancelled()" in audit["if"]
+    assert audit["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks).all }}"
+    assert audit["permissions"] == {"contents": "read", "id-token": "write"}
+    assert not pulumi_commands(audit), "reads the outputs through the CLI; runs no preview or update"
+    step = next(s for s in steps(audit) if "tools.audit" in str(s.get("run")))
+    assert step["run"].strip() == 'venv/bin/python -m tools.audit --stack "$STACK" --summary "$GITHUB_STEP_SUMMARY"'
+    assert step["env"]["STACK"] == "${{ matrix.stack }}"
 
 
 def test_write_environments_appear_only_in_main_only_workflows() -> None:

@@ -1,1 +1,1 @@
-"""The project's command-line tools: make plan, plan-diff, verify, adopt, audit, check-expiry, and the offline engine."""
+"""The command-line tools: make plan, plan-diff, verify, adopt, audit, check-expiry; and the offline engine."""
