@@ -21,7 +21,7 @@ from pulumi_policy import (
 
 from policy import resource_types as t
 from policy import rules
-from tests.conftest import NOW, ROLE_ID, existing_identity, secret_client
+from tests.conftest import LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tools.offline_entra import OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, run_offline
 
@@ -87,6 +87,9 @@ EVERYTHING: dict[str, Any] = {
                       "credential": {"type": "federated", "issuer": "https://token.actions.githubusercontent.com",
                                      "subject": "repo:contoso/hr:environment:prod"}},
         "owner": {**secret_client(), "graphPermissions": ["SynchronizationData-User.Upload.OwnedBy"]},
+        "delivered": {**secret_client(), "keyVault": {
+            "vaultId": "/subscriptions/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/resourceGroups/hr-rg/providers/"
+                       "Microsoft.KeyVault/vaults/hr-vault", "readers": [LOGIC_APP.object_id]}},
         "logic": existing_identity(displayName="CSV2SCIMBulkUpload"),
         "uami": {"kind": "managedIdentity",
                  "userAssigned": {"name": "id-hr", "resourceGroupName": "rg", "location": "westeurope"}},
@@ -142,7 +145,8 @@ def test_every_type_the_program_registers_is_allowed_and_passes(entra: OfflineEn
     # What today's program registers, read from the run itself: every one of them is on the list.
     assert registered <= set(t.ALLOWED_TYPES), registered - set(t.ALLOWED_TYPES)
     assert {t.APPLICATION_OWNER, t.SYNCHRONIZATION_JOB, t.USER_ASSIGNED_IDENTITY, t.SELF_SIGNED_CERT,
-            t.FEDERATED_CREDENTIAL} <= registered, "the run covers the provisioning app and every client kind"
+            t.FEDERATED_CREDENTIAL, t.KEY_VAULT_SECRET, t.ROLE_ASSIGNMENT} <= registered, \
+        "the run covers the provisioning app, Key Vault delivery and every client kind"
     found = []
     for registration in run.registrations:
         found += resource_violations(registration.type, registration.inputs, name=registration.name,
