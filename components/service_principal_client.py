@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -14,6 +14,7 @@ from components.adoption import application_import_id, service_principal_import_
 from components.credentials import attach_credential
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
+from components.key_vault import deliver_to_key_vault
 from components.microsoft import GRAPH_APP_ID
 from components.renewal import Decision
 from components.settings.model import ServicePrincipalClientSettings
@@ -38,6 +39,8 @@ class ServicePrincipalClientArgs:
     """Pulumi ``protect`` for the app registration, service principal and grants."""
     now: dt.datetime
     """The time of this deploy: renewals are decided, and end dates computed, from it."""
+    principal_types: Mapping[str, str] = field(default_factory=dict)
+    """Key Vault readers' types (``User``, ``Group``, ``ServicePrincipal``), by object id."""
     history: Mapping[str, Any] | None = None
     """This client's ``clients.<key>`` output of the last deploy (its renewal ledger); None: a new client."""
 
@@ -67,6 +70,8 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     """SHA-1 thumbprint, upper-case hex (certificates)."""
     secret_material: pulumi.Output[dict[str, str]] | None
     """Secret values for ``clientCredentials`` (an ``Output.secret``), if any."""
+    key_vault_secret_uri: pulumi.Output[str] | None
+    """With ``keyVault``: the versionless URI of the secret the credential is delivered to."""
     grants: dict[str, azuread.AppRoleAssignment]
     """The app role assignments, by permission value."""
 
@@ -122,6 +127,13 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.credential_key_ids = credential.key_ids
         self.renewal = credential.renewal
         self.renewal_decision = credential.decision
+        # Key Vault gets the very value clientCredentials hands out, and its expiry.
+        self.key_vault_secret_uri = None
+        if (settings.key_vault is not None and credential.secret_material is not None
+                and credential.expires_at is not None):
+            self.key_vault_secret_uri = deliver_to_key_vault(
+                name, settings.key_vault, credential.credential_type, credential.secret_material,
+                credential.expires_at, args.principal_types, parent=self, protect=args.protect)
         self.register_outputs({
             "clientId": self.client_id,
             "servicePrincipalObjectId": self.service_principal_object_id,
