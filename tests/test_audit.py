@@ -13,7 +13,7 @@ import pytest
 
 from components.microsoft import GRAPH_APP_ID
 from tests.conftest import GRAPH_ROLES, ROLE_ID
-from tests.fake_graph import TOKEN, FakeCredential, FakeGraph, Tenant, assignment, graph_principal
+from tests.fake_graph import TOKEN, FakeCredential, FakeGraph, FakeResponse, Tenant, assignment, graph_principal
 from tools import audit
 from tools.graph_reader import MAX_ATTEMPTS
 from tools.ownership import NO_KEY_IDS
@@ -385,3 +385,36 @@ def test_the_outputs_are_never_changed_by_a_run(files: tuple[Path, Path]) -> Non
     before = outputs()
     run(files, clean_tenant(), stack_outputs=copy.deepcopy(before))
     assert json.loads(files[0].read_text()) == before
+
+
+class _LoopingGraph(FakeGraph):
+    """Graph answering every page of appRoleAssignedTo with a nextLink: to itself, or to another host."""
+
+    def __init__(self, tenant: Tenant, next_link: str) -> None:
+        super().__init__(tenant)
+        self.next_link = next_link
+        self.origins: set[str] = set()
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        self.origins.add(request.url.partition("/v1.0")[0])
+        response = super().send(request, **kwargs)
+        if "appRoleAssignedTo" not in request.url:
+            return response
+        page = json.loads(response.body())
+        page["@odata.nextLink"] = self.next_link
+        return FakeResponse(request, 200, page)
+
+
+@pytest.mark.parametrize("next_link", [
+    f"https://graph.microsoft.com/v1.0/servicePrincipals(appId='{GRAPH_APP_ID}')/appRoleAssignedTo?$top=999",
+    "https://graph.example.invalid/v1.0/servicePrincipals",
+    "http://graph.microsoft.com/v1.0/servicePrincipals",
+])
+def test_a_next_link_that_loops_or_leaves_graph_stops_with_exit_2(files: tuple[Path, Path], next_link: str) -> None:
+    graph = _LoopingGraph(clean_tenant(), next_link)
+    code, _, err = run(files, clean_tenant(), graph=graph)
+    assert code == audit.EXIT_USAGE
+    assert "@odata.nextLink" in err
+    # Never more than two pages of the loop, and the bearer token never sent off Graph.
+    assert sum("appRoleAssignedTo" in r for r in graph.requests) <= 2
+    assert graph.origins == {"https://graph.microsoft.com"}

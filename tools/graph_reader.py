@@ -116,14 +116,28 @@ class GraphReader:
         return document
 
     def collection(self, url: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a collection, following ``@odata.nextLink`` page by page."""
+        """Every item of a collection, following ``@odata.nextLink`` page by page.
+
+        A next link must stay on Graph (the bearer token goes with it) and must not repeat one
+        already followed: either would otherwise send the token elsewhere or loop for ever.
+        """
         page = self.get(url, params)
+        followed: set[str] = set()
         while True:
             yield from page.get("value", [])
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
-            page = self.get(str(next_link))
+            link = str(next_link)
+            shown = link.partition("?")[0][:200]
+            if not link.startswith(f"{GRAPH_BASE_URL}/"):
+                raise GraphAccessError(f"Microsoft Graph answered an @odata.nextLink off {GRAPH_BASE_URL} "
+                                       f"({shown}); not followed")
+            if link in followed:
+                raise GraphAccessError(f"Microsoft Graph answered an @odata.nextLink already followed ({shown}): "
+                                       "the paging loops; run again later")
+            followed.add(link)
+            page = self.get(link)
 
     # -- what the tools read ---------------------------------------------------------------
 
