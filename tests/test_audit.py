@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
 
 from components.microsoft import GRAPH_APP_ID
 from tests.conftest import GRAPH_ROLES, ROLE_ID
@@ -418,3 +419,31 @@ def test_a_next_link_that_loops_or_leaves_graph_stops_with_exit_2(files: tuple[P
     # Never more than two pages of the loop, and the bearer token never sent off Graph.
     assert sum("appRoleAssignedTo" in r for r in graph.requests) <= 2
     assert graph.origins == {"https://graph.microsoft.com"}
+
+
+class _UnreachableGraph(FakeGraph):
+    """Graph unreachable (DNS, proxy, TLS) on one path, or answering a page that is not JSON (a gateway's HTML)."""
+
+    def __init__(self, tenant: Tenant, failure: str) -> None:
+        super().__init__(tenant)
+        self.failure = failure
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if "/owners" in request.url:
+            if self.failure == "connection":
+                raise ServiceRequestError("Failed to establish a new connection: [Errno -3] name resolution")
+            response = FakeResponse(request, 200, {})
+            response._body = b"<html>502 Bad Gateway</html>"
+            return response
+        return super().send(request, **kwargs)
+
+    def sleep(self, duration: float) -> None:
+        self.slept = getattr(self, "slept", 0.0) + duration  # azure-core's backoff between connection retries
+
+
+@pytest.mark.parametrize("failure", ["connection", "not json"])
+def test_graph_unreachable_or_garbled_is_exit_2_not_findings(files: tuple[Path, Path], failure: str) -> None:
+    code, _, err = run(files, clean_tenant(), graph=_UnreachableGraph(clean_tenant(), failure))
+    assert code == audit.EXIT_USAGE, err
+    assert err.startswith("error: ")
+    assert "/owners" in err

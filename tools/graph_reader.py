@@ -20,7 +20,7 @@ from typing import Any
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.pipeline.transport import HttpRequest as TransportRequest
 from azure.core.pipeline.transport import HttpResponse as TransportResponse
@@ -95,6 +95,10 @@ class GraphReader:
                 first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
                 raise GraphAccessError(f"sign-in failed ({first}); sign in as a deployer (`az login`, or the "
                                        "pipeline's OIDC login) and run again") from error
+            except AzureError as error:  # unreachable after azure-core's retries: DNS, proxy, TLS, reset
+                first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
+                raise GraphAccessError(f"Microsoft Graph unreachable for GET {shown} ({first}); run again later") \
+                    from error
             if response.status_code not in THROTTLED:
                 break
             wait = _retry_after(response, attempt)
@@ -112,7 +116,12 @@ class GraphReader:
         if response.status_code >= 400:
             raise GraphAccessError(f"Microsoft Graph answered {response.status_code} {_error_code(response)} "
                                    f"to GET {shown}")
-        document: dict[str, Any] = json.loads(response.text())
+        try:
+            document = json.loads(response.text())
+        except ValueError as error:
+            raise GraphAccessError(f"Microsoft Graph answered GET {shown} with a body that is not JSON") from error
+        if not isinstance(document, dict):
+            raise GraphAccessError(f"Microsoft Graph answered GET {shown} with JSON that is not an object")
         return document
 
     def collection(self, url: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
