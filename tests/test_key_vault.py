@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.key_vault import ROLE_ASSIGNMENT_NAMESPACE, expires_epoch, reader_assignment_name, versionless
@@ -237,3 +238,25 @@ def test_a_renewal_writes_a_new_version_and_replaces_nothing() -> None:
         outputs["clients"]["hr-sync"]["credentialExpiresAt"])
     assert outputs["clients"]["hr-sync"]["keyVaultSecretUri"] == first.run.outputs["clients"]["hr-sync"][
         "keyVaultSecretUri"]
+
+
+class _EchoingAzure(OfflineEntra):
+    """azure-native answering the secret's ``properties`` with a value in it. Resource Manager returns none;
+    whether azure-native keeps the value it sent in its outputs is not verified. If it does, the engine marks
+    it secret (pulumi's ``annotateSecrets``: an output whose input held a secret), and the SDK then makes all
+    of ``properties`` secret."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        resource_id, state = super().new_resource(args)
+        if args.typ == SECRET_TYPE:
+            state["properties"] = {**state["properties"], "value": pulumi.Output.secret("the value sent")}
+        return resource_id, state
+
+
+def test_the_uri_stays_a_plain_output_when_the_secret_comes_back_secret() -> None:
+    entra = _EchoingAzure(GRAPH_ROLES, directory=[LOGIC_APP], now=NOW, people={GROUP: "Group"})
+    result = run_offline(entra, {"clients": {"hr-sync": {**secret_client(), "keyVault": key_vault()}}})
+    # One secret part would otherwise make all of `clients` secret: `pulumi stack output --json` would print
+    # "[secret]" for it, and make audit, adopt, verify and the example client could not read their ids.
+    assert "clients" not in result.secret_outputs
+    assert result.outputs["clients"]["hr-sync"]["keyVaultSecretUri"] == "https://hr-vault.vault.azure.net/secrets/hr-sync"
