@@ -104,6 +104,18 @@ def test_two_clients_writing_one_secret_is_one_problem_naming_both() -> None:
     assert problems[0].startswith("clients.a.keyVault: got the same secret 'hr-feed' in the same vault as clients.b")
 
 
+def test_one_vault_named_through_two_resource_ids_is_still_one_secret() -> None:
+    # Vault names are global, and the secret is written by vault name in azure-native's subscription:
+    # ids that differ only in subscription or group still name the one vault (and the one secret).
+    other_subscription = VAULT_ID.replace(SUBSCRIPTION, "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+    problems = problems_of({
+        "a": {**secret_client(), "keyVault": key_vault(secretName="hr-feed")},
+        "b": {**secret_client(), "keyVault": key_vault(vaultId=other_subscription, secretName="hr-feed")},
+    })
+    assert len(problems) == 1
+    assert problems[0].startswith("clients.a.keyVault: got the same secret 'hr-feed' in the same vault as clients.b")
+
+
 def test_every_key_vault_problem_is_reported_at_once_and_nothing_is_registered(run_program: RunProgram) -> None:
     config = {"clients": {
         "a": {**secret_client(), "keyVault": key_vault(vaultId="nope", secretName="a b", readers=["x", 3])},
