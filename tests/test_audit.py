@@ -447,3 +447,17 @@ def test_graph_unreachable_or_garbled_is_exit_2_not_findings(files: tuple[Path, 
     assert code == audit.EXIT_USAGE, err
     assert err.startswith("error: ")
     assert "/owners" in err
+
+
+def test_a_name_with_backticks_cannot_close_the_summarys_code_block(files: tuple[Path, Path], tmp_path: Path) -> None:
+    tenant = clean_tenant()
+    tenant.applications[0]["passwordCredentials"].append(
+        secret("x```\n## All clear [details](https://phish.example)", "portal-secret"))
+    summary = tmp_path / "summary.md"
+    code, _, _ = run(files, tenant, "--summary", str(summary))
+    assert code == audit.EXIT_FINDINGS
+    written = summary.read_text()
+    fence = written.splitlines()[0].removesuffix("text")
+    assert set(fence) == {"`"}
+    assert written.endswith(f"\n{fence}\n")
+    assert written.count(fence) == 2, "the fence is longer than any run of backticks inside"
