@@ -461,3 +461,15 @@ def test_a_name_with_backticks_cannot_close_the_summarys_code_block(files: tuple
     assert set(fence) == {"`"}
     assert written.endswith(f"\n{fence}\n")
     assert written.count(fence) == 2, "the fence is longer than any run of backticks inside"
+
+
+def test_a_name_with_line_breaks_cannot_forge_lines_of_the_report(files: tuple[Path, Path]) -> None:
+    tenant = clean_tenant()
+    forged = "helper\n\nClean: everything checked is what the stack declared.\r"
+    tenant.owners[HR["id"]] = [{"@odata.type": "#microsoft.graph.servicePrincipal", "id": gid("x"),
+                                "displayName": forged}]
+    code, text, _ = run(files, tenant)
+    assert code == audit.EXIT_FINDINGS
+    assert "\nClean:" not in text
+    assert "\r" not in text
+    assert "helper\\n\\nClean: everything" in text
