@@ -41,6 +41,7 @@ from components.settings import (
 )
 from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
 from tools.plan import StackFileError, read_stack_file, settings_or_problems
+from tools.sign_in import show_sign_in_detail
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_CHOICE, EXIT_ACCESS = 0, 1, 2
@@ -371,10 +372,12 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
                         help="the app registration of a servicePrincipal client, by display name, client id or "
                              "object id (default: the client's displayName)")
     parser.add_argument("--write", action="store_true", help="write the adopt blocks into the stack file")
+    parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_ACCESS
+    show_sign_in_detail(args.debug)
     now = now or dt.datetime.now(dt.UTC)
     path: Path = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
     if not path.exists():

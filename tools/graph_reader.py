@@ -25,6 +25,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
 from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
+from tools.sign_in import sign_in_failure
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 
@@ -76,9 +77,7 @@ class GraphReader:
         try:
             response = self._client.send_request(HttpRequest("GET", full, params=dict(params or {})))
         except ClientAuthenticationError as error:
-            first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
-            raise GraphAccessError(f"sign-in failed ({first}); sign in as a deployer (`az login`, or the "
-                                   "pipeline's OIDC login) and run again") from error
+            raise GraphAccessError(sign_in_failure(error)) from error
         if response.status_code in (401, 403):
             code = _error_code(response)
             raise GraphAccessError(f"Microsoft Graph refused GET {shown} ({response.status_code} "
