@@ -149,3 +149,73 @@ def test_make_adopt_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None
     assert result.returncode == 0, result.stderr
     assert "make adopt STACK=<stack>" in result.stdout
     assert "--write" in result.stdout
+
+
+# -- make help, ARGS=--help, exit status (issue 19) -------------------------------------------
+
+MAKEFILE = (ROOT / "Makefile").read_text()
+HELP_TARGETS = ("up", "preview", "plan", "plan-diff", "check-expiry", "adopt", "verify", "bench", "schema")
+
+
+def listed_commands() -> dict[str, tuple[str, str]]:
+    """Target -> (usage, description) from each `## <usage> | <what>` line, checked to sit above its own rule."""
+    listed: dict[str, tuple[str, str]] = {}
+    block: list[str] = []
+    for line in MAKEFILE.splitlines():
+        if line.startswith("## "):
+            block.append(line.removeprefix("## "))
+            continue
+        if block:
+            rule = re.match(r"^([\w .-]+):", line)
+            assert rule, f"a `## ` line must sit right above its rule, not above {line!r}"
+            for entry in block:
+                usage, _, what = entry.partition(" | ")
+                assert usage.split()[0] in rule[1].split(), f"`## {entry}` sits above the rule for {rule[1]}"
+                listed[usage.split()[0]] = (usage, what)
+        block = []
+    return listed
+
+
+def test_a_bare_make_lists_every_command_one_line_each(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    bare = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT)],  # noqa: S607
+                          env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout == make("help", env).stdout
+    phony = re.search(r"^\.PHONY: (.*)$", MAKEFILE, re.MULTILINE)
+    assert phony is not None
+    listed = listed_commands()
+    assert sorted(listed) == sorted(phony[1].split()), "every command is listed, and only commands"
+    lines = [line.split() for line in bare.stdout.splitlines() if line.startswith("  make ")]
+    assert len(lines) == len(listed)
+    for target, (usage, what) in listed.items():
+        assert [f"make {usage}".split() + what.split()] == [w for w in lines if w[1] == target], target
+
+
+@pytest.mark.parametrize("target", HELP_TARGETS)
+def test_args_help_needs_no_stack(stand_in: tuple[dict[str, str], Path], target: str) -> None:
+    env, record = stand_in
+    result = make(target, env, "ARGS=--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: make {target}"), result.stdout
+    assert result.stderr == ""
+    assert not record.exists(), "no pulumi run for --help"
+
+
+def test_through_make_a_failure_exits_2_and_names_the_commands_own_status(
+        stand_in: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    env, _ = stand_in
+    invalid = tmp_path / "Pulumi.dev.yaml"
+    invalid.write_text("config:\n  inbound-provisioning-access:clients: {}\n")
+    unreadable = tmp_path / "Pulumi.tabs.yaml"
+    unreadable.write_text("config:\n\tinbound-provisioning-access:clients: {}\n")
+    for stack_file, status in ((invalid, 1), (unreadable, 2)):
+        direct = subprocess.run([str(ROOT / "venv" / "bin" / "python"), "-m", "tools.plan", "--stack", "dev",
+                                 "--config-file", str(stack_file)], cwd=ROOT, env=env,
+                                capture_output=True, text=True, check=False, timeout=60)
+        assert direct.returncode == status, direct.stderr
+        through_make = make("plan", env, "STACK=dev", f"ARGS=--config-file {stack_file}")
+        assert through_make.returncode == 2, "GNU make exits 2 whenever a command fails"
+        *message, last = through_make.stderr.splitlines()
+        assert message == direct.stderr.splitlines()
+        assert re.fullmatch(rf"make: \*\*\* \[(\S+:\d+: )?plan\] Error {status}", last), last
