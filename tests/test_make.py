@@ -219,3 +219,19 @@ def test_through_make_a_failure_exits_2_and_names_the_commands_own_status(
         *message, last = through_make.stderr.splitlines()
         assert message == direct.stderr.splitlines()
         assert re.fullmatch(rf"make: \*\*\* \[(\S+:\d+: )?plan\] Error {status}", last), last
+
+
+def test_the_exit_status_table_names_the_command_each_target_runs(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    rows = [line for line in (ROOT / "docs" / "commands.md").read_text().splitlines()
+            if line.startswith("| `make ")]
+    documented = set()
+    for row in rows:
+        targets = re.findall(r"`make ([\w-]+)`", row.split("|")[1])
+        direct = re.search(r"`(venv/bin/python -m [\w.]+|STACK=<stack> tools/pulumi-stack.sh)", row)
+        assert direct, row
+        for target in targets:
+            dry_run = make(target, env, "-n", "STACK=dev", "PR=other/Pulumi.dev.yaml")
+            assert direct[1].removeprefix("STACK=<stack> ") in dry_run.stdout, (target, dry_run.stdout)
+            documented.add(target)
+    assert documented == set(listed_commands()) - {"help", "test", "bench-setup", "lock", "clean"}
