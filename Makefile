@@ -110,7 +110,8 @@ adopt: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@$(PY) -m benchmarks.bench $(ARGS)
 
-# Inferred in-process from components/access.py (no Pulumi CLI); the tests fail when it is stale.
+# Inferred in-process from components/access.py and access_args.py (no Pulumi CLI); the tests fail
+# when it is stale.
 ## schema | regenerate schema.json, the package's schema (ARGS=--check: compare)
 schema: $(VENV)/.installed
 	@$(PY) -m tools.schema $(ARGS)

@@ -19,14 +19,13 @@ import pulumi_tls as tls
 from cryptography import x509
 
 from components.renewal import next_renewal, renewal_slots
-from components.settings import (
+from components.settings.credentials import rfc3339, thumbprint
+from components.settings.model import (
     CertificateCredential,
     Credential,
     FederatedCredential,
     GeneratedCertificateCredential,
     SecretCredential,
-    rfc3339,
-    thumbprint,
 )
 
 RSA_BITS = 3072

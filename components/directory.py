@@ -16,18 +16,17 @@ import pulumi
 import pulumi_azuread as azuread
 
 from components.microsoft import FIND_TEMPLATE_COMMAND, GALLERY_APP_NAMES, GRAPH_APP_ID
-from components.settings import (
+from components.settings.clients import same_principal_problem
+from components.settings.model import (
     GUID_RE,
     ExistingIdentity,
     ManagedIdentityClientSettings,
-    Problem,
     ProvisioningAppCreateSettings,
     ProvisioningAppSettings,
     ServicePrincipalClientSettings,
     Settings,
-    SettingsError,
-    same_principal_problem,
 )
+from components.settings.problems import Problem, SettingsError
 
 
 @dataclass(frozen=True)

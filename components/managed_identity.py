@@ -13,7 +13,7 @@ from pulumi_azure_native import managedidentity
 
 from components.directory import FoundPrincipal, MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
-from components.settings import ManagedIdentityClientSettings
+from components.settings.model import ManagedIdentityClientSettings
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 ``package/__main__.py`` hosts :data:`COMPONENTS` with Pulumi's component provider
 (``pulumi.provider.experimental``), which infers the schema from the type annotations and
-docstrings of ``components/access.py``.  :func:`schema` builds the same schema in-process, with
-no CLI: ``make schema`` writes it to ``schema.json`` and the tests compare the two.
+docstrings of ``components/access.py`` and ``components/access_args.py``.  :func:`schema` builds
+the same schema in-process, with no CLI: ``make schema`` writes it to ``schema.json`` and the
+tests compare the two.
 
 Only ``InboundProvisioningAccess`` is exported.  The building blocks (``ServicePrincipalClient``,
 ``ManagedIdentityClient``, ``ProvisioningApp``) take frozen dataclasses of validated settings and
@@ -23,7 +24,7 @@ import pulumi
 from pulumi.provider.experimental.component import ComponentProvider
 
 from components.access import InboundProvisioningAccess
-from components.settings import NAMESPACE
+from components.settings.stack_config import NAMESPACE
 
 NAME = NAMESPACE
 VERSION = "0.1.0"

@@ -25,7 +25,7 @@ import pulumi_azuread as azuread
 
 from components.microsoft import job_bulk_upload_url, provisioning_logs_url
 from components.replication_wait import ReplicationWait
-from components.settings import ProvisioningAppCreateSettings
+from components.settings.model import ProvisioningAppCreateSettings
 
 # Entra is eventually consistent, and ApplicationFromTemplate returns once the new *application* is
 # readable, not its service principal.  The next two resources touch the service principal, and

@@ -14,7 +14,7 @@ from components.credentials import attach_credential
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
 from components.microsoft import GRAPH_APP_ID
-from components.settings import ServicePrincipalClientSettings
+from components.settings.model import ServicePrincipalClientSettings
 
 # What the program sets on every app registration, created or adopted (`make adopt` and
 # `make plan` show an adopted app's differences from these).

@@ -12,15 +12,8 @@ import pytest
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.proto import source_pb2
 
-from tools.offline import (
-    DirectoryEntry,
-    OfflineEntra,
-    ProgramRun,
-    configure,
-    mock_guid,
-    program_at,
-    run_offline,
-)
+from tools.offline_entra import DirectoryEntry, OfflineEntra, mock_guid
+from tools.offline_run import ProgramRun, configure, program_at, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -19,7 +19,8 @@ from components.managed_identity import ManagedIdentityClient, ManagedIdentityCl
 from components.microsoft import UPLOAD_OWNED_BY
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
-from components.settings import ManagedIdentityClientSettings, load_settings
+from components.settings.model import ManagedIdentityClientSettings
+from components.settings.parse import load_settings
 
 
 def legacy_program_at(now: dt.datetime) -> Callable[[], None]:

@@ -11,13 +11,16 @@ import pulumi
 import pytest
 
 from components import access
-from components.access import InboundProvisioningAccess, InboundProvisioningAccessArgs
+from components.access import InboundProvisioningAccess
+from components.access_args import InboundProvisioningAccessArgs
 from components.microsoft import UPLOAD_OWNED_BY
-from components.settings import SettingsError, parse_settings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tests.legacy_program import legacy_program_at
 from tools.deploys import DeploySimulation
-from tools.offline import LAST_RUN, LIST_SPS_TOKEN, OfflineEntra, run_offline
+from tools.offline_entra import LIST_SPS_TOKEN, OfflineEntra
+from tools.offline_run import LAST_RUN, run_offline
 
 COMPONENT = "inbound-provisioning-access:index:InboundProvisioningAccess"
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"

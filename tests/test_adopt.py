@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import parse_settings
+from components.settings.parse import parse_settings
 from tests.conftest import DUPLICATE_A, DUPLICATE_B, GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID
 from tests.fake_graph import (
     TOKEN,
@@ -22,8 +22,9 @@ from tests.fake_graph import (
     graph_principal,
 )
 from tools import adopt
-from tools.offline import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid, run_offline
-from tools.plan import read_stack_file
+from tools.offline_entra import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid
+from tools.offline_run import run_offline
+from tools.stack_file import read_stack_file
 
 UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"
 PORTAL_APP = ExistingApplication("HR middleware", mock_guid("portal-app"), mock_guid("portal-app-client"))

@@ -25,7 +25,8 @@ from components.credentials import certificate_thumbprint
 from components.renewal import default_rotation_days, next_renewal, renewal_slots
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, secret_client
 from tools.deploys import CREDENTIAL_TYPES, Deploy, Deployed, DeploySimulation
-from tools.offline import go_time_text, mock_guid, self_signed_pem
+from tools.offline_entra import mock_guid
+from tools.offline_values import go_time_text, self_signed_pem
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
@@ -393,7 +394,7 @@ def test_deploying_twice_changes_nothing(client: dict[str, Any]) -> None:
 
 
 def test_a_second_existing_client_for_the_same_identity_is_refused(run_program: Any) -> None:
-    from components.settings import SettingsError
+    from components.settings.problems import SettingsError
 
     with pytest.raises(SettingsError) as caught:
         run_program({"clients": {

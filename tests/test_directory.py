@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError
+from components.settings.problems import SettingsError
 from tests.conftest import (
     DUPLICATE_A,
     DUPLICATE_B,
@@ -17,7 +17,8 @@ from tests.conftest import (
     job_for,
     secret_client,
 )
-from tools.offline import LAST_RUN, DirectoryEntry, OfflineEntra, mock_guid
+from tools.offline_entra import DirectoryEntry, OfflineEntra, mock_guid
+from tools.offline_run import LAST_RUN
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.conftest import NOW, secret_client
 from tools import expiry
-from tools.offline import self_signed_pem
+from tools.offline_values import self_signed_pem
 
 
 def run_check(tmp_path: Path, outputs: Any, *extra: str) -> tuple[int, str, str]:

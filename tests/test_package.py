@@ -32,10 +32,12 @@ from components import package
 from components.managed_identity import ManagedIdentityClient
 from components.provisioning_app import ProvisioningApp
 from components.service_principal_client import ServicePrincipalClient
-from components.settings import SettingsError, parse_settings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import FIXTURES, LOGIC_APP, NOW, PROJECT_SCHEMA, ROOT, SHARED, RunProgram
 from tools import schema as schema_tool
-from tools.offline import LAST_RUN, OfflineEntra, ProgramRun, run_offline
+from tools.offline_entra import OfflineEntra
+from tools.offline_run import LAST_RUN, ProgramRun, run_offline
 
 METASCHEMA = FIXTURES / "pulumi-package.schema.json"
 EXAMPLE = ROOT / "examples" / "yaml" / "Pulumi.yaml"

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from components.microsoft import ALLOWED_PERMISSIONS
-from components.settings import SettingsError, decode_config_text
+from components.settings.problems import SettingsError
+from components.settings.stack_config import decode_config_text
 from tests.conftest import ROLE_ID, ROOT, RunProgram
 from tools import plan
+from tools.stack_file import read_stack_file
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
 
@@ -366,7 +368,7 @@ def test_plan_and_program_reach_the_same_verdict(run_program: RunProgram, tmp_pa
                                                  cli: dict[str, str]) -> None:
     path = tmp_path / "Pulumi.test.yaml"
     path.write_text(text)
-    ours = plan.read_stack_file(path).cli_texts()
+    ours = read_stack_file(path).cli_texts()
     assert sorted(ours) == sorted(cli), case
     assert all(same_cli_text(ours[k], cli[k]) for k in cli), (ours, cli)
 

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs, notification_settings
-from components.settings import ProvisioningAppCreateSettings, SettingsError, parse_settings
+from components.settings.model import ProvisioningAppCreateSettings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import (
     GRAPH_ROLES,
     LOGIC_APP,
@@ -28,7 +30,8 @@ from tests.conftest import (
     secret_client,
 )
 from tools import plan
-from tools.offline import APP_TEMPLATE_TOKEN, LAST_RUN, OfflineEntra, ProgramRun, mock_guid, run_offline
+from tools.offline_entra import APP_TEMPLATE_TOKEN, OfflineEntra, mock_guid
+from tools.offline_run import LAST_RUN, ProgramRun, run_offline
 
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"

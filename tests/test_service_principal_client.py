@@ -12,9 +12,9 @@ from components.directory import MicrosoftGraph
 from components.microsoft import GRAPH_APP_ID
 from components.renewal import renewal_slots
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
-from components.settings import SecretCredential, ServicePrincipalClientSettings
+from components.settings.model import SecretCredential, ServicePrincipalClientSettings
 from tests.conftest import NOW, ROLE_ID, RunProgram, secret_client
-from tools.offline import OfflineEntra
+from tools.offline_entra import OfflineEntra
 
 APP = "azuread:index/application:Application"
 SP = "azuread:index/servicePrincipal:ServicePrincipal"

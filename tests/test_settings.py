@@ -11,21 +11,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.microsoft import DEFAULT_PERMISSIONS
-from components.settings import (
+from components.settings.model import (
     CertificateCredential,
-    Encrypted,
     FederatedCredential,
     GeneratedCertificateCredential,
     ManagedIdentityClientSettings,
     SecretCredential,
     ServicePrincipalClientSettings,
-    SettingsError,
-    decode_config_text,
-    misplaced_keys,
-    parse_settings,
 )
+from components.settings.parse import parse_settings
+from components.settings.problems import Encrypted, SettingsError
+from components.settings.stack_config import decode_config_text, misplaced_keys
 from tests.conftest import NOW, RunProgram, job_for, secret_client
-from tools.offline import LAST_RUN, self_signed_pem
+from tools.offline_run import LAST_RUN
+from tools.offline_values import self_signed_pem
 
 VALID_PEM = self_signed_pem("hr-sync.example.com", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200))
 EXPIRED_PEM = self_signed_pem("old.example.com", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=35))
@@ -349,7 +348,7 @@ def test_config_from_the_cli_environment_is_read(monkeypatch: pytest.MonkeyPatch
 
     import pulumi
 
-    from components.settings import load_settings
+    from components.settings.parse import load_settings
 
     pulumi.runtime.set_all_config({})
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({

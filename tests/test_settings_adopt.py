@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from components.settings import Adoption, ManagedIdentityClientSettings, SettingsError, parse_settings
+from components.settings.model import Adoption, ManagedIdentityClientSettings
+from components.settings.parse import parse_settings
+from components.settings.problems import SettingsError
 from tests.conftest import NOW, existing_identity, secret_client
 
 APP = "0b7e8d3a-1c2f-4a5b-9c8d-7e6f5a4b3c2d"

@@ -17,7 +17,8 @@ from azure.core.pipeline.transport import HttpRequest, HttpResponse
 from tests.conftest import LOGIC_APP, ROOT, RunProgram, job_for, secret_client
 from tests.fake_graph import FakeResponse, FakeTransport
 from tools import verify
-from tools.offline import OfflineEntra, self_signed_pem
+from tools.offline_entra import OfflineEntra
+from tools.offline_values import self_signed_pem
 
 TOKEN_MARK = "fake-signature-never-printed"
 

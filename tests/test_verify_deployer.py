@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, RunProgram, secret_client
 from tests.fake_graph import TOKEN, FakeCredential, FakeGraph, SignedOutCredential, Tenant, assignment, graph_principal
 from tools import verify
-from tools.offline import mock_guid
+from tools.offline_entra import mock_guid
 
 UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"
 GRAPH = graph_principal(mock_guid("graph-in-fake-tenant"), GRAPH_ROLES)

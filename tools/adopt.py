@@ -31,17 +31,13 @@ from azure.core.credentials import TokenCredential
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID
 from components.service_principal_client import APPLICATION_NOTES, SIGN_IN_AUDIENCE
-from components.settings import (
-    GUID_RE,
-    NAMESPACE,
-    ClientSettings,
-    ManagedIdentityClientSettings,
-    Settings,
-    SettingsError,
-)
+from components.settings.model import GUID_RE, ClientSettings, ManagedIdentityClientSettings, Settings
+from components.settings.problems import SettingsError
+from components.settings.stack_config import NAMESPACE
 from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
-from tools.plan import StackFileError, read_stack_file, settings_or_problems
+from tools.plan import settings_or_problems
 from tools.sign_in import show_sign_in_detail
+from tools.stack_file import StackFileError, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_CHOICE, EXIT_ACCESS = 0, 1, 2

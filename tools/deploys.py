@@ -37,16 +37,9 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.offline import (
-    DirectoryEntry,
-    OfflineEntra,
-    ProgramRun,
-    RecordingMonitor,
-    _unwrap_secrets,
-    parse_time,
-    program_at,
-    run_offline,
-)
+from tools.offline_entra import DirectoryEntry, OfflineEntra
+from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
+from tools.offline_values import parse_time
 
 # Inputs whose change replaces the resource. Sources: terraform-provider-azuread v3 (`ForceNew`
 # in each resource's schema), terraform-provider-tls (`RequiresReplace` on every certificate and
@@ -176,7 +169,7 @@ class _SimulatingMonitor(RecordingMonitor):
             old = None
         if old is None:
             old = self._aliased(request, aliases)
-        inputs = _unwrap_secrets(rpc.deserialize_properties(request.object))
+        inputs = unwrap_secrets(rpc.deserialize_properties(request.object))
         self.seen.add(key)
         if old is None:
             return self._create(request, key, inputs, "create", (), urn)

@@ -20,8 +20,10 @@ from typing import TextIO
 
 import pulumi
 
-from components.settings import SettingsError
-from tools import plan
+from components.settings.problems import SettingsError
+from tools.plan import ROOT, run_stack_file, settings_or_problems
+from tools.plan_markdown import GRANT, credential_cells, principal_cell
+from tools.stack_file import StackFileError, read_stack_file
 
 
 @dataclass(frozen=True)
@@ -54,20 +56,20 @@ def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
         return Access(missing=True)
     try:
         # Read as the Pulumi CLI reads it, with a safe YAML 1.2 loader: the file is data, whatever tags it carries.
-        data = plan.read_stack_file(stack_file)
-    except plan.StackFileError as error:
+        data = read_stack_file(stack_file)
+    except StackFileError as error:
         return Access(error=f"{stack_file.name} does not parse as a stack file: {error}")
-    settings = plan.settings_or_problems(stack, data, now)
+    settings = settings_or_problems(stack, data, now)
     if isinstance(settings, SettingsError):
         return Access(error=str(settings))
     try:
-        run = plan.run_stack_file(stack, data, settings, now)
+        run = run_stack_file(stack, data, settings, now)
     except pulumi.RunError as error:
         return Access(error=str(error))
     clients: dict[str, ClientAccess] = {}
     for key, shown in run.outputs["clients"].items():
-        credential, expires = plan._credential(settings, key, shown)
-        clients[key] = ClientAccess(kind=str(shown["kind"]), principal=plan._principal(settings, key),
+        credential, expires = credential_cells(settings, key, shown)
+        clients[key] = ClientAccess(kind=str(shown["kind"]), principal=principal_cell(settings, key),
                                     permissions=frozenset(shown["graphPermissions"]),
                                     credential=credential, expires=expires)
     app = settings.provisioning_app
@@ -77,7 +79,7 @@ def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
         provisioning_app=None if app is None else f"{app.display_name or app.service_principal_id}, job {app.job_id}",
         # Grants are in the permissions table already.
         resources=frozenset(f"`{r.type}` `{r.name}`" for r in run.registrations
-                            if r.custom and r.type != plan.GRANT),
+                            if r.custom and r.type != GRANT),
     )
 
 
@@ -191,7 +193,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     now = dt.datetime.now(dt.UTC)
     base = access_of(stack, args.base, now)
     head = access_of(stack, args.pr, now)
-    render(stack, base, head, args.code_commit or code_commit_of(plan.ROOT), args.data_label, out)
+    render(stack, base, head, args.code_commit or code_commit_of(ROOT), args.data_label, out)
     return 1 if head.error is not None else 0
 
 

@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from components.settings import NAMESPACE, is_prod_stack
+from components.settings.parse import is_prod_stack
+from components.settings.stack_config import NAMESPACE
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")

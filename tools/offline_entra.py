@@ -1,52 +1,37 @@
-"""Run the program in-process under Pulumi's mock engine, with a stand-in for Entra.
+"""The offline Entra: a Pulumi mock that answers registrations and data-source calls as Entra and the providers do.
 
-Used by the tests, by ``make plan`` and by the benchmarks.  Nothing here talks to a
-tenant: ``OfflineEntra`` answers the way Entra and the providers do (distinct object
-ids, camelCase outputs, Graph's app roles), and ``run_offline`` records every resource
-the program registers and every data-source call it makes.
+Used by the tests, by ``make plan`` and by the benchmarks through ``tools/offline_run.py``.
+Nothing here talks to a tenant: ``OfflineEntra`` gives distinct object ids, camelCase outputs
+and Graph's app roles, and fails a data source the way the provider does (``ProviderError``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
-import re
-import runpy
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pulumi
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc
-from pulumi.runtime import settings as runtime_settings
+from cryptography.hazmat.primitives import serialization
 
-from components.access import from_stack_config
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
-from components.settings import NAMESPACE, rfc3339
+from components.settings.credentials import rfc3339
+from tools.offline_values import go_time_text, graph_date, mock_private_key, self_signed_pem
 
-ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "inbound-provisioning-access"
 MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
 
 GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa: S105 (a Pulumi function token)
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
+APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 
 
 def default_gallery() -> dict[str, str]:
     """The gallery's API-driven apps under their current names, with stand-in template ids."""
     return {names[0]: mock_guid("application-template", names[0]) for names in GALLERY_APP_NAMES.values()}
-APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 
 
 def mock_guid(*parts: str) -> str:
@@ -72,27 +57,6 @@ class DirectoryEntry:
     client_id: str
 
 
-def graph_date(text: str) -> str:
-    """A date as Graph stores and returns a credential's start or end date: whole seconds, UTC."""
-    return rfc3339(parse_time(text))
-
-
-def parse_time(text: str) -> dt.datetime:
-    """RFC 3339 with any fraction (Go's nanoseconds included) and any offset."""
-    match = re.fullmatch(r"(.{19})(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
-    if match is None:
-        raise ValueError(f"not an RFC 3339 time: {text!r}")
-    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
-    offset = "+00:00" if match.group(3) == "Z" else match.group(3)
-    return dt.datetime.fromisoformat(f"{match.group(1)}.{fraction}{offset}").astimezone(dt.UTC)
-
-
-def go_time_text(moment: dt.datetime) -> str:
-    """A time as pulumi-tls returns ``validityStartTime``/``validityEndTime``: Go's ``time.MarshalText``,
-    RFC 3339 with nanoseconds (trailing zeros dropped) in the machine's zone (UTC here)."""
-    nanos = moment.microsecond * 1000 + 789  # Go keeps the nanoseconds a Python datetime cannot hold
-    base = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{nanos:09d}".rstrip("0") + "Z"
 @dataclass(frozen=True)
 class ExistingApplication:
     """An app registration that exists in the stand-in tenant before the program runs (made in the portal)."""
@@ -104,45 +68,8 @@ class ExistingApplication:
     """Object ids of its owners (the portal makes the person who registered it one)."""
 
 
-_KEY_CACHE: list[rsa.RSAPrivateKey] = []
-
-
-def _mock_private_key() -> rsa.RSAPrivateKey:
-    # One real key per process: generating RSA keys is slow, and the mock only needs a real one.
-    if not _KEY_CACHE:
-        _KEY_CACHE.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    return _KEY_CACHE[0]
-
-
-def self_signed_pem(common_name: str, not_before: dt.datetime, not_after: dt.datetime) -> str:
-    """A real self-signed certificate (the mock's stand-in for pulumi-tls, and test data)."""
-    key = _mock_private_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before).not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 class ProviderError(Exception):
     """A data source's own failure, which the engine returns to the program as a failed invoke."""
-
-
-class _ProviderRpcError(grpc.RpcError):  # type: ignore[misc]
-    # What the engine's gRPC answer looks like when a provider fails an invoke.
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self._message = message
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNKNOWN
-
-    def details(self) -> str:
-        return self._message
 
 
 class OfflineEntra(pulumi.runtime.Mocks):
@@ -304,7 +231,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
                          tenantId=self.tenant_id, type="Microsoft.ManagedIdentity/userAssignedIdentities")
             return arm_id, state
         if typ == "tls:index/privateKey:PrivateKey":
-            key = _mock_private_key()
+            key = mock_private_key()
             state.update(
                 privateKeyPem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                 serialization.NoEncryption()).decode(),
@@ -364,180 +291,3 @@ class OfflineEntra(pulumi.runtime.Mocks):
         elif args.typ == "azuread:index/appRoleAssignment:AppRoleAssignment":
             state.update(principalType="ServicePrincipal", resourceDisplayName="Microsoft Graph")
         return import_id, state
-
-
-# -- running the program ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Registration:
-    """One resource the program registered, with the options that matter for review."""
-
-    type: str
-    name: str
-    urn: str
-    parent: str
-    custom: bool
-    protect: bool
-    dependencies: tuple[str, ...]
-    ignore_changes: tuple[str, ...]
-    aliases: tuple[str, ...]
-    """Names of the aliases the resource declares (earlier names it takes state over from)."""
-    inputs: dict[str, Any]
-    """Inputs as the provider receives them, secrets unwrapped."""
-    import_id: str = ""
-    """The ``import`` resource option: the id of an existing object to adopt ("" when created)."""
-
-
-def _unwrap_secrets(value: Any) -> Any:
-    """Replace Pulumi's secret envelopes with their values."""
-    if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-            return _unwrap_secrets(value["value"])
-        return {k: _unwrap_secrets(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrap_secrets(v) for v in value]
-    return value
-
-
-class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock engine's monitor, also recording each registration's options."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.registrations: list[Registration] = []
-
-    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        try:
-            return super().Invoke(request)  # type: ignore[no-untyped-call]
-        except ProviderError as error:
-            raise _ProviderRpcError(str(error)) from error
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = self.respond(request)
-        if request.type != "pulumi:pulumi:Stack":
-            self.registrations.append(Registration(
-                type=request.type, name=request.name, urn=response.urn, parent=request.parent,
-                custom=bool(request.custom), protect=bool(request.protect),
-                dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
-                aliases=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
-                inputs=_unwrap_secrets(rpc.deserialize_properties(request.object)),
-                import_id=request.importId,
-            ))
-        return response
-
-
-    def respond(self, request: Any) -> Any:
-        """The engine's answer to a registration (a deploy simulation answers from its state)."""
-        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
-
-
-class _LogCollector(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append((record.levelname.lower(), record.getMessage()))
-
-
-@dataclass
-class ProgramRun:
-    """What one offline run registered, called, logged and exported."""
-
-    registrations: list[Registration]
-    calls: list[tuple[str, dict[str, Any]]]
-    logs: list[tuple[str, str]]
-    outputs: dict[str, Any] = field(default_factory=dict)
-    secret_outputs: frozenset[str] = frozenset()
-
-    def of_type(self, typ: str) -> list[Registration]:
-        return [r for r in self.registrations if r.type == typ]
-
-    def named(self, name: str) -> Registration:
-        found = [r for r in self.registrations if r.name == name]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} resources named {name!r}")
-        return found[0]
-
-    def calls_to(self, token: str) -> list[dict[str, Any]]:
-        return [args for tok, args in self.calls if tok == token]
-
-    @property
-    def graph_lookups(self) -> int:
-        return sum(1 for args in self.calls_to(GRAPH_SP_TOKEN) if args.get("clientId") == GRAPH_APP_ID)
-
-
-def configure(mocks: OfflineEntra, config: Mapping[str, Any], stack: str,
-              secret_keys: Iterable[str] = (), monitor: RecordingMonitor | None = None,
-              cli_config: Mapping[str, str] | None = None) -> tuple[RecordingMonitor, _LogCollector]:
-    """A fresh mock runtime with this stack config: no state carries over from an earlier run
-    (``monitor`` may carry a deploy simulation's state).
-
-    ``config`` holds values by key in this project's namespace, handed over as JSON.
-    ``cli_config``, when given, replaces it: full keys (any namespace) with the very strings
-    the Pulumi CLI hands a program (``tools.plan.StackFile.cli_texts``), so ``"true"`` stays ``"true"``.
-    """
-    runtime_settings.reset_options(project=PROJECT, stack=stack)
-    monitor = monitor or RecordingMonitor(mocks)
-    collector = _LogCollector()
-    logger = logging.getLogger(f"offline-{id(collector)}")
-    logger.addHandler(collector)
-    logger.propagate = False
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
-    texts = ({f"{NAMESPACE}:{key}": json.dumps(value) for key, value in config.items()}
-             if cli_config is None else dict(cli_config))
-    pulumi.runtime.set_all_config(texts, [f"{NAMESPACE}:{key}" for key in secret_keys])
-    return monitor, collector
-
-
-def run_main() -> None:
-    """The program exactly as ``pulumi up`` runs it."""
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
-
-
-def program_at(now: dt.datetime) -> Callable[[], None]:
-    """The program as ``__main__.py`` wires it, with an injected "now" (end dates, renewal periods)."""
-
-    def program() -> None:
-        for name, value in from_stack_config(now=now).stack_outputs().items():
-            pulumi.export(name, value)
-
-    return program
-
-
-def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "dev",
-                program: Callable[[], None] = run_main, secret_keys: Iterable[str] = (),
-                monitor: RecordingMonitor | None = None,
-                cli_config: Mapping[str, str] | None = None) -> ProgramRun:
-    """Run ``program`` to completion under the mocks and return everything it did.
-
-    Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
-    registered before one is still on ``mocks``' monitor, which tests read through
-    ``last_registrations``.
-    """
-    monitor, collector = configure(mocks, config, stack, secret_keys, monitor, cli_config)
-    run = ProgramRun(registrations=monitor.registrations, calls=mocks.calls, logs=collector.messages)
-    LAST_RUN[:] = [run]
-
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def _execute() -> pulumi.Output[Any]:
-        program()
-        stack_outputs: dict[str, Any] = runtime_settings.get_root_resource().outputs  # type: ignore[union-attr]
-        names = list(stack_outputs)
-        values = [pulumi.Output.from_input(stack_outputs[n]) for n in names]
-        secrets = [v.is_secret() for v in values]
-
-        async def _resolve() -> None:
-            for name, value, secret in zip(names, values, secrets, strict=True):
-                run.outputs[name] = await value.future()
-                if await secret:
-                    run.secret_outputs = run.secret_outputs | {name}
-
-        return pulumi.Output.from_input(_resolve())
-
-    _execute()
-    return run
-
-
-LAST_RUN: list[ProgramRun] = []

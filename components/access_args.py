@@ -1,0 +1,181 @@
+"""``InboundProvisioningAccess``'s args and outputs, as TypedDicts: the package schema is inferred from them.
+
+The args are the stack config's shape (the same keys, camelCase); ``components/access.py`` takes
+them and validates them as stack config (``components/checked_args.py``).
+
+This module does not use ``from __future__ import annotations``: the package's schema is inferred
+from these annotations at run time, and postponed (string) annotations would hide them.
+"""
+
+from typing import TypedDict
+
+import pulumi
+
+# Every arg is optional in the schema (``total=False``): a missing value is reported by
+# parse_settings, with every other problem, in the one error the stack program gives, rather
+# than by the provider's first "Missing required input".  The docstrings say what is required.
+# Keys are camelCase on purpose: they are the stack config's keys, so a config block and a
+# package call read the same and the key paths in errors are the same.
+
+
+class GeneratedCertificateArgs(TypedDict, total=False):
+    """A self-signed certificate and RSA key the stack generates (pulumi-tls) and renews with overlap."""
+
+    subject: str
+    """Required. The certificate's common name (1-64 characters)."""
+    validityDays: int
+    """Days each certificate is valid for (default 365)."""
+    rotationDays: int
+    """A new certificate every this many days (default: picked from validityDays)."""
+
+
+class CredentialArgs(TypedDict, total=False):
+    """How a servicePrincipal client signs in: one object whose ``type`` says which form it is."""
+
+    type: str
+    """Required. ``secret``, ``certificate`` or ``federated``."""
+    lifetimeDays: int
+    """secret: days each secret is valid for (default 180)."""
+    rotationDays: int
+    """secret: a new secret every this many days (default: picked from lifetimeDays)."""
+    pem: list[str]
+    """certificate: the HR client's public certificates, PEM (current, then next); or generate instead."""
+    generate: GeneratedCertificateArgs
+    """certificate: generate the certificate instead (the private key is in the stack's secret state)."""
+    issuer: str
+    """federated: the external identity provider's issuer URL (https)."""
+    subject: str
+    """federated: the external workload's subject, for example ``repo:org/repo:environment:prod``."""
+    audiences: list[str]
+    """federated: exactly one token audience (default ``api://AzureADTokenExchange``)."""
+
+
+class AdoptArgs(TypedDict, total=False):
+    """Objects that exist already (made by the tutorial or in the portal), imported instead of created."""
+
+    application: str
+    """servicePrincipal clients: the object id of the app registration to import (with servicePrincipal)."""
+    servicePrincipal: str
+    """servicePrincipal clients: the object id of its service principal."""
+    grants: dict[str, str]
+    """App role assignment ids to import, by permission value."""
+
+
+class ExistingIdentityArgs(TypedDict, total=False):
+    """A managed identity that exists already, found by exactly one of these."""
+
+    displayName: str
+    """Its display name (must match exactly one service principal)."""
+    objectId: pulumi.Input[str]
+    """Its object id; may be another resource's output (a Logic App's principalId), then checked once known."""
+    clientId: str
+    """Its client id."""
+
+
+class UserAssignedIdentityArgs(TypedDict, total=False):
+    """A user-assigned managed identity the stack creates."""
+
+    name: str
+    """Required. 3-128 characters of letters, digits, - and _."""
+    resourceGroupName: str
+    """Required. An existing resource group."""
+    location: str
+    """Required. An Azure region as ARM spells it, for example ``westeurope``."""
+    tags: dict[str, str]
+    """Tags of the identity."""
+
+
+class ClientArgs(TypedDict, total=False):
+    """One HR client: an app registration with its own credential, or a managed identity."""
+
+    kind: str
+    """Required. ``servicePrincipal`` or ``managedIdentity``."""
+    displayName: str
+    """servicePrincipal: the app registration's display name (default ``inbound-provisioning-access-<stack>-<key>``)."""
+    graphPermissions: list[str]
+    """Graph application permissions of this client (default: the top-level graphPermissions)."""
+    credential: CredentialArgs
+    """servicePrincipal: required; how it signs in."""
+    existing: ExistingIdentityArgs
+    """managedIdentity: an identity that exists (exactly one of existing and userAssigned)."""
+    userAssigned: UserAssignedIdentityArgs
+    """managedIdentity: a user-assigned identity to create."""
+    adopt: AdoptArgs
+    """Existing objects to import (see `make adopt`)."""
+    protect: bool
+    """Overrides the top-level protect for this client (``false`` first, to remove it from a protected stack)."""
+
+
+class ProvisioningAppCreateArgs(TypedDict, total=False):
+    """A provisioning app this stack creates from the gallery, with its started job."""
+
+    target: str
+    """``entraId`` (default, cloud-only users) or ``activeDirectory`` (on-premises AD)."""
+    displayName: str
+    """The created app's display name (default ``inbound-provisioning-access-<stack>``)."""
+    notificationEmail: str
+    """Required. Where Entra sends quarantine and failure notices."""
+    templateId: str
+    """The gallery template's id (default: looked up by the gallery app's name)."""
+
+
+class ProvisioningAppConfigArgs(TypedDict, total=False):
+    """The API-driven provisioning app the clients upload to: an existing one, or ``create``."""
+
+    servicePrincipalId: str
+    """An existing app's object id (exactly one of servicePrincipalId and displayName)."""
+    displayName: str
+    """An existing app's display name."""
+    jobId: str
+    """An existing app's job id: ``API2AAD.<32 hex>.<tenant id>`` or ``API2AD.…``."""
+    create: ProvisioningAppCreateArgs
+    """Create the app instead (then set nothing else here)."""
+
+
+class InboundProvisioningAccessArgs(TypedDict, total=False):
+    """The stack config's keys, as the component's args."""
+
+    clients: dict[str, ClientArgs]
+    """Required. The HR clients, by key (1-40 characters of a-z, 0-9 and -): every resource name derives from it."""
+    graphPermissions: list[str]
+    """Graph application permissions of every client that sets none (default: upload and read provisioning logs)."""
+    protect: bool
+    """Pulumi protect for every app, principal, identity and grant (default: true on stacks named prod*)."""
+    provisioningApp: ProvisioningAppConfigArgs
+    """The provisioning app; its endpoint and logs become outputs."""
+
+
+class ClientOutput(TypedDict, total=False):
+    """What a consumer configures an HR client with."""
+
+    kind: str
+    """``servicePrincipal`` or ``managedIdentity``."""
+    displayName: str
+    """The app registration's (or identity's) display name."""
+    clientId: str
+    """The client id the HR client signs in with."""
+    servicePrincipalObjectId: str
+    """The object id of its service principal: the principal of its grants."""
+    graphPermissions: list[str]
+    """The Graph application permissions granted."""
+    credentialType: str
+    """``secret``, ``certificate``, ``federated`` or ``managedIdentity``."""
+    credentialExpiresAt: str
+    """RFC 3339 end date of the newest credential (secrets and certificates)."""
+    credentialRenewsAt: str
+    """RFC 3339 start of the next renewal period (secrets and generated certificates)."""
+    certificateThumbprint: str
+    """SHA-1 thumbprint of the newest certificate, upper-case hex."""
+    resourceId: str
+    """The Azure resource id of a user-assigned identity."""
+
+
+class ClientCredentialOutput(TypedDict, total=False):
+    """A client's secret material."""
+
+    clientSecret: str
+    """The newest client secret (secret clients)."""
+    certificatePem: str
+    """The newest generated certificate, PEM (generated-certificate clients)."""
+    privateKeyPem: str
+    """The newest generated certificate's private key, PEM (generated-certificate clients)."""
