@@ -7,7 +7,7 @@
 # requirements.lock and requirements-dev.lock. Installs only ever come from a lock, hash-checked:
 #   venv/.installed   everything in requirements-dev.lock (test, plan, plan-diff, check-expiry,
 #                     adopt, bench, schema)
-#   venv/.runtime     only requirements.lock (up, preview, verify)
+#   venv/.runtime     only requirements.lock (up, preview, verify, audit)
 # Each first bootstraps uv into venv/uv/ with pip, from uv's hashed pin in requirements-dev.lock.
 
 PYTHON ?= python3
@@ -33,7 +33,7 @@ MAKEFILE := $(lastword $(MAKEFILE_LIST))
 # ARGS=--help (or -h): the command prints its options, so no STACK or PR is needed.
 HELP := $(filter -h --help,$(ARGS))
 
-.PHONY: help test up preview plan plan-diff verify check-expiry adopt bench schema bench-setup lock clean
+.PHONY: help test up preview plan plan-diff verify check-expiry adopt audit bench schema bench-setup lock clean
 
 ## help | this list
 help:
@@ -105,6 +105,13 @@ check-expiry: $(VENV)/.installed
 adopt: $(VENV)/.installed
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
 	@$(PY) -m tools.adopt $(if $(STACK),--stack "$(STACK)") $(ARGS)
+
+# The runtime lock only, like verify: it signs in to the tenant, and the scheduled workflow runs it
+# where only the runtime dependencies are installed (docs/audit.md).
+## audit STACK=<stack> | read-only: every credential, owner and grant the stack did not declare
+audit: $(VENV)/.runtime
+	@test -n "$(STACK)$(HELP)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
+	@$(PY) -m tools.audit $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 ## bench | benchmarks under the mock engine (ARGS=--strict: fail on a missed target)
 bench: $(VENV)/.installed

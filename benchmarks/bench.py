@@ -89,7 +89,7 @@ def table(sizes: list[int], runs: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for kind in workloads.KINDS:
         for size in sizes:
-            progress(f"{kind}, {size} clients: {runs} timed runs, then {runs} traced for memory")
+            progress(f"{kind} × {size}: {runs} timed runs, then {runs} traced for memory")
             walls = [measure(kind, size) for _ in range(runs)]
             peaks = [measure(kind, size, trace_memory=True)[0] for _ in range(runs)]
             run = walls[-1][1]

@@ -4,10 +4,22 @@ What ``provisioningApp.create`` builds, in the order Entra needs it:
 
 1. the gallery app (``ApplicationFromTemplate``: Graph's ``applicationTemplates/{id}/instantiate``),
    which makes an application and its service principal;
-2. a wait for that service principal to replicate (see :data:`REPLICATION_WAIT`);
+2. a wait, in this process, until Entra answers for its service principal (``components/replication_wait.py``);
 3. the job's notification settings (``SynchronizationSecret`` ``SyncNotificationSettings``);
 4. the synchronization job (``API2AAD`` or ``API2AD``), started;
 5. for every client granted ``SynchronizationData-User.Upload.OwnedBy``, an owner of the application.
+
+After creation (day 2, docs/provisioning-app.md), three things are the tenant's, not the config's:
+
+* the **template**: a looked-up template id that differs from the one the app was created from is
+  reported with a warning, not applied (``ApplicationFromTemplate.templateId`` is ForceNew: applying it
+  deletes the app and its job).  A *configured* ``templateId`` is applied: changing it is the
+  deliberate, reviewed way to move the app to another template;
+* the **job's state**: the job is started when it is created and never started or paused after, so
+  an operator's pause in the portal survives every deploy;
+* the **notification settings**: written when the app is created; after that the portal may add keys
+  to the same secret (the provider's Read keeps every key and its Update waits for a count that no
+  longer matches), so the stack leaves the secret alone and warns when the email differs.
 
 The job's schema (attribute mappings) is not managed here: azuread has no resource for it, and the
 template's default mappings are what Entra creates the job with.  Edit them in the portal
@@ -17,25 +29,16 @@ template's default mappings are what Entra creates the job with.  Edit them in t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
 
 from components.microsoft import job_bulk_upload_url, provisioning_logs_url
-from components.replication_wait import ReplicationWait
+from components.replication_wait import replicated_service_principal_id
 from components.settings.model import ProvisioningAppCreateSettings
-
-# Entra is eventually consistent, and ApplicationFromTemplate returns once the new *application* is
-# readable, not its service principal.  The next two resources touch the service principal, and
-# terraform-provider-azuread (behind pulumi-azuread 6.x) retries neither on a 404 there:
-# synchronization_job_resource.go reads the service principal first with no retry ("... was not
-# found"), and synchronization_secret_resource.go retries its PUT only on 409 and 403.  So the stack
-# waits once, when the app is created (or replaced: the trigger is the service principal's id);
-# later runs do not wait.  Explicit dependencies alone order the calls but cannot outwait replication.
-REPLICATION_WAIT_SECONDS = 60
-REPLICATION_WAIT = f"{REPLICATION_WAIT_SECONDS}s"
 
 NOTIFICATION_SECRET_KEY = "SyncNotificationSettings"  # noqa: S105 (the name of a synchronization secret)
 # Accidental-deletion prevention stays on; 500 is the threshold Entra suggests by default (not verified
@@ -78,6 +81,8 @@ class ProvisioningApp(pulumi.ComponentResource):
     """The job's id, ``API2AAD.<32 hex>.<tenant id>`` or ``API2AD.…``."""
     bulk_upload_url: pulumi.Output[str]
     """The job's ``/bulkUpload`` endpoint."""
+    template_id: pulumi.Output[str]
+    """The gallery template the app was created from (its state: a later lookup does not change it)."""
     provisioning_logs_url: pulumi.Output[str]
     """The job's provisioning logs."""
     owners: dict[str, azuread.ApplicationOwner]
@@ -86,36 +91,46 @@ class ProvisioningApp(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProvisioningAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("inbound-provisioning-access:index:ProvisioningApp", name, None, opts)
         settings = args.settings
+        # A looked-up template id is left alone once the app exists (see the module's docstring); a
+        # configured one is applied.  The job's template follows the app's: a job of the other target on
+        # the kept app would be neither.
+        looked_up = settings.template_id is None
+        template_ignored = ["templateId"] if looked_up else []
         app = azuread.ApplicationFromTemplate(
             f"{name}-app",
             display_name=settings.display_name,
             template_id=args.template_id,
-            # Changing templateId (or target) replaces the app.  A tenant holds at most two API-driven
-            # apps on P1/P2: delete the old one first rather than briefly need a third.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True),
+            # A replacement (a configured templateId, or `pulumi up --replace`) deletes the old app first:
+            # a tenant holds at most two API-driven apps on P1/P2.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, delete_before_replace=True,
+                                        ignore_changes=template_ignored),
         )
-        wait = ReplicationWait(
-            f"{name}-replication-wait",
-            service_principal_object_id=app.service_principal_object_id,
-            seconds=REPLICATION_WAIT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[app]),
-        )
+        if looked_up:
+            app.template_id.apply(lambda stored: _warn_template(stored, args.template_id, settings))
+        service_principal_id = replicated_service_principal_id(app.service_principal_object_id, self)
         notification = azuread.SynchronizationSecret(
             f"{name}-notification",
-            service_principal_id=app.service_principal_id,
+            service_principal_id=service_principal_id,
             credentials=[azuread.SynchronizationSecretCredentialArgs(
                 key=NOTIFICATION_SECRET_KEY, value=notification_settings(settings.notification_email))],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[wait]),
+            # Written once: the portal may add keys to the same secret, and the provider's Update then
+            # waits for a key count that never matches (docs/provisioning-app.md).
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["credentials"]),
         )
+        notification.credentials.apply(lambda stored: _warn_email(stored, settings.notification_email))
         job = azuread.SynchronizationJob(
             f"{name}-job",
             # The /servicePrincipals/{objectId} form: the provider refuses a bare object id here.
-            service_principal_id=app.service_principal_id,
+            service_principal_id=service_principal_id,
             template_id=settings.job_template_id,
+            # Started when created; after that, started and paused by the operator only.
             enabled=True,
             # Started only once its notification email is set: a job started without one is quarantined.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[notification, wait]),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[notification],
+                                        ignore_changes=["enabled", *template_ignored]),
         )
+        if looked_up:
+            job.template_id.apply(lambda stored: _warn_job_template(stored, settings))
         # Application ownership only: azuread 6.x has no resource for the owners of a service principal
         # it did not create (azuread.ServicePrincipal's `owners` would take over the gallery's service
         # principal and rewrite its tags).  The README gives the one command that adds that ownership.
@@ -132,6 +147,7 @@ class ProvisioningApp(pulumi.ComponentResource):
 
         self.application_object_id = app.application_object_id
         self.service_principal_object_id = app.service_principal_object_id
+        self.template_id = app.template_id
         # The job's resource id is /servicePrincipals/{sp}/synchronization/jobs/{jobId}.
         self.job_id = job.id.apply(lambda resource_id: resource_id.rsplit("/", 1)[-1])
         self.bulk_upload_url = job.id.apply(job_bulk_upload_url)
@@ -140,4 +156,44 @@ class ProvisioningApp(pulumi.ComponentResource):
             "servicePrincipalObjectId": self.service_principal_object_id,
             "jobId": self.job_id,
             "bulkUploadUrl": self.bulk_upload_url,
+            "templateId": self.template_id,
         })
+
+
+def _warn_template(stored: str | None, looked_up: str, settings: ProvisioningAppCreateSettings) -> None:
+    if stored and stored != looked_up:
+        pulumi.warn(
+            f"provisioningApp.create: the gallery now answers template {looked_up} for the {settings.target} app; "
+            f"the app was created from {stored} and is kept (a new template would delete the app and its job: "
+            "a new service principal, job id and bulkUploadUrl, and the mappings made in the portal). To move "
+            f"it on purpose, set provisioningApp.create.templateId: {looked_up} (see docs/provisioning-app.md); "
+            f"to keep it and silence this, set provisioningApp.create.templateId: {stored}.")
+
+
+def _warn_job_template(stored: str | None, settings: ProvisioningAppCreateSettings) -> None:
+    if stored and stored != settings.job_template_id:
+        pulumi.warn(
+            f"provisioningApp.create.target is {settings.target} ({settings.job_template_id}) but the job was "
+            f"created as {stored}: not applied (it would replace the job on the kept app). Set "
+            "provisioningApp.create.templateId to the new target's gallery template to replace app and job "
+            "on purpose (see docs/provisioning-app.md).")
+
+
+def _warn_email(stored: Sequence[Any] | None, email: str) -> None:
+    recipients = None
+    for credential in stored or []:
+        if _field(credential, "key") == NOTIFICATION_SECRET_KEY:
+            try:
+                recipients = json.loads(str(_field(credential, "value"))).get("Recipients")
+            except (ValueError, AttributeError):
+                return  # not the JSON this stack writes: nothing to compare
+    if recipients is not None and recipients != email:
+        # The stored address is not shown: the secret's values are secret outputs.
+        pulumi.warn(
+            f"provisioningApp.create.notificationEmail is {email}, but the job's notification settings in Entra "
+            "name another address: not applied after creation. Change it in the portal (Provisioning > "
+            "Settings > Notification Email), then set the config to match (see docs/provisioning-app.md).")
+
+
+def _field(credential: Any, name: str) -> Any:
+    return credential.get(name) if isinstance(credential, dict) else getattr(credential, name, None)

@@ -1,42 +1,103 @@
-"""A one-time wait for a new service principal to replicate through Entra.
+"""The wait for a new service principal to replicate through Entra, run inside the program's own process.
 
-A Pulumi dynamic resource: its provider is this Python code, run by the Pulumi engine, so it
-needs no provider plugin and no package beyond the Pulumi SDK (a third-party time provider would
-bring both, and its Python SDK is published without wheels, which a hash-checked, binary-only
-install refuses).  It sleeps when it is created, and again only when the service principal it
-waits for changes (a replaced app); every other run finds it unchanged and does not wait.
+Entra is eventually consistent, and ``ApplicationFromTemplate`` returns once the new *application*
+is readable, not its service principal.  The notification secret and the job touch the service
+principal next, and terraform-provider-azuread (behind pulumi-azuread 6.x) retries neither on a 404
+there: ``synchronization_job_resource.go`` reads the principal first with no retry ("... was not
+found"), ``synchronization.go``'s ``synchronizationRetryFunc`` retries only 409 and 403.
+
+So the principal's id reaches them through :func:`replicated_service_principal_id`: an ``apply`` that
+reads the principal with ``getServicePrincipals(objectIds, ignoreMissing)`` (the same
+``GET /servicePrincipals/{id}`` the job's create makes; a 404 is an empty answer, not an error) until
+Entra answers.  It is plain Python in the process that builds the component: the stack program's,
+or the component package's provider process for a program in another folder or language.  Nothing is
+registered for it, so nothing has to be importable where the engine runs a provider (a Python dynamic
+resource's provider is pickled by reference to this module and unpickled in the *consumer's* folder,
+with the consumer's Python: it failed there; see docs/provisioning-app.md).
+
+* A read that finds the principal at once (every run after the first, or a quick replica) ends the
+  wait: one Graph read per ``pulumi up``.
+* Once a read has missed, the principal is new: the wait ends after :data:`SIGHTINGS` consecutive
+  reads find it, :data:`POLL_SECONDS` apart, as the provider's own waits do (``consistency.go``:
+  ``ContinuousTargetOccurence``).
+* After :data:`TIMEOUT_SECONDS` the update fails, naming the principal: run it again.
+* A preview reads nothing: it creates nothing, and a new app's id is unknown there anyway.
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+import pulumi.dynamic
+import pulumi_azuread as azuread
 
-TYPE = "pulumi-python:dynamic:Resource"
+POLL_SECONDS = 5.0
+SIGHTINGS = 3
+TIMEOUT_SECONDS = 300.0
 
-
-class _ReplicationWaitProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        time.sleep(int(props["seconds"]))
-        return CreateResult(id_=str(props["servicePrincipalObjectId"]), outs=props)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = ["servicePrincipalObjectId"] if olds.get("servicePrincipalObjectId") != news.get(
-            "servicePrincipalObjectId") else []
-        changed = bool(replaces) or olds.get("seconds") != news.get("seconds")
-        return DiffResult(changes=changed, replaces=replaces, delete_before_replace=False)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=news)  # a new duration applies to the next new service principal
+Reader = Callable[[str], Awaitable[bool]]
+"""Whether Entra answers for a service principal object id right now."""
 
 
-class ReplicationWait(pulumi.dynamic.Resource):
-    """Waits ``seconds`` once a service principal exists, before what reads it is created."""
+class ReplicationTimeoutError(Exception):
+    """Entra did not answer for a new service principal in time."""
 
-    def __init__(self, name: str, service_principal_object_id: pulumi.Input[str], seconds: int,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(_ReplicationWaitProvider(), name,
-                         {"servicePrincipalObjectId": service_principal_object_id, "seconds": seconds}, opts)
+
+def graph_reader(parent: pulumi.Resource) -> Reader:
+    """Reads a service principal through the azuread provider the ``parent`` uses."""
+
+    async def read(object_id: str) -> bool:
+        found = azuread.get_service_principals_output(
+            object_ids=[object_id], ignore_missing=True, opts=pulumi.InvokeOutputOptions(parent=parent))
+        object_ids = await found.object_ids.future()
+        return object_id in (object_ids or [])
+
+    return read
+
+
+async def wait_until_readable(object_id: str, read: Reader, *, poll_seconds: float = POLL_SECONDS,
+                              sightings: int = SIGHTINGS, timeout_seconds: float = TIMEOUT_SECONDS) -> str:
+    """``object_id`` once Entra answers for it (see the module's docstring); at once in a preview."""
+    if pulumi.runtime.is_dry_run():
+        return object_id
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_seconds
+    missed, seen = False, 0
+    while True:
+        if await read(object_id):
+            seen += 1
+            if not missed or seen >= sightings:
+                return object_id
+        else:
+            missed, seen = True, 0
+        if loop.time() >= deadline:
+            raise ReplicationTimeoutError(
+                f"service principal {object_id} was created but Entra did not answer for it "
+                f"{sightings} times in a row within {timeout_seconds:.0f} s (replication): run `pulumi up` again")
+        await asyncio.sleep(poll_seconds)
+
+
+def replicated_service_principal_id(object_id: pulumi.Output[str], parent: pulumi.Resource,
+                                    read: Reader | None = None) -> pulumi.Output[str]:
+    """The ``/servicePrincipals/{objectId}`` id, known once Entra answers for the principal."""
+    reader = read or graph_reader(parent)
+
+    async def replicated(value: str) -> str:
+        # The module's settings as they are now (a test shortens them).
+        ready = await wait_until_readable(value, reader, poll_seconds=POLL_SECONDS, sightings=SIGHTINGS,
+                                          timeout_seconds=TIMEOUT_SECONDS)
+        return f"/servicePrincipals/{ready}"
+
+    return object_id.apply(replicated)
+
+
+class _ReplicationWaitProvider(pulumi.dynamic.ResourceProvider):
+    """Kept so a stack deployed with the old wait (a dynamic resource) can delete it.
+
+    The state of ``provisioningApp-replication-wait`` holds this class pickled by reference; the next
+    ``pulumi up`` deletes that resource, and the engine unpickles the provider (from the stack
+    program's folder, this repository) to call ``delete``, which does nothing.  Remove this class once
+    no stack holds the resource.
+    """

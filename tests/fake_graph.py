@@ -25,11 +25,11 @@ TOKEN = "fake-deployer-token-never-printed"
 
 
 class FakeResponse(HttpResponse):
-    def __init__(self, request: HttpRequest, status: int, payload: Any) -> None:
+    def __init__(self, request: HttpRequest, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(request, None)
         self.status_code = status
         self._body = json.dumps(payload).encode()
-        self.headers = {"Content-Type": "application/json"}
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
         self.content_type = "application/json"
         self.reason = "OK" if status < 400 else "Forbidden" if status == 403 else "Error"
 
@@ -63,6 +63,14 @@ class Tenant:
     """By principal object id."""
     owners: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """By owned object id."""
+    federated: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Federated identity credentials, by application object id."""
+    delegated: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """oauth2PermissionGrants, by client service principal object id."""
+    directory_roles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Directory role assignments, by principal id."""
+    deleted: set[str] = field(default_factory=set)
+    """Object ids still listed, whose own reads answer 404: deleted between two reads."""
 
 
 def graph_principal(object_id: str, roles: list[dict[str, Any]]) -> dict[str, Any]:
@@ -99,10 +107,13 @@ class FakeTransport(HttpTransport[HttpRequest, HttpResponse]):
 
 
 class FakeGraph(FakeTransport):
-    """Serves ``tenant`` over GET; ``refuse`` lists path patterns answered 403."""
+    """Serves ``tenant`` over GET; ``refuse`` lists path patterns answered 403; ``throttle`` answers the
+    first N requests to a path pattern 429 with ``Retry-After``, as Graph does under load."""
 
-    def __init__(self, tenant: Tenant, *, page_size: int = 2, refuse: tuple[str, ...] = ()) -> None:
+    def __init__(self, tenant: Tenant, *, page_size: int = 2, refuse: tuple[str, ...] = (),
+                 throttle: dict[str, int] | None = None, retry_after: str = "7") -> None:
         self.tenant, self.page_size, self.refuse = tenant, page_size, refuse
+        self.throttle, self.retry_after = dict(throttle or {}), retry_after
         self.requests: list[str] = []
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
@@ -110,8 +121,17 @@ class FakeGraph(FakeTransport):
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
         parsed = urllib.parse.urlsplit(request.url)
         query = dict(urllib.parse.parse_qsl(parsed.query))
-        path = parsed.path.removeprefix("/v1.0")
+        path = urllib.parse.unquote(parsed.path.removeprefix("/v1.0"))
         self.requests.append(urllib.parse.unquote(f"{path}?{parsed.query}" if parsed.query else path))
+        for pattern, left in self.throttle.items():
+            if left and re.fullmatch(pattern, path):
+                self.throttle[pattern] = left - 1
+                refusal = {"error": {"code": "TooManyRequests", "message": "Too many requests"}}
+                return FakeResponse(request, 429, refusal, {"Retry-After": self.retry_after})
+        gone = re.fullmatch(r"/(?:applications|servicePrincipals)/([0-9a-f-]+)/\w+", path)
+        if gone and gone.group(1) in self.tenant.deleted:
+            return FakeResponse(request, 404, {"error": {"code": "Request_ResourceNotFound",
+                                                         "message": f"Resource '{gone.group(1)}' does not exist"}})
         if any(re.fullmatch(pattern, path) for pattern in self.refuse):
             return FakeResponse(request, 403, {"error": {
                 "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
@@ -145,4 +165,18 @@ class FakeGraph(FakeTransport):
         match = re.fullmatch(r"/(applications|servicePrincipals)/([0-9a-f-]+)/owners", path)
         if match:
             return tenant.owners.get(match.group(2), []), "directoryObjects"
+        match = re.fullmatch(r"/applications/([0-9a-f-]+)/federatedIdentityCredentials", path)
+        if match:
+            return tenant.federated.get(match.group(1), []), "federatedIdentityCredentials"
+        match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/oauth2PermissionGrants", path)
+        if match:
+            return tenant.delegated.get(match.group(1), []), "oauth2PermissionGrants"
+        if path == "/roleManagement/directory/roleAssignments":
+            match = re.fullmatch(r"principalId eq '([0-9a-f-]+)'", query.get("$filter", ""))
+            assert match, f"unexpected filter {query.get('$filter')!r}"
+            return tenant.directory_roles.get(match.group(1), []), "roleManagement/directory/roleAssignments"
+        if path == f"/servicePrincipals(appId='{GRAPH_APP_ID}')/appRoleAssignedTo":
+            graph = next(sp["id"] for sp in tenant.service_principals if sp["appId"] == GRAPH_APP_ID)
+            every = [a for held in tenant.assignments.values() for a in held if a["resourceId"] == graph]
+            return every, "appRoleAssignments"
         raise AssertionError(f"unexpected request GET {path}")

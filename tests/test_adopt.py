@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ UPLOAD, AUDIT = "SynchronizationData-User.Upload", "AuditLog.Read.All"
 PORTAL_APP = ExistingApplication("HR middleware", mock_guid("portal-app"), mock_guid("portal-app-client"))
 PORTAL_SP = mock_guid("portal-sp")
 SECRET_HINT = "Q7~"  # Graph's hint: the first characters of the secret; never to be printed
+NOT_DEPLOYED: dict[str, Any] = {}  # `pulumi stack output --json` of a stack never deployed
 USER_READ = "e1fc6d9b-5c6f-4c5e-9d2d-0000000000aa"  # a delegated scope the portal declares by default
 DIRECTORY_RW = next(r["id"] for r in GRAPH_ROLES if r["value"] == "Directory.ReadWrite.All")
 OFFLINE = OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DirectoryEntry(PORTAL_APP.display_name, PORTAL_SP,
@@ -99,7 +101,13 @@ def tutorial_tenant() -> Tenant:
     )
 
 
-def run_adopt(stack_file: Path, graph: FakeGraph, *extra: str, credential: Any = None) -> tuple[int, str, str]:
+def run_adopt(stack_file: Path, graph: FakeGraph, *extra: str, credential: Any = None,
+              outputs: dict[str, Any] | None = NOT_DEPLOYED) -> tuple[int, str, str]:
+    """make adopt; ``outputs`` is the stack's `pulumi stack output --json` (None: read through the CLI)."""
+    if outputs is not None:
+        outputs_file = stack_file.parent / "dev.outputs.json"
+        outputs_file.write_text(json.dumps(outputs))
+        extra = ("--outputs", str(outputs_file), *extra)
     out, err = io.StringIO(), io.StringIO()
     code = adopt.main(["--stack", "dev", "--config-file", str(stack_file), *extra],
                       credential=credential or FakeCredential(), transport=graph, out=out, err=err, now=NOW)

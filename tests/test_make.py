@@ -151,6 +151,21 @@ def test_make_adopt_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None
     assert "--write" in result.stdout
 
 
+def test_make_audit_needs_a_stack(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    result = make("audit", env)
+    assert result.returncode == 2
+    assert "usage: make audit STACK=<stack>" in result.stderr
+
+
+def test_make_audit_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    result = make("audit", env, "STACK=dev", "ARGS=--help")
+    assert result.returncode == 0, result.stderr
+    assert "make audit STACK=<stack>" in result.stdout
+    assert "3  nothing checked" in result.stdout
+
+
 # -- make help, ARGS=--help, exit status (issue 19) -------------------------------------------
 
 MAKEFILE = (ROOT / "Makefile").read_text()

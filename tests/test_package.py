@@ -232,9 +232,9 @@ def test_the_yaml_example_uses_only_what_the_schema_has() -> None:
     assert example_problems(program, package.schema()) == []
 
 
-def test_the_readme_shows_the_example_and_the_command() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Use it from TypeScript, Go, C# or YAML", 1)[1].split("\n## ", 1)[0]
+def test_the_package_page_shows_the_example_and_the_command() -> None:
+    page = (ROOT / "docs" / "package.md").read_text()
+    section = page.split("\n## ", 1)[0]
     shown = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
     assert shown["resources"] == example()["resources"]
     assert f"pulumi package add https://github.com/<owner>/inbound-provisioning-access/package@v{package.VERSION}" \

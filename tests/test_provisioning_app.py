@@ -14,6 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from components import package
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs, notification_settings
 from components.settings.model import ProvisioningAppCreateSettings
@@ -29,15 +30,15 @@ from tests.conftest import (
     job_for,
     secret_client,
 )
+from tests.test_package import construct_program, example, example_problems
 from tools import plan
-from tools.offline_entra import APP_TEMPLATE_TOKEN, OfflineEntra, mock_guid
+from tools.offline_entra import APP_TEMPLATE_TOKEN, LIST_SPS_TOKEN, OfflineEntra, mock_guid
 from tools.offline_run import LAST_RUN, ProgramRun, run_offline
 
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"
 SECRET = "azuread:index/synchronizationSecret:SynchronizationSecret"
 OWNER = "azuread:index/applicationOwner:ApplicationOwner"
-SLEEP = "pulumi-python:dynamic:Resource"  # components/replication_wait.py
 GRAPH = "https://graph.microsoft.com/v1.0"
 EMAIL = "hr-ops@contoso.com"
 GUID = "8a7f3e0c-5d3b-4c2e-9f1a-2b3c4d5e6f70"
@@ -221,15 +222,17 @@ def test_whole_chain_for_each_target(run_program: RunProgram, entra: OfflineEntr
     assert credential["key"] == "SyncNotificationSettings"
     assert json.loads(credential["value"])["Recipients"] == EMAIL
 
-    # Ordering: app -> replication wait -> notification email -> job.
-    assert depends_on(run, "provisioningApp-replication-wait", "provisioningApp-app")
-    assert depends_on(run, "provisioningApp-notification", "provisioningApp-replication-wait")
+    # Ordering: app -> (Entra answers for its service principal) -> notification email -> job.
+    assert depends_on(run, "provisioningApp-notification", "provisioningApp-app")
     assert depends_on(run, "provisioningApp-job", "provisioningApp-notification")
-    assert depends_on(run, "provisioningApp-job", "provisioningApp-replication-wait")
-    wait = run.named("provisioningApp-replication-wait")
-    assert wait.type == SLEEP
-    assert {k: v for k, v in wait.inputs.items() if k != "__provider"} == {"servicePrincipalObjectId": sp,
-                                                                             "seconds": 60}
+    assert {"objectIds": [sp], "ignoreMissing": True} in run.calls_to(LIST_SPS_TOKEN), "the replication wait read it"
+    assert not [r for r in run.registrations if r.type.startswith("pulumi-python:")], "nothing needs this repo"
+
+    # Day 2 (docs/provisioning-app.md): a looked-up template, the job's state and the notification
+    # settings are left alone after creation.
+    assert app.ignore_changes == ("templateId",)
+    assert job.ignore_changes == ("enabled", "templateId")
+    assert secret.ignore_changes == ("credentials",)
 
     job_id = run.outputs["provisioningJobId"]
     assert re.fullmatch(rf"{job_template}\.[0-9a-f]{{32}}\.{entra.tenant_id}", job_id)
@@ -256,13 +259,15 @@ def test_created_app_is_protected_on_prod(run_program: RunProgram) -> None:
     protected = {r.name for r in run.registrations if r.protect}
     assert {"provisioningApp-app", "provisioningApp-job", "provisioningApp-owner-hr",
             "provisioningApp-owner-logic"} <= protected
-    assert "provisioningApp-replication-wait" not in protected
+    assert "provisioningApp-notification" not in protected
 
 
-def test_a_configured_template_id_skips_the_lookup(run_program: RunProgram) -> None:
+def test_a_configured_template_id_skips_the_lookup_and_is_applied(run_program: RunProgram) -> None:
     run = run_program(chain_config(templateId=GUID))
     assert run.calls_to(APP_TEMPLATE_TOKEN) == []
     assert run.named("provisioningApp-app").inputs["templateId"] == GUID
+    assert run.named("provisioningApp-app").ignore_changes == (), "a configured id is the deliberate way to move"
+    assert run.named("provisioningApp-job").ignore_changes == ("enabled",)
 
 
 def test_the_older_gallery_name_is_found_too() -> None:
@@ -343,6 +348,10 @@ def test_plan_shows_the_chain(tmp_path: Path) -> None:
     assert "`inbound-provisioning-access-prod` from the template" in chain
     assert f"`SyncNotificationSettings` to {EMAIL}" in chain
     assert "| 5. job | `API2AAD`, started" in chain
+    # Day 2: what the stack will and will not touch after creation.
+    assert "started when created; **never started or paused after** (the operator's: a pause stays)" in chain
+    assert "a different answer is **reported, not applied**" in chain
+    assert "written when the app is created; **not touched after**" in chain
     assert "| 6. owners of the application | hr | created on deploy |" in chain
     assert "| owners of the service principal | hr | **pending, manual**" in chain
     assert "provisioning agent" not in chain
@@ -350,8 +359,7 @@ def test_plan_shows_the_chain(tmp_path: Path) -> None:
     for resource in ("`azuread:index/applicationFromTemplate:ApplicationFromTemplate` | `provisioningApp-app` | yes",
                      "`azuread:index/synchronizationJob:SynchronizationJob` | `provisioningApp-job` | yes",
                      "`azuread:index/synchronizationSecret:SynchronizationSecret` | `provisioningApp-notification`",
-                     "`azuread:index/applicationOwner:ApplicationOwner` | `provisioningApp-owner-hr` | yes",
-                     "`pulumi-python:dynamic:Resource` | `provisioningApp-replication-wait`"):
+                     "`azuread:index/applicationOwner:ApplicationOwner` | `provisioningApp-owner-hr` | yes"):
         assert resource in text
     assert "looked-up-on-deploy" not in text
 
@@ -359,7 +367,7 @@ def test_plan_shows_the_chain(tmp_path: Path) -> None:
 def test_plan_shows_the_on_premises_steps_as_pending(tmp_path: Path) -> None:
     code, text, err = run_plan(tmp_path, "dev", create_config(target="activeDirectory", templateId=GUID))
     assert code == 0, err
-    assert f"| 1. template | `{GUID}` (configured) |" in text
+    assert f"| 1. template | `{GUID}` (configured) | applied: changing it replaces the app and its job" in text
     assert "| 5. job | `API2AD`" in text
     assert "| provisioning agent |" in text
     assert "needs delegated permissions" in text
@@ -382,9 +390,25 @@ def test_one_owned_by_client_plans_and_runs_into_a_complete_chain(tmp_path: Path
     assert code == 0, err
     run = run_program(config)
     assert sorted(r.type for r in run.registrations if r.name.startswith("provisioningApp-")) == sorted(
-        [TEMPLATE, SLEEP, SECRET, JOB, OWNER])
+        [TEMPLATE, SECRET, JOB, OWNER])
     assert run.named("provisioningApp-owner-hr-sync").inputs["ownerObjectId"] == (
         run.outputs["clients"]["hr-sync"]["servicePrincipalObjectId"])
     assert {"bulkUploadUrl", "provisioningLogsUrl", "provisioningJobId", "provisioningAppServicePrincipalId"} <= set(
         run.outputs)
     assert "| 6. owners of the application | hr-sync | created on deploy |" in text
+
+
+# -- the YAML example -----------------------------------------------------------------------------------
+
+def test_the_yaml_example_creates_the_provisioning_app_through_the_package(entra: OfflineEntra) -> None:
+    """As a YAML program runs it: its properties, checked against the package schema, through construct."""
+    program = example()
+    assert example_problems(program, package.schema()) == []
+    properties = program["resources"]["access"]["properties"]
+    assert properties["provisioningApp"]["create"]["notificationEmail"]
+    run = run_offline(entra, {}, "dev", program=construct_program(properties))
+    built = sorted(r.type for r in run.registrations if r.name.startswith("provisioningApp-"))
+    assert built == sorted([TEMPLATE, SECRET, JOB]), "no dynamic resource: nothing needs this repository"
+    for output in ("bulkUploadUrl", "provisioningJobId"):
+        assert f"${{access.{output}}}" == program["outputs"][output]
+        assert run.outputs[output]

@@ -334,11 +334,12 @@ def test_an_outputs_file_inside_the_checkout_is_warned_about(recorded: dict[str,
     assert "holds secrets in plaintext" in text
 
 
-def test_git_ignores_the_outputs_files_the_readme_writes() -> None:
+def test_git_ignores_the_outputs_files_the_docs_write() -> None:
     patterns = [line.strip() for line in (ROOT / ".gitignore").read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
-    written = re.findall(r"--show-secrets > (\S+)", (ROOT / "README.md").read_text())
-    assert written, "the README shows where to write the outputs"
+    written = re.findall(r"--show-secrets > (\S+)",
+                         (ROOT / "docs" / "outputs-and-downstream-client.md").read_text())
+    assert written, "the outputs page shows where to write the outputs"
     for path in written:
         name = path.rsplit("/", 1)[-1]
         assert any(fnmatch.fnmatch(name, pattern.lstrip("/")) for pattern in patterns), path

@@ -89,3 +89,34 @@ def test_signed_out_exits_2(outputs: dict[str, Any]) -> None:
     assert code == 2
     assert "sign-in failed" in text
 
+
+
+def test_outputs_missing_a_principal_exit_2(outputs: dict[str, Any], tmp_path: Path) -> None:
+    graph = FakeGraph(tenant_for(outputs, {}))
+    del outputs["clients"]["csv-logic-app"]["servicePrincipalObjectId"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps({k: v for k, v in outputs.items() if k != "_path"}))
+    code, text = run_deployer({**outputs, "_path": str(path)}, graph)
+    assert code == 2
+    assert "clients.csv-logic-app.servicePrincipalObjectId is missing" in text
+
+
+def test_a_grant_on_another_api_is_a_note_as_the_audit_classifies_it(outputs: dict[str, Any]) -> None:
+    tenant = tenant_for(outputs, {"workday": [UPLOAD, AUDIT], "csv-logic-app": [AUDIT, UPLOAD]})
+    payroll = {"id": mock_guid("payroll-api"), "appId": mock_guid("payroll-app"), "displayName": "Payroll API"}
+    workday = tenant.service_principals[1]
+    tenant.assignments[workday["id"]].append(assignment(mock_guid("payroll-grant"), workday, payroll,
+                                                        mock_guid("payroll-role")))
+    code, text = run_deployer(outputs, FakeGraph(tenant))
+    assert code == 0, text
+    assert "Payroll API: app role" in text
+    assert "make audit reports it" in text
+
+
+def test_a_deleted_principal_is_a_mismatch(outputs: dict[str, Any]) -> None:
+    tenant = tenant_for(outputs, {"workday": [UPLOAD, AUDIT]})
+    logic = outputs["clients"]["csv-logic-app"]["servicePrincipalObjectId"]
+    tenant.service_principals = [sp for sp in tenant.service_principals if sp["id"] != logic]
+    code, text = run_deployer(outputs, FakeGraph(tenant))
+    assert code == 1, text
+    assert "csv-logic-app: the principal is gone" in text

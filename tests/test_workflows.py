@@ -184,7 +184,8 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
                 continue
             assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            assert is_pulumi or "-m tools.expiry" in str(step.get("run")), f"{name}:{job_id}: {text}"
+            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("expiry", "audit"))
+            assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
 
@@ -348,6 +349,20 @@ def test_weekly_run_rotates_checks_expiry_and_flags_drift_unattended() -> None:
     assert preview["with"]["expect-no-changes"] is True
     assert preview["if"] == "${{ !cancelled() }}", "drift is checked even when the expiry check failed"
     assert steps(check).index(expiry) < steps(check).index(preview)
+
+
+def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_deploy() -> None:
+    audit = load("scheduled.yml")["jobs"]["audit"]
+    assert audit["environment"] == "audit"
+    assert audit["environment"] not in WRITE_ENVIRONMENTS | READ_ENVIRONMENTS, "main only, read-only identity"
+    assert audit["needs"] == ["stacks", "rotate"]
+    assert "!cancelled()" in audit["if"]
+    assert audit["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks).all }}"
+    assert audit["permissions"] == {"contents": "read", "id-token": "write"}
+    assert not pulumi_commands(audit), "reads the outputs through the CLI; runs no preview or update"
+    step = next(s for s in steps(audit) if "tools.audit" in str(s.get("run")))
+    assert step["run"].strip() == 'venv/bin/python -m tools.audit --stack "$STACK" --summary "$GITHUB_STEP_SUMMARY"'
+    assert step["env"]["STACK"] == "${{ matrix.stack }}"
 
 
 def test_write_environments_appear_only_in_main_only_workflows() -> None:

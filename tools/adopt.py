@@ -9,9 +9,15 @@ role assignments the principal holds, and the credentials already on the app. It
 team must do afterwards: old secrets to retire, owners, grants beyond the allow-list, and what
 the deploy changes on an adopted app registration.
 
+What the stack already made is told apart by id, never by name (``tools/ownership.py``, from the
+stack's non-secret outputs, as ``make audit`` does): its credentials are never "to retire". For
+a client the stack has deployed it runs the audit's checks and proposes adopting what they find
+where that applies (an allow-listed permission granted by hand: declare it, adopt its grant).
+
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
 config); 2 sign-in or permission problem (the missing Graph permission is named), a stack file
-that cannot be read (file and line named, as make plan names them) or bad usage. It never
+that cannot be read (file and line named, as make plan names them), the stack's outputs unreadable
+(``--outputs FILE`` gives them without the Pulumi CLI) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +40,16 @@ from components.service_principal_client import APPLICATION_NOTES, SIGN_IN_AUDIE
 from components.settings.model import GUID_RE, ClientSettings, ManagedIdentityClientSettings, Settings
 from components.settings.problems import SettingsError
 from components.settings.stack_config import NAMESPACE
+from tools import ownership
+from tools.adopt_write import WriteError, write_stack_file
+from tools.audit import audit_client
+from tools.audit_report import ADVICE
 from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
+from tools.ownership import NO_KEY_IDS, StackClient, StackRecord
 from tools.plan import settings_or_problems
 from tools.sign_in import show_sign_in_detail
 from tools.stack_file import StackFileError, read_stack_file
+from tools.stack_outputs import StackOutputError, pulumi_stack_output
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_CHOICE, EXIT_ACCESS = 0, 1, 2
@@ -141,18 +153,17 @@ def _grants(reader: GraphReader, client: ClientSettings, principal_id: str, find
         finding.adopt["grants"] = grants
 
 
-def _managed_by_program(credential: Mapping[str, Any], display_name: str) -> bool:
-    name = str(credential.get("displayName") or "")
-    return name.startswith(display_name) and ("(managed by Pulumi)" in name or "(rotation " in name)
-
-
-def _credentials(app: Mapping[str, Any], client_display_name: str, key: str, now: dt.datetime,
-                 finding: Finding) -> None:
+def _credentials(app: Mapping[str, Any], record: StackRecord, key: str, now: dt.datetime, finding: Finding) -> None:
     deadline = now + dt.timedelta(days=SWITCH_DAYS)
     found = [("secret", c) for c in app.get("passwordCredentials") or []]
     found += [("certificate", c) for c in app.get("keyCredentials") or []]
+    deployed = record.client_of_app(str(app.get("appId")))
     for kind, credential in found:
-        if _managed_by_program(credential, client_display_name):
+        verdict = ownership.credential(deployed, credential.get("keyId"))
+        if verdict == ownership.UNKNOWN:  # never advise retiring what may be the stack's own
+            finding.notes.append(f"credentials not classified: {NO_KEY_IDS}")
+            return
+        if verdict == ownership.OWN:
             continue
         # Never the secret's text or its hint (its first characters): only names, ids and dates.
         name = credential.get("displayName") or "(no description)"
@@ -213,11 +224,39 @@ def _import_changes(app: Mapping[str, Any], client: ClientSettings, display_name
         finding.notes.append("on import, the deploy changes the app registration: " + "; ".join(changes))
 
 
-def find(reader: GraphReader, settings: Settings, apps: Mapping[str, str], now: dt.datetime) -> list[Finding]:
+def _deployed(reader: GraphReader, record: StackRecord, deployed: StackClient, finding: Finding) -> None:
+    """A client the stack deployed: nothing to import; what make audit finds, and the grants worth adopting."""
+    finding.title += f": deployed by this stack (client id {deployed.client_id}, principal {deployed.principal_id})"
+    graph_id, roles = reader.microsoft_graph()
+    grants: dict[str, str] = {}
+    for found in audit_client(reader, record, deployed, graph_id, roles).findings:
+        if found.kind == "app role" and found.permission in ALLOWED_PERMISSIONS:
+            grants[str(found.permission)] = found.object_id
+            finding.notes.append(f"granted outside graphPermissions: {found.permission} (assignment "
+                                 f"{found.object_id}). To keep it, add it to clients.{deployed.key}.graphPermissions "
+                                 "with the adopt block above (config refuses the block until then); else remove it")
+        else:
+            finding.notes.append(f"make audit finds: {found.kind} on the {found.where}: {found.name} "
+                                 f"({found.object_id}). {ADVICE[found.kind]}")
+    if grants and deployed.has_app_registration:
+        app = reader.applications("appId", deployed.client_id)
+        if app:
+            finding.adopt = {"application": app[0]["id"], "servicePrincipal": deployed.principal_id, "grants": grants}
+    elif grants:
+        finding.adopt = {"grants": grants}
+
+
+def find(reader: GraphReader, settings: Settings, apps: Mapping[str, str], now: dt.datetime,
+         record: StackRecord) -> list[Finding]:
     """One finding per client of the stack, in config order."""
     findings: list[Finding] = []
     _, role_values = reader.microsoft_graph()
     for key, client in settings.clients.items():
+        deployed = record.clients.get(key)
+        if deployed is not None:
+            findings.append(finding := Finding(key, f"{key} ({deployed.kind})"))
+            _deployed(reader, record, deployed, finding)
+            continue
         if isinstance(client, ManagedIdentityClientSettings):
             finding = Finding(key, f"{key} (managedIdentity)")
             principal = _principal_of(reader, client, finding)
@@ -241,7 +280,7 @@ def find(reader: GraphReader, settings: Settings, apps: Mapping[str, str], now: 
                 sp = principals[0]
                 finding.adopt = {"application": app["id"], "servicePrincipal": sp["id"]}
                 _grants(reader, client, sp["id"], finding)
-                _credentials(app, client.display_name, key, now, finding)
+                _credentials(app, record, key, now, finding)
                 _owners(reader, app["id"], sp["id"], finding)
                 _import_changes(app, client, client.display_name, role_values, finding)
         findings.append(finding)
@@ -271,82 +310,6 @@ def render(stack: str, stack_file: Path, findings: Sequence[Finding], out: TextI
         out.write(IMPORT_NOTE)
 
 
-# -- --write: the adopt blocks into the stack file, keeping every other line and comment ----------
-
-
-class WriteError(Exception):
-    """The stack file is not in a shape this tool edits safely."""
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _content(line: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith("#")
-
-
-def _block_end(lines: list[str], start: int, indent: int) -> int:
-    """The index after the last line that belongs to the block whose key line is ``start``."""
-    end = start + 1
-    for index in range(start + 1, len(lines)):
-        if _content(lines[index]):
-            if _indent(lines[index]) <= indent:
-                break
-            end = index + 1
-    return end
-
-
-def write_adopt(text: str, blocks: Mapping[str, Mapping[str, Any]]) -> str:
-    """``text`` with each client's ``adopt`` key replaced or added; raises :class:`WriteError`."""
-    lines = text.splitlines(keepends=True)
-    clients_re = re.compile(rf"^(\s*){re.escape(NAMESPACE)}:clients:\s*(#.*)?$")
-    starts = [i for i, line in enumerate(lines) if clients_re.match(line)]
-    if len(starts) != 1:
-        raise WriteError(f"no block-style `{NAMESPACE}:clients:` key")
-    clients_at = starts[0]
-    clients_indent = _indent(lines[clients_at])
-    for key, block in blocks.items():
-        end = _block_end(lines, clients_at, clients_indent)
-        key_re = re.compile(rf"^(\s+){re.escape(key)}:\s*(#.*)?$")
-        found = [i for i in range(clients_at + 1, end) if key_re.match(lines[i])]
-        if len(found) != 1:
-            raise WriteError(f"client {key!r} is not written as a block (`{key}:` on a line of its own)")
-        key_at = found[0]
-        key_indent = _indent(lines[key_at])
-        client_end = _block_end(lines, key_at, key_indent)
-        children = [i for i in range(key_at + 1, client_end) if _content(lines[i])]
-        child_indent = _indent(lines[children[0]]) if children else key_indent + 2
-        adopt_at = [i for i in children if _indent(lines[i]) == child_indent and lines[i].strip().startswith("adopt:")]
-        if adopt_at:
-            adopt_end = _block_end(lines, adopt_at[0], child_indent)
-            del lines[adopt_at[0]:adopt_end]
-            client_end -= adopt_end - adopt_at[0]
-            insert_at = adopt_at[0]
-        else:
-            last = [i for i in range(key_at + 1, client_end) if _content(lines[i])]
-            insert_at = (last[-1] + 1) if last else key_at + 1
-        if insert_at > 0 and not lines[insert_at - 1].endswith("\n"):
-            lines[insert_at - 1] += "\n"
-        dumped = yaml.safe_dump({"adopt": dict(block["adopt"])}, sort_keys=False, default_flow_style=False)
-        lines[insert_at:insert_at] = [" " * child_indent + line + "\n" for line in dumped.splitlines()]
-    return "".join(lines)
-
-
-def write_stack_file(path: Path, blocks: Mapping[str, Mapping[str, Any]]) -> None:
-    """Write the blocks into the stack file, after checking the result parses to exactly the intended config."""
-    text = path.read_text()
-    new_text = write_adopt(text, blocks)
-    expected = yaml.safe_load(text) or {}
-    clients = expected["config"][f"{NAMESPACE}:clients"]
-    for key, block in blocks.items():
-        clients[key]["adopt"] = block["adopt"]
-    if yaml.safe_load(new_text) != expected:
-        raise WriteError("the edited file would not read back as intended")
-    path.write_text(new_text)
-
-
 # -- command line ------------------------------------------------------------------------------------------
 
 
@@ -355,6 +318,18 @@ def _app_arg(text: str) -> tuple[str, str]:
     if not sep or not key or not value:
         raise argparse.ArgumentTypeError("expected CLIENT=<display name | client id | object id>")
     return key, value
+
+
+def _stack_record(stack: str, outputs_file: Path | None) -> StackRecord:
+    """What the stack made, from its outputs; a stack the backend does not know yet made nothing."""
+    if outputs_file is not None:
+        return ownership.stack_record(json.loads(outputs_file.read_text()))
+    try:
+        return ownership.stack_record(pulumi_stack_output(stack))
+    except StackOutputError as error:
+        if "no stack named" in str(error):
+            return ownership.stack_record({})
+        raise
 
 
 def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,
@@ -368,6 +343,9 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
                         help="the app registration of a servicePrincipal client, by display name, client id or "
                              "object id (default: the client's displayName)")
     parser.add_argument("--write", action="store_true", help="write the adopt blocks into the stack file")
+    parser.add_argument("--outputs", type=Path, metavar="FILE",
+                        help="the stack's `pulumi stack output --json` (no secrets needed) instead of the Pulumi CLI; "
+                             "`{}` for a stack never deployed")
     parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
@@ -393,8 +371,14 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         err.write(f"error: --app names clients that are not in {path.name}: {', '.join(unknown)}\n")
         return EXIT_CHOICE
     try:
+        record = _stack_record(args.stack, args.outputs)
+    except (OSError, ValueError, StackOutputError, ownership.OutputsError) as error:
+        err.write(f"error: cannot read the stack's outputs ({error}); make adopt tells the stack's own credentials "
+                  "by the key ids there: give --outputs FILE (`pulumi stack output --json`)\n")
+        return EXIT_ACCESS
+    try:
         reader = GraphReader(credential or deployer_credential(), transport)
-        findings = find(reader, settings, apps, now)
+        findings = find(reader, settings, apps, now, record)
     except GraphAccessError as error:
         err.write(f"error: {error}\n")
         return EXIT_ACCESS

@@ -106,6 +106,8 @@ class Deploy:
     now: dt.datetime
     run: ProgramRun
     changes: list[Change] = field(default_factory=list)
+    timeouts: list[str] = field(default_factory=list)
+    """What a provider waited for until its timeout, and failed (see :class:`ProvisioningTenant`)."""
 
     def of_kind(self, kind: ChangeKind, types: Iterable[str] | None = None) -> list[Change]:
         wanted = None if types is None else set(types)
@@ -264,17 +266,28 @@ class DeploySimulation:
         self.tenant_id = tenant_id
         self.state: dict[str, Deployed] = {}
         self.deploys: list[Deploy] = []
+        self.tenant = ProvisioningTenant()
+        """What the provisioning app's objects hold in the tenant, changed in the portal between deploys."""
 
     def up(self, config: Mapping[str, Any], now: dt.datetime, stack: str = "dev",
-           program: Callable[[], None] | None = None) -> Deploy:
-        """Run the program (by default this one, at ``now``) against the stack's state, as ``pulumi up`` does."""
-        mocks = OfflineEntra(self.graph_app_roles, tenant_id=self.tenant_id, directory=self.directory, now=now)
+           program: Callable[[], None] | None = None, refresh: bool = False) -> Deploy:
+        """Run the program (by default this one, at ``now``) against the stack's state, as ``pulumi up`` does.
+
+        ``refresh`` first reads what the tenant holds into the state, as ``pulumi up --refresh`` (the
+        pipeline's deploys) does, with the providers' Read (:class:`ProvisioningTenant`).
+        """
+        mocks = OfflineEntra(self.graph_app_roles, tenant_id=self.tenant_id, directory=self.directory, now=now,
+                             **self.tenant.entra_options())
+        if refresh:
+            self.tenant.refresh(self.state)
         deploy = Deploy(number=len(self.deploys) + 1, now=now, run=ProgramRun([], [], []))
         monitor = _SimulatingMonitor(mocks, self, deploy)
+        self.tenant.before_run(mocks, self.state)
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
         for key in [k for k in self.state if k not in monitor.seen]:
             gone = self.state.pop(key)
             deploy.changes.append(Change("delete", gone.type, gone.name))
+        self.tenant.apply(deploy, self.state)
         self.deploys.append(deploy)
         return deploy
 
@@ -285,3 +298,74 @@ class DeploySimulation:
         """The key and password credentials of one client's app registration, as they stand."""
         return [d for d in self.state.values()
                 if d.type in CREDENTIAL_TYPES and d.name.startswith(f"{client}-")]
+
+
+# -- The provisioning app between deploys (issue 21) ---------------------------------------------------
+# What terraform-provider-azuread's Read and write functions do with objects an operator changed in the
+# portal (../shared/PROVIDER-FACTS.md, "Day 2 and after"; docs/provisioning-app.md names the source).
+
+APP_FROM_TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
+SYNCHRONIZATION_JOB = "azuread:index/synchronizationJob:SynchronizationJob"
+SYNCHRONIZATION_SECRET = "azuread:index/synchronizationSecret:SynchronizationSecret"  # noqa: S105 (a type token)
+
+
+@dataclass
+class ProvisioningTenant:
+    """The tenant's side of the provisioning app: the gallery, paused jobs, secret keys the portal added."""
+
+    gallery: dict[str, str] | None = None
+    """The gallery's template ids by display name, when a test changes them (``None``: the default)."""
+    paused_jobs: set[str] = field(default_factory=set)
+    """Names of jobs an operator paused (schedule state ``Paused``)."""
+    portal_secret_keys: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    """Keys the portal added to a synchronization secret, by the secret's resource name."""
+    replication_misses: int = 0
+    """Reads of a new service principal that miss before Entra answers for it."""
+
+    def entra_options(self) -> dict[str, Any]:
+        return {} if self.gallery is None else {"gallery": dict(self.gallery)}
+
+    def before_run(self, mocks: OfflineEntra, state: Mapping[str, Deployed]) -> None:
+        """The service principals the stack made exist in the tenant; new ones replicate after some misses."""
+        mocks.created_service_principals.update(str(d.outputs.get("servicePrincipalObjectId")) for d in state.values()
+                                                if d.type == APP_FROM_TEMPLATE)
+        mocks.replication_misses = self.replication_misses
+
+    def refresh(self, state: Mapping[str, Deployed]) -> None:
+        """``pulumi refresh``: each provider's Read, written to outputs and (as the bridge does) inputs."""
+        for entry in state.values():
+            if entry.type == SYNCHRONIZATION_JOB:
+                # synchronization_job_resource.go: enabled = (schedule.state == "Active").
+                enabled = entry.name not in self.paused_jobs
+                entry.outputs["schedules"] = [{**(entry.outputs.get("schedules") or [{}])[0],
+                                               "state": "Active" if enabled else "Paused"}]
+                entry.outputs["enabled"] = entry.inputs["enabled"] = enabled
+            if entry.type == SYNCHRONIZATION_SECRET:
+                # synchronization_secret_resource.go: Read keeps every key Graph returns.
+                keys = self._keys(entry.inputs.get("credentials") or [], entry.name)
+                entry.outputs["credentials"] = entry.inputs["credentials"] = keys
+
+    def apply(self, deploy: Deploy, state: Mapping[str, Deployed]) -> None:
+        """What the provider did for this deploy's changes: start or pause a job, wait for a secret's keys."""
+        for change in deploy.changes:
+            entry = state.get(_key(change.type, change.name))
+            if entry is None or change.kind == "delete":
+                continue
+            if change.type == SYNCHRONIZATION_JOB and (change.kind != "update" or "enabled" in change.fields):
+                # Create starts an enabled job; Update calls start or pause.
+                (self.paused_jobs.discard if entry.inputs.get("enabled") else self.paused_jobs.add)(change.name)
+            if change.type == SYNCHRONIZATION_SECRET and (change.kind != "update" or "credentials" in change.fields):
+                # Create and Update PUT the configured keys, then wait (5 minutes) until the number of keys
+                # Graph returns equals the number sent: keys the portal added never let that happen.  A PUT
+                # keeps keys it does not name (modelled so: the provider's own Delete blanks each key's value
+                # rather than PUT a shorter list; Graph's docs do not say).
+                sent = list(entry.inputs.get("credentials") or [])
+                if len(self._keys(sent, change.name)) != len(sent):
+                    deploy.timeouts.append(f"{change.name}: waiting for synchronization secrets")
+
+    def _keys(self, credentials: Iterable[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
+        """The secret's keys as Graph returns them: the stack's, then the portal's (a key set once)."""
+        keys = {str(c["key"]): dict(c) for c in credentials}
+        for added in self.portal_secret_keys.get(name, []):
+            keys.setdefault(added["key"], dict(added))
+        return list(keys.values())

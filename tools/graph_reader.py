@@ -1,17 +1,20 @@
-"""Read-only Microsoft Graph access as the deployer, shared by `make adopt` and `make verify --deployer`.
+"""Read-only Microsoft Graph access, shared by `make adopt`, `make audit` and `make verify --deployer`.
 
 azure-identity's ``DefaultAzureCredential`` (``az login``, a pipeline's OIDC sign-in, a managed
 identity) and an azure-core ``PipelineClient``: the same stack ``tools/verify.py`` uses, so tests
 replace Graph at azure-core's HTTP transport. Every request is a ``GET``; nothing is changed.
 
 Graph's answers are read the way Graph documents them: collections are ``{"value": [...]}``
-pages chained by ``@odata.nextLink``; errors are ``{"error": {"code", "message"}}``.
+pages chained by ``@odata.nextLink``; errors are ``{"error": {"code", "message"}}``; a throttled
+request (429, or 503/504 under load) is sent again after its ``Retry-After`` seconds, a bounded
+number of times; an object deleted between two reads answers 404 (:class:`ObjectGoneError`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +41,19 @@ PERMISSION_HINT = (f"the signed-in identity needs Microsoft Graph {READ_PERMISSI
 APPLICATION_FIELDS = ("id,appId,displayName,notes,signInAudience,requiredResourceAccess,passwordCredentials,"
                       "keyCredentials,web,spa,publicClient,identifierUris,appRoles,createdDateTime")
 PRINCIPAL_FIELDS = "id,appId,displayName,servicePrincipalType,accountEnabled"
+# Throttling: Graph answers 429 (or 503/504) with Retry-After seconds. At most this many tries per
+# request, and never a wait longer than MAX_WAIT_SECONDS (a longer Retry-After fails the run instead).
+THROTTLED = (429, 503, 504)
+MAX_ATTEMPTS = 5
+MAX_WAIT_SECONDS = 120.0
 
 
 class GraphAccessError(Exception):
     """Sign-in failed, or Graph refused a read: the caller exits 2 with this message."""
+
+
+class ObjectGoneError(GraphAccessError):
+    """Graph answered 404: the object was deleted (or never replicated here) between two reads."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +75,13 @@ def odata_literal(value: str) -> str:
 class GraphReader:
     """GET requests to Microsoft Graph v1.0 as the signed-in deployer."""
 
-    def __init__(self, credential: TokenCredential, transport: Transport | None = None) -> None:
-        policies = [RetryPolicy(retry_total=2), BearerTokenCredentialPolicy(credential, GRAPH_SCOPE)]
+    def __init__(self, credential: TokenCredential, transport: Transport | None = None, *,
+                 sleep: Callable[[float], None] = time.sleep, permission_hint: str = PERMISSION_HINT) -> None:
+        # azure-core retries connection errors only; throttled answers are retried in `get`, bounded.
+        policies = [RetryPolicy(retry_total=2, retry_status=0), BearerTokenCredentialPolicy(credential, GRAPH_SCOPE)]
         self._client: PipelineClient[Any, Any] = PipelineClient(
             base_url=GRAPH_BASE_URL, policies=policies, transport=transport)
+        self._sleep, self._permission_hint = sleep, permission_hint
         self._graph_roles: dict[str, str] | None = None
         self._graph_object_id: str | None = None
 
@@ -74,16 +89,25 @@ class GraphReader:
         """One JSON document; ``url`` is a path under v1.0 or an absolute ``@odata.nextLink``."""
         full = url if url.startswith("https://") else f"{GRAPH_BASE_URL}{url}"
         shown = full.removeprefix(GRAPH_BASE_URL).partition("?")[0]
-        try:
-            response = self._client.send_request(HttpRequest("GET", full, params=dict(params or {})))
-        except ClientAuthenticationError as error:
-            raise GraphAccessError(sign_in_failure(error)) from error
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = self._client.send_request(HttpRequest("GET", full, params=dict(params or {})))
+            except ClientAuthenticationError as error:
+                raise GraphAccessError(sign_in_failure(error)) from error
+            if response.status_code not in THROTTLED:
+                break
+            wait = _retry_after(response, attempt)
+            if attempt == MAX_ATTEMPTS or wait > MAX_WAIT_SECONDS:
+                raise GraphAccessError(f"Microsoft Graph is throttling GET {shown} ({response.status_code}, "
+                                       f"Retry-After {wait:g}s after {attempt} tries); run again later")
+            self._sleep(wait)
         if response.status_code in (401, 403):
             code = _error_code(response)
             raise GraphAccessError(f"Microsoft Graph refused GET {shown} ({response.status_code} "
-                                   f"{code}): {PERMISSION_HINT}")
+                                   f"{code}): {self._permission_hint}")
         if response.status_code == 404:
-            return {}
+            raise ObjectGoneError(f"GET {shown} answered 404 {_error_code(response)}: the object is gone (deleted "
+                             "since it was listed, or not replicated yet)")
         if response.status_code >= 400:
             raise GraphAccessError(f"Microsoft Graph answered {response.status_code} {_error_code(response)} "
                                    f"to GET {shown}")
@@ -146,6 +170,41 @@ class GraphReader:
                 other.append(f"{assignment.resource_display_name or assignment.resource_id}: "
                              f"app role {assignment.app_role_id}")
         return on_graph, other
+
+    # -- what make audit reads besides (key metadata only: Graph never returns a secret's text on a GET)
+
+    def principal_with_credentials(self, object_id: str) -> dict[str, Any] | None:
+        """The service principal with its own password and key credentials, or None when it is gone."""
+        params = {"$filter": f"id eq {odata_literal(object_id)}",
+                  "$select": f"{PRINCIPAL_FIELDS},passwordCredentials,keyCredentials"}
+        found = list(self.collection("/servicePrincipals", params))
+        return found[0] if found else None
+
+    def federated_credentials(self, application_id: str) -> list[dict[str, Any]]:
+        """The federated identity credentials of an app registration (Graph v1.0 keeps them there only)."""
+        params = {"$select": "id,name,issuer,subject"}
+        return list(self.collection(f"/applications/{application_id}/federatedIdentityCredentials", params))
+
+    def delegated_grants(self, principal_id: str) -> list[dict[str, Any]]:
+        """The principal's oauth2PermissionGrants: delegated permissions, as a client, on any API."""
+        return list(self.collection(f"/servicePrincipals/{principal_id}/oauth2PermissionGrants"))
+
+    def directory_roles(self, principal_id: str) -> list[dict[str, Any]]:
+        """Directory (Entra) role assignments held directly by the principal, with the role's name."""
+        params = {"$filter": f"principalId eq {odata_literal(principal_id)}", "$expand": "roleDefinition"}
+        return list(self.collection("/roleManagement/directory/roleAssignments", params))
+
+    def assigned_to_graph(self) -> Iterator[dict[str, Any]]:
+        """Every app role assignment on Microsoft Graph, tenant-wide, page by page (999 a page)."""
+        return self.collection(f"/servicePrincipals(appId='{GRAPH_APP_ID}')/appRoleAssignedTo", {"$top": "999"})
+
+
+def _retry_after(response: Any, attempt: int) -> float:
+    """Graph's ``Retry-After`` (seconds), or an exponential backoff when it sends none."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except (TypeError, ValueError):
+        return float(2 ** attempt)
 
 
 def _error_code(response: Any) -> str:

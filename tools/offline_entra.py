@@ -96,6 +96,11 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """Application templates by display name (the gallery is the same in every tenant)."""
         self.applications = {a.object_id: a for a in applications}
         """App registrations that exist already, by object id: what an ``import`` of one reads."""
+        self.created_service_principals: set[str] = set()
+        """Object ids of the service principals the program's resources made (a gallery app's)."""
+        self.replication_misses = 0
+        """Reads of a newly made service principal that miss before Entra answers for it (replication)."""
+        self.reads_missed: dict[str, int] = {}
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -149,6 +154,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         for arg, attribute in field_by_arg.items():
             for value in query.get(arg) or []:
                 found = [e for e in self.directory if getattr(e, attribute).casefold() == str(value).casefold()]
+                if arg == "objectIds" and value in self.created_service_principals:
+                    found = self._replicated(str(value))
                 if not found and self.resolve_any_name:
                     found = [self._placeholder(attribute, str(value))]
                 if len(found) > 1:
@@ -159,6 +166,14 @@ class OfflineEntra(pulumi.runtime.Mocks):
                 "displayNames": [m.display_name for m in matches],
                 "clientIds": [m.client_id for m in matches], "objectIds": [m.object_id for m in matches],
                 "servicePrincipals": [self._sp_summary(m) for m in matches]}
+
+    def _replicated(self, object_id: str) -> list[DirectoryEntry]:
+        """A service principal the program made: absent for the first ``replication_misses`` reads."""
+        missed = self.reads_missed.get(object_id, 0)
+        if missed < self.replication_misses:
+            self.reads_missed[object_id] = missed + 1
+            return []
+        return [DirectoryEntry(f"service principal {object_id}", object_id, mock_guid("client-id", object_id))]
 
     def _application(self, query: Mapping[str, Any]) -> dict[str, Any]:
         # getApplication by object id, as the program asks for an adopted app.
@@ -254,7 +269,9 @@ class OfflineEntra(pulumi.runtime.Mocks):
     def _provisioning_resource(self, typ: str, name: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """The provisioning app's resources, with the ids and outputs the azuread provider gives them."""
         if typ == "azuread:index/applicationFromTemplate:ApplicationFromTemplate":
-            app, sp = mock_guid(typ, name, "application"), mock_guid(typ, name, "service-principal")
+            salt = (self.generation,) if self.generation else ()
+            app, sp = mock_guid(typ, name, "application", *salt), mock_guid(typ, name, "service-principal", *salt)
+            self.created_service_principals.add(sp)
             state.update(applicationId=f"/applications/{app}", applicationObjectId=app,
                          servicePrincipalId=f"/servicePrincipals/{sp}", servicePrincipalObjectId=sp)
             return f"/applicationTemplates/{state['templateId']}/instantiate/{app}/{sp}", state
@@ -269,10 +286,6 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return f"{state['servicePrincipalId']}/synchronization/jobs/{job}", state
         if typ == "azuread:index/applicationOwner:ApplicationOwner":
             return f"{state['applicationId']}/owners/{state['ownerObjectId']}", state
-        if typ == "pulumi-python:dynamic:Resource" and "servicePrincipalObjectId" in state:
-            # The replication wait (components/replication_wait.py): its id is the principal it waited for.
-            state.pop("__provider", None)
-            return str(state["servicePrincipalObjectId"]), state
         return None
 
 

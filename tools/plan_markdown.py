@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
-from components.provisioning_app import REPLICATION_WAIT
 from components.settings.model import (
     CertificateCredential,
     FederatedCredential,
@@ -129,18 +128,22 @@ def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) 
     owner_keys = [r.name.split("-owner-", 1)[1] for r in run.of_type(APPLICATION_OWNER)]
     if create.template_id is not None:
         template = f"{md_code(create.template_id)} (configured)"
+        template_status = "applied: changing it replaces the app and its job (deliberate)"
     else:
         names = " or ".join(f"\"{n}\"" for n in GALLERY_APP_NAMES[create.target])
         template = f"the gallery app {names}, looked up by display name on deploy"
+        template_status = ("read on deploy; once the app exists, a different answer is **reported, not applied** "
+                           "(set `templateId` to move the app)")
     steps = [
-        ("1. template", template, "read on deploy"),
+        ("1. template", template, template_status),
         ("2. app", f"{md_code(create.display_name)} from the template: application and service principal",
          "created on deploy"),
-        ("3. wait", f"{REPLICATION_WAIT} for the new service principal to replicate (first deploy only)",
-         "created on deploy"),
+        ("3. wait", "reads the new service principal until Entra answers (replication), in the deploying process",
+         "on deploy; one read once it exists"),
         ("4. notification email", f"`SyncNotificationSettings` to {md(create.notification_email)}",
-         "created on deploy"),
-        ("5. job", f"{md_code(create.job_template_id)}, started, after the notification email", "created on deploy"),
+         "written when the app is created; **not touched after** (the portal's; a different address is a warning)"),
+        ("5. job", f"{md_code(create.job_template_id)}, started, after the notification email",
+         "started when created; **never started or paused after** (the operator's: a pause stays)"),
         ("6. owners of the application",
          ", ".join(owner_keys) if owner_keys else f"none (no client is granted {UPLOAD_OWNED_BY})",
          "created on deploy" if owner_keys else "-"),

@@ -376,10 +376,11 @@ def _deployer(clients: Mapping[str, Any], selected: Sequence[str], credential: T
     """--deployer: the grants as Graph records them, read by the signed-in deployer (tools/deployer_verify.py)."""
     from tools import deployer_verify  # noqa: PLC0415 (only this mode needs it)
     from tools.graph_reader import GraphAccessError, GraphReader, deployer_credential  # noqa: PLC0415
+    from tools.ownership import OutputsError  # noqa: PLC0415
 
     try:
         return deployer_verify.run(clients, selected, GraphReader(credential or deployer_credential(), transport), out)
-    except GraphAccessError as error:
+    except (GraphAccessError, OutputsError) as error:
         out.write(f"error: {error}\n")
         return EXIT_USAGE
 
