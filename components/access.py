@@ -93,6 +93,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             else:
                 clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
                     settings=client, graph=tenant.graph, role_ids=role_ids, protect=protect, now=now,
+                    principal_types=tenant.principal_types,
                 ), child)
             if UPLOAD_OWNED_BY in client.graph_permissions:
                 _warn_owned_by(settings, key)
@@ -202,6 +203,8 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
         shown["credentialRenewsAt"] = client.credential_renews_at
     if client.certificate_thumbprint is not None:
         shown["certificateThumbprint"] = client.certificate_thumbprint
+    if client.key_vault_secret_uri is not None:
+        shown["keyVaultSecretUri"] = client.key_vault_secret_uri
     return shown
 
 

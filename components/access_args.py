@@ -85,6 +85,17 @@ class UserAssignedIdentityArgs(TypedDict, total=False):
     """Tags of the identity."""
 
 
+class KeyVaultArgs(TypedDict, total=False):
+    """Where the stack writes the credential it hands out: one secret of an RBAC-authorization Key Vault."""
+
+    vaultId: str
+    """Required. The vault's Azure resource id (``/subscriptions/…/providers/Microsoft.KeyVault/vaults/<name>``)."""
+    secretName: str
+    """The secret's name, 1-127 characters of 0-9, a-z, A-Z and - (default: the client key)."""
+    readers: list[str]
+    """Object ids given Key Vault Secrets User on this one secret (users, groups, service principals)."""
+
+
 class ClientArgs(TypedDict, total=False):
     """One HR client: an app registration with its own credential, or a managed identity."""
 
@@ -104,6 +115,8 @@ class ClientArgs(TypedDict, total=False):
     """Existing objects to import (see `make adopt`)."""
     protect: bool
     """Overrides the top-level protect for this client (``false`` first, to remove it from a protected stack)."""
+    keyVault: KeyVaultArgs
+    """servicePrincipal with a secret or generated certificate: also write the credential to this Key Vault secret."""
 
 
 class ProvisioningAppCreateArgs(TypedDict, total=False):
@@ -168,6 +181,8 @@ class ClientOutput(TypedDict, total=False):
     """SHA-1 thumbprint of the newest certificate, upper-case hex."""
     resourceId: str
     """The Azure resource id of a user-assigned identity."""
+    keyVaultSecretUri: str
+    """With keyVault: the secret's versionless URI, which always reads the newest credential."""
 
 
 class ClientCredentialOutput(TypedDict, total=False):

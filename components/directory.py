@@ -9,7 +9,7 @@ way bad config does: one error, nothing created.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pulumi
@@ -59,6 +59,8 @@ class Tenant:
     provisioning_app: FoundPrincipal | None
     provisioning_template_id: str | None = None
     """The gallery template of a provisioning app the stack creates (``provisioningApp.create``)."""
+    principal_types: Mapping[str, str] = field(default_factory=dict)
+    """``User``, ``Group`` or ``ServicePrincipal`` of every Key Vault reader, by (lower-case) object id."""
 
 
 def lookup_microsoft_graph() -> MicrosoftGraph:
@@ -68,6 +70,8 @@ def lookup_microsoft_graph() -> MicrosoftGraph:
 
 
 Lookup = Literal["displayName", "objectId", "clientId"]
+# The principals a role assignment may name, as azuread's directory object lookup types them.
+READER_TYPES = ("User", "Group", "ServicePrincipal")
 
 
 def _list_service_principals(lookup: Lookup, values: list[str]) -> dict[str, FoundPrincipal]:
@@ -131,6 +135,27 @@ def _find_existing_identities(settings: Settings, problems: list[Problem]) -> di
                 problems.append(Problem.of(f"clients.{key}.existing.{lookup}", existing.value,
                                            reasons[existing.value]))
     return found_by_key
+
+
+def _find_key_vault_readers(settings: Settings, problems: list[Problem]) -> dict[str, str]:
+    """Each Key Vault reader's type: a role assignment must name it (Resource Manager refuses a wrong one)."""
+    found: dict[str, str] = {}
+    for key, client in settings.clients.items():
+        if not isinstance(client, ServicePrincipalClientSettings) or client.key_vault is None:
+            continue
+        for index, reader in enumerate(client.key_vault.readers):
+            if reader not in found:
+                try:
+                    found[reader] = azuread.get_directory_object(object_id=reader).type
+                except Exception:  # a provider error, raised by the invoke: no such object
+                    found[reader] = ""
+            if found[reader] not in READER_TYPES:
+                why = (f"this object is a {found[reader]}; a reader is a user, group or service principal"
+                       if found[reader] else
+                       "no user, group or service principal with this object id in this tenant (or the deployer "
+                       "may not read it: a user or group reader needs User.Read.All or Group.Read.All)")
+                problems.append(Problem.of(f"clients.{key}.keyVault.readers[{index}]", reader, why))
+    return found
 
 
 def _find_provisioning_app(app: ProvisioningAppSettings, problems: list[Problem]) -> FoundPrincipal | None:
@@ -229,6 +254,7 @@ def read_tenant(settings: Settings) -> Tenant:
         if len(keys) > 1:
             problems.append(same_principal_problem(keys, f"object id {object_id}"))
     adoption_warnings = _check_adopted_applications(settings, problems)
+    principal_types = _find_key_vault_readers(settings, problems)
 
     provisioning_app = None
     provisioning_template_id = None
@@ -248,4 +274,4 @@ def read_tenant(settings: Settings) -> Tenant:
         pulumi.log.warn(warning)
     return Tenant(tenant_id=tenant_id, graph=graph,
                   existing_identities=existing, provisioning_app=provisioning_app,
-                  provisioning_template_id=provisioning_template_id)
+                  provisioning_template_id=provisioning_template_id, principal_types=principal_types)

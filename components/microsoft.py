@@ -23,6 +23,20 @@ GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 FEDERATED_DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
 
 
+# Azure's built-in role "Key Vault Secrets User": read secret contents (dataActions
+# secrets/getSecret/action and secrets/readMetadata/action, nothing else), RBAC vaults only.
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
+KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6"
+# The content type a Key Vault certificate's backing secret has when the certificate is PEM:
+# the private key and the certificate in one PEM.
+PEM_CONTENT_TYPE = "application/x-pem-file"
+
+
+def role_definition_id(subscription_id: str, role_id: str) -> str:
+    """A built-in role's definition id as a role assignment in that subscription names it."""
+    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+
+
 def token_endpoint(tenant_id: str) -> str:
     """The Microsoft identity platform v2.0 token endpoint of a tenant."""
     return f"https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token"

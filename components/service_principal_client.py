@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_azuread as azuread
@@ -13,6 +13,7 @@ from components.adoption import application_import_id, service_principal_import_
 from components.credentials import attach_credential
 from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
+from components.key_vault import deliver_to_key_vault
 from components.microsoft import GRAPH_APP_ID
 from components.settings.model import ServicePrincipalClientSettings
 
@@ -36,6 +37,8 @@ class ServicePrincipalClientArgs:
     """Pulumi ``protect`` for the app registration, service principal and grants."""
     now: dt.datetime
     """The time credential end dates and rotation periods are computed from."""
+    principal_types: Mapping[str, str] = field(default_factory=dict)
+    """Key Vault readers' types (``User``, ``Group``, ``ServicePrincipal``), by object id."""
 
 
 class ServicePrincipalClient(pulumi.ComponentResource):
@@ -57,6 +60,8 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     """SHA-1 thumbprint, upper-case hex (certificates)."""
     secret_material: pulumi.Output[dict[str, str]] | None
     """Secret values for ``clientCredentials`` (an ``Output.secret``), if any."""
+    key_vault_secret_uri: pulumi.Output[str] | None
+    """With ``keyVault``: the versionless URI of the secret the credential is delivered to."""
     grants: dict[str, azuread.AppRoleAssignment]
     """The app role assignments, by permission value."""
 
@@ -110,6 +115,13 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.credential_renews_at = credential.renews_at
         self.certificate_thumbprint = credential.thumbprint
         self.secret_material = credential.secret_material
+        # Key Vault gets the very value clientCredentials hands out, and its expiry.
+        self.key_vault_secret_uri = None
+        if (settings.key_vault is not None and credential.secret_material is not None
+                and credential.expires_at is not None):
+            self.key_vault_secret_uri = deliver_to_key_vault(
+                name, settings.key_vault, credential.credential_type, credential.secret_material,
+                credential.expires_at, args.principal_types, parent=self, protect=args.protect)
         self.register_outputs({
             "clientId": self.client_id,
             "servicePrincipalObjectId": self.service_principal_object_id,

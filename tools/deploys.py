@@ -62,6 +62,12 @@ REPLACED_BY: dict[str, frozenset[str]] = {
          "isCaCertificate", "setSubjectKeyId", "setAuthorityKeyId"}),
     "azure-native:managedidentity:UserAssignedIdentity": frozenset(
         {"resourceName", "resourceGroupName", "location"}),
+    # A secret's path; its properties (value, content type, attributes) are a PUT to the same
+    # secret, which Key Vault keeps as a new version.
+    "azure-native:keyvault:Secret": frozenset({"resourceGroupName", "vaultName", "secretName"}),
+    # Resource Manager refuses to change an assignment's principal or role (RoleAssignmentUpdateNotPermitted).
+    "azure-native:authorization:RoleAssignment": frozenset(
+        {"scope", "roleAssignmentName", "principalId", "roleDefinitionId", "principalType"}),
 }
 
 CREDENTIAL_TYPES = frozenset({
@@ -196,7 +202,8 @@ class _SimulatingMonitor(RecordingMonitor):
         if changed:
             self.deploy.changes.append(Change("update", request.type, request.name, changed))
             old.inputs = effective
-            old.outputs = {**old.outputs, **effective}
+            self.entra.generation = f"deploy-{self.deploy.number}"
+            old.outputs = self.entra.updated(request.type, old.outputs, effective)
         old.name = request.name
         old.urn = urn
         state[key] = old

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.settings.credentials import rfc3339
+from tools.offline_azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, key_vault_secret, role_assignment, updated_secret
 from tools.offline_values import go_time_text, graph_date, mock_private_key, self_signed_pem
 
 MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
@@ -27,6 +28,7 @@ LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # no
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
 APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
+DIRECTORY_OBJECT_TOKEN = "azuread:index/getDirectoryObject:getDirectoryObject"  # noqa: S105
 
 
 def default_gallery() -> dict[str, str]:
@@ -79,7 +81,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
                  tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0",
                  directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
                  now: dt.datetime | None = None, gallery: Mapping[str, str] | None = None,
-                 applications: Iterable[ExistingApplication] = ()) -> None:
+                 applications: Iterable[ExistingApplication] = (),
+                 people: Mapping[str, str] | None = None) -> None:
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.tenant_id = tenant_id
         self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
@@ -96,6 +99,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """Application templates by display name (the gallery is the same in every tenant)."""
         self.applications = {a.object_id: a for a in applications}
         """App registrations that exist already, by object id: what an ``import`` of one reads."""
+        self.people = {k.lower(): v for k, v in (people or {}).items()}
+        """Users and groups that exist (``User`` or ``Group``), by object id."""
         self.created_service_principals: set[str] = set()
         """Object ids of the service principals the program's resources made (a gallery app's)."""
         self.replication_misses = 0
@@ -117,7 +122,17 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._application_template(args.args)
         if args.token == APPLICATION_TOKEN:
             return self._application(args.args)
+        if args.token == DIRECTORY_OBJECT_TOKEN:
+            return self._directory_object(str(args.args["objectId"]))
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
+
+    def _directory_object(self, object_id: str) -> dict[str, Any]:
+        # As the provider does: the shortened OData type, or an error for an unknown object id.
+        known = {e.object_id.lower(): "ServicePrincipal" for e in self.directory} | self.people
+        found = known.get(object_id.lower()) or ("ServicePrincipal" if self.resolve_any_name else None)
+        if found is None:
+            raise ProviderError(f"retrieving directory object with object ID {object_id!r}: not found")
+        return {"id": object_id, "objectId": object_id, "type": found}
 
     def _application_template(self, query: Mapping[str, Any]) -> dict[str, Any]:
         # As the provider does: exactly one of displayName (Graph's `displayName eq`, one match or
@@ -209,6 +224,12 @@ class OfflineEntra(pulumi.runtime.Mocks):
 
     # -- resources ------------------------------------------------------------------------
 
+    def updated(self, typ: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """A resource's outputs after an in-place update with ``inputs`` (a deploy simulation's update)."""
+        if typ == SECRET_TYPE:
+            return updated_secret(outputs, inputs, self.now, self.generation)
+        return {**outputs, **inputs}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if args.resource_id:
             return self._imported(args)
@@ -245,11 +266,21 @@ class OfflineEntra(pulumi.runtime.Mocks):
             state.update(name=state["resourceName"], principalId=object_id, clientId=mock_guid("client-id", name),
                          tenantId=self.tenant_id, type="Microsoft.ManagedIdentity/userAssignedIdentities")
             return arm_id, state
+        if typ == SECRET_TYPE:
+            return key_vault_secret(state, self.now, self.generation)
+        if typ == ROLE_ASSIGNMENT_TYPE:
+            known = {entry.object_id.lower() for entry in self.directory}
+            return role_assignment(state, self.deployer_object_id, known, self.now)
         if typ == "tls:index/privateKey:PrivateKey":
             key = mock_private_key()
+            # pulumi-tls: `privateKeyPem` of an RSA key is PKCS#1 ("RSA PRIVATE KEY"); PKCS#8 is
+            # the separate `privateKeyPemPkcs8` (terraform-provider-tls, private_key.go).
             state.update(
-                privateKeyPem=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                privateKeyPem=key.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.TraditionalOpenSSL,
                                                 serialization.NoEncryption()).decode(),
+                privateKeyPemPkcs8=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()).decode(),
                 publicKeyPem=key.public_key().public_bytes(
                     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(),
             )

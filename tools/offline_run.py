@@ -63,6 +63,15 @@ class Registration:
     """Inputs as the provider receives them, secrets unwrapped."""
     import_id: str = ""
     """The ``import`` resource option: the id of an existing object to adopt ("" when created)."""
+    secret_inputs: frozenset[str] = frozenset()
+    """The inputs that are, or hold, a secret (as the engine receives them: stored encrypted)."""
+
+
+def holds_secret(value: Any) -> bool:
+    """Whether a deserialized input is, or contains, a Pulumi secret envelope."""
+    if isinstance(value, dict):
+        return value.get(rpc._special_sig_key) == rpc._special_secret_sig or any(map(holds_secret, value.values()))
+    return isinstance(value, list) and any(map(holds_secret, value))
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -92,6 +101,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = self.respond(request)
         if request.type != "pulumi:pulumi:Stack":
+            raw = rpc.deserialize_properties(request.object)
             self.registrations.append(Registration(
                 type=request.type, name=request.name, urn=response.urn, parent=request.parent,
                 custom=bool(request.custom), protect=bool(request.protect),
@@ -99,6 +109,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 aliases=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
                 inputs=unwrap_secrets(rpc.deserialize_properties(request.object)),
                 import_id=request.importId,
+                secret_inputs=frozenset(k for k, v in raw.items() if holds_secret(v)),
             ))
         return response
 

@@ -13,9 +13,11 @@ from components.microsoft import (
 )
 from components.settings.adoption import parse_adopt
 from components.settings.credentials import parse_credential
+from components.settings.key_vault import parse_key_vault
 from components.settings.model import (
     DISPLAY_NAME_MAX,
     GUID_RE,
+    RESOURCE_GROUP_RE,
     ClientSettings,
     ExistingIdentity,
     ManagedIdentityClientSettings,
@@ -26,9 +28,8 @@ from components.settings.problems import MISSING, Checker, Problem, quoted_hint
 from components.settings.stack_config import NAMESPACE
 
 CLIENT_KEY_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-# Azure naming rules (Microsoft.ManagedIdentity/userAssignedIdentities and resource groups).
+# Azure naming rule for Microsoft.ManagedIdentity/userAssignedIdentities (resource groups: model.RESOURCE_GROUP_RE).
 IDENTITY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$")
-RESOURCE_GROUP_RE = re.compile(r"^[\w\-.()]{1,89}[\w\-()]$")
 # Region names as the ARM API spells them: westeurope, eastus2, swedencentral.
 LOCATION_RE = re.compile(r"^[a-z][a-z0-9]{3,29}$")
 
@@ -113,7 +114,8 @@ def parse_client(check: Checker, stack: str, key: str, value: Any,
     permissions = parse_permissions(check, obj, "graphPermissions", f"{path}.graphPermissions",
                                     default_permissions)
     if kind == "servicePrincipal":
-        check.only_keys(obj, path, ("kind", "displayName", "graphPermissions", "credential", "adopt", "protect"))
+        check.only_keys(obj, path, ("kind", "displayName", "graphPermissions", "credential", "adopt", "protect",
+                                    "keyVault"))
         display_name = check.string(obj, "displayName", path, required=False, max_len=DISPLAY_NAME_MAX)
         credential = None
         if "credential" not in obj:
@@ -123,7 +125,10 @@ def parse_client(check: Checker, stack: str, key: str, value: Any,
             credential = parse_credential(check, obj["credential"], f"{path}.credential")
         adopt = parse_adopt(check, obj, path, kind, permissions)
         protect_ok, protect = _client_protect(check, obj, path)
-        if permissions is None or credential is None or adopt is False or not protect_ok:
+        key_vault = (parse_key_vault(check, obj["keyVault"], f"{path}.keyVault", key, credential)
+                     if "keyVault" in obj else None)
+        if (permissions is None or credential is None or adopt is False or not protect_ok
+                or (key_vault is None and "keyVault" in obj)):
             return None
         return ServicePrincipalClientSettings(
             key=key,
@@ -132,15 +137,17 @@ def parse_client(check: Checker, stack: str, key: str, value: Any,
             credential=credential,
             adopt=adopt,
             protect=protect,
+            key_vault=key_vault,
         )
 
     why = {
         "credential": "a managedIdentity has no credential; Azure manages its keys",
         "displayName": "a managed identity's name comes from existing.displayName or userAssigned.name",
+        "keyVault": "a managed identity has no secret material to deliver; it signs in where it runs",
     }
-    for bad in ("credential", "displayName"):
+    for bad, reason in why.items():
         if bad in obj:
-            check.add(f"{path}.{bad}", obj[bad], f"not allowed: {why[bad]}")
+            check.add(f"{path}.{bad}", obj[bad], f"not allowed: {reason}")
     check.only_keys({k: v for k, v in obj.items() if k not in why}, path,
                     ("kind", "graphPermissions", "existing", "userAssigned", "adopt", "protect"))
     which = check.exactly_one(obj, ("existing", "userAssigned"), path)

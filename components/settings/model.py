@@ -15,6 +15,8 @@ from typing import Literal
 from components.settings.problems import SECRET_SHOWN, Problem
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Azure's rule for resource group names (user-assigned identities, Key Vault ids).
+RESOURCE_GROUP_RE = re.compile(r"^[\w\-.()]{1,89}[\w\-()]$")
 # Job ids look like API2AAD.<32 hex>.<tenant id> (Entra ID target) or API2AD.<…> (on-premises AD).
 JOB_ID_RE = re.compile(
     r"^(API2AAD|API2AD)\.[0-9a-fA-F]{32}\."
@@ -114,6 +116,26 @@ class Adoption:
 
 
 @dataclass(frozen=True)
+class KeyVaultSettings:
+    """Where a client's handed-out credential is written (one secret of an RBAC vault), and who may read it."""
+
+    vault_id: str
+    """The vault's Azure resource id, as configured."""
+    subscription_id: str
+    resource_group_name: str
+    vault_name: str
+    secret_name: str
+    """The secret's name (default: the client key)."""
+    readers: tuple[str, ...] = ()
+    """Object ids (lower-case) given Key Vault Secrets User on this one secret."""
+
+    @property
+    def secret_scope(self) -> str:
+        """The secret's Azure resource id: the scope of the readers' role assignments."""
+        return f"{self.vault_id}/secrets/{self.secret_name}"
+
+
+@dataclass(frozen=True)
 class ServicePrincipalClientSettings:
     """An app registration + service principal that authenticates with its own credential."""
 
@@ -128,6 +150,8 @@ class ServicePrincipalClientSettings:
     """An existing app registration, service principal and grants to import instead of creating."""
     protect: bool | None = None
     """Overrides the stack's ``protect`` for this client (``false`` first, to remove it from a prod stack)."""
+    key_vault: KeyVaultSettings | None = None
+    """The Key Vault secret the handed-out credential is written to, if any."""
     kind: Literal["servicePrincipal"] = "servicePrincipal"
 
 

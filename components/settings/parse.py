@@ -15,6 +15,7 @@ import pulumi
 
 from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings.clients import parse_client, parse_permissions, same_identity_twice
+from components.settings.key_vault import same_secret_twice
 from components.settings.model import ClientSettings, Settings
 from components.settings.problems import MISSING, Checker, SettingsError, quoted_hint
 from components.settings.provisioning_app import parse_provisioning_app
@@ -58,6 +59,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
                 clients[str(key)] = client
 
     same_identity_twice(check, clients)
+    same_secret_twice(check, clients)
 
     provisioning_app = None
     if "provisioningApp" in raw:

@@ -1,0 +1,68 @@
+"""The offline Azure Resource Manager: what azure-native answers for a Key Vault secret and a role assignment.
+
+Real shapes (``Microsoft.KeyVault/vaults/secrets``, ``Microsoft.Authorization/roleAssignments``):
+a secret's id is its vault's id + ``/secrets/<name>``; Resource Manager never returns its value;
+``properties.secretUri`` is the versionless URI on the vault's host and ``secretUriWithVersion``
+adds the 32-hex version that each create or value update (a PUT) makes.  A role assignment's id
+is its scope + ``/providers/Microsoft.Authorization/roleAssignments/<name>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+SECRET_TYPE = "azure-native:keyvault:Secret"  # noqa: S105 (a Pulumi resource type)
+ROLE_ASSIGNMENT_TYPE = "azure-native:authorization:RoleAssignment"
+_VERSIONS = uuid.UUID("0c3e5d7a-1b2f-4a6c-9d8e-7f6a5b4c3d2e")
+MOCK_SUBSCRIPTION = "0f0e0d0c-0b0a-4090-8070-605040302010"
+"""The subscription the offline azure-native provider deploys to."""
+
+
+def key_vault_secret(inputs: Mapping[str, Any], now: dt.datetime, generation: str) -> tuple[str, dict[str, Any]]:
+    """A created secret: its id and outputs (a new version)."""
+    vault_id = (f"/subscriptions/{MOCK_SUBSCRIPTION}/resourceGroups/{inputs['resourceGroupName']}"
+                f"/providers/Microsoft.KeyVault/vaults/{inputs['vaultName']}")
+    name = inputs["secretName"]
+    outputs = {
+        "name": name, "type": "Microsoft.KeyVault/vaults/secrets", "location": "westeurope",
+        "tags": dict(inputs.get("tags") or {}), "azureApiVersion": "2024-11-01",
+        "resourceGroupName": inputs["resourceGroupName"], "vaultName": inputs["vaultName"], "secretName": name,
+    }
+    outputs["properties"] = _secret_properties(inputs, {}, now, generation)
+    return f"{vault_id}/secrets/{name}", outputs
+
+
+def updated_secret(outputs: Mapping[str, Any], inputs: Mapping[str, Any], now: dt.datetime,
+                   generation: str) -> dict[str, Any]:
+    """A secret after a PUT with new properties: the same id and URI, a new version, the new attributes."""
+    return {**outputs, "tags": dict(inputs.get("tags") or {}),
+            "properties": _secret_properties(inputs, outputs.get("properties") or {}, now, generation)}
+
+
+def _secret_properties(inputs: Mapping[str, Any], before: Mapping[str, Any], now: dt.datetime,
+                       generation: str) -> dict[str, Any]:
+    sent = inputs.get("properties") or {}
+    name = inputs["secretName"]
+    uri = f"https://{inputs['vaultName'].lower()}.vault.azure.net/secrets/{name}"
+    version = uuid.uuid5(_VERSIONS, f"{inputs['vaultName']}/{name}/{generation}").hex
+    stamp = int(now.timestamp())
+    attributes = {"enabled": True, **(sent.get("attributes") or {}),
+                  "created": (before.get("attributes") or {}).get("created", stamp), "updated": stamp}
+    # No "value": Resource Manager never returns a secret's value.
+    return {"attributes": attributes, "contentType": sent.get("contentType"),
+            "secretUri": uri, "secretUriWithVersion": f"{uri}/{version}"}
+
+
+def role_assignment(inputs: Mapping[str, Any], created_by: str, known_principals: set[str],
+                    now: dt.datetime) -> tuple[str, dict[str, Any]]:
+    """A created role assignment: its id and outputs, with the principal type Resource Manager resolves."""
+    name = inputs["roleAssignmentName"]
+    principal_type = inputs.get("principalType") or (
+        "ServicePrincipal" if inputs["principalId"].lower() in known_principals else "User")
+    outputs = {**inputs, "name": name, "type": "Microsoft.Authorization/roleAssignments",
+               "principalType": principal_type, "createdBy": created_by, "createdOn": now.isoformat(),
+               "azureApiVersion": "2022-04-01"}
+    return f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}", outputs
