@@ -39,14 +39,17 @@ def signed_out(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
 def outputs(tmp_path: Path) -> Path:
     path = tmp_path / "dev.outputs.json"
     path.write_text(json.dumps({"clients": {"hr-sync": {
-        "kind": "servicePrincipal", "servicePrincipalObjectId": "11111111-1111-4111-8111-111111111111",
+        "kind": "servicePrincipal", "displayName": "hr-sync", "clientId": "22222222-2222-4222-8222-222222222222",
+        "servicePrincipalObjectId": "11111111-1111-4111-8111-111111111111",
         "graphPermissions": ["SynchronizationData-User.Upload"]}}}))
     return path
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_adopt_says_a_failed_sign_in_in_one_line(debug: bool) -> None:
-    result = signed_out("adopt", "--stack", "dev", *(["--debug"] if debug else []))
+def test_adopt_says_a_failed_sign_in_in_one_line(tmp_path: Path, debug: bool) -> None:
+    never_deployed = tmp_path / "outputs.json"
+    never_deployed.write_text("{}")
+    result = signed_out("adopt", "--stack", "dev", "--outputs", str(never_deployed), *(["--debug"] if debug else []))
     assert result.returncode == 2
     assert result.stdout == ""
     if debug:
