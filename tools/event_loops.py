@@ -21,9 +21,11 @@ from contextlib import contextmanager
 
 @contextmanager
 def run_loops() -> Iterator[asyncio.AbstractEventLoop]:
-    """A new current event loop whose executor threads each get a loop too; all closed on exit.
+    """A new current event loop whose executor thread gets a loop too; both closed on exit.
 
-    Afterwards the thread has no current loop; Pulumi's runtime makes one when it next needs one.
+    One executor thread: the mock monitor's calls are Python, one at a time under the GIL, so more
+    threads would only add thread starts to every run. Afterwards the calling thread has no current
+    loop; Pulumi's runtime makes one when it next needs one (a fresh mock runtime uses this too).
     """
     thread_loops: list[asyncio.AbstractEventLoop] = []
 
@@ -32,16 +34,17 @@ def run_loops() -> Iterator[asyncio.AbstractEventLoop]:
         asyncio.set_event_loop(thread_loop)
         thread_loops.append(thread_loop)  # list.append is atomic
 
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mock-monitor",
+                                  initializer=give_the_thread_a_loop)
     loop = asyncio.new_event_loop()
-    loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="mock-monitor",
-                                                 initializer=give_the_thread_a_loop))
+    loop.set_default_executor(executor)
     asyncio.set_event_loop(loop)
     try:
         yield loop
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())  # joins the threads
+            executor.shutdown(wait=True)  # the threads end, and no longer use their loops
         finally:
             asyncio.set_event_loop(None)
             for thread_loop in thread_loops:
