@@ -58,7 +58,8 @@ def test_up_selects_or_creates_the_stack_on_the_local_backend(stand_in: tuple[di
         f"{backend}|up --stack dev {POLICY}",
     ]
     config = json.loads(Path(f"{record}.policy").read_text())
-    assert config == {"graph-roles-allowlist": {"graphServicePrincipalObjectId": GRAPH_SP}}
+    assert config == {"graph-roles-allowlist": {"graphServicePrincipalObjectId": GRAPH_SP},
+                      "whole-stack": {"graphServicePrincipalObjectId": GRAPH_SP}}
 
 
 def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[dict[str, str], Path]) -> None:
