@@ -5,6 +5,11 @@ They hold whatever the program's code says: a change that edits ``components/`` 
 pipeline always loads them from the trusted checkout (the base branch for pull requests,
 ``main`` for deploys), so a pull request cannot switch them off for its own preview or deploy.
 
+The pack is an allow-list: ``resource_types.py`` lists every type the program registers and refuses
+any other; this module holds the rules on Graph roles, lifetimes, owners and protect;
+``access_fields.py`` every other field that carries access; ``stack_rules.py`` the whole stack
+(imports and reads, which per-resource policies never see, and rules between resources).
+
 This module only defines the policies.  ``__main__.py`` beside it builds the ``PolicyPack``
 (which starts a gRPC server and never returns), so tests import this module and call each
 policy's ``validate`` directly.
@@ -23,17 +28,26 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationPolicy,
 )
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
-
-APPLICATION = "azuread:index/application:Application"
-SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
-APP_ROLE_ASSIGNMENT = "azuread:index/appRoleAssignment:AppRoleAssignment"
-APPLICATION_PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"  # noqa: S105 (a type token)
-APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
-SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
-USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+from policy.access_fields import validate_access_fields
+from policy.resource_types import (
+    APP_ROLE_ASSIGNMENT,
+    APPLICATION,
+    APPLICATION_CERTIFICATE,
+    APPLICATION_FROM_TEMPLATE,
+    APPLICATION_OWNER,
+    APPLICATION_PASSWORD,
+    SELF_SIGNED_CERT,
+    SERVICE_PRINCIPAL,
+    SYNCHRONIZATION_JOB,
+    USER_ASSIGNED_IDENTITY,
+    stack_of,
+    validate_allowed_types,
+)
+from policy.stack_rules import make_validate_stack
 
 # The role ids Microsoft publishes for the four permissions this project may grant.  App role
 # ids of Graph are the same in every tenant; the program resolves them by value in the tenant,
@@ -41,7 +55,9 @@ USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 ALLOWED_ROLE_IDS: Mapping[str, str] = {p.published_role_id: p.value for p in ALLOWED_PERMISSIONS.values()}
 
 # Resources that carry access, and so must survive a `pulumi destroy` or a refactoring slip on prod.
-PROTECTED_TYPES = frozenset({APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, USER_ASSIGNED_IDENTITY})
+# The program protects the provisioning app, its job and its ownerships on the same stacks.
+PROTECTED_TYPES = frozenset({APPLICATION, SERVICE_PRINCIPAL, APP_ROLE_ASSIGNMENT, USER_ASSIGNED_IDENTITY,
+                             APPLICATION_FROM_TEMPLATE, SYNCHRONIZATION_JOB, APPLICATION_OWNER})
 
 # Graph's service principal has a different object id in every tenant, so the pipeline looks it up
 # (`az ad sp show --id 00000003-0000-0000-c000-000000000000`) and passes it as policy config.
@@ -56,14 +72,6 @@ GRAPH_SP_SCHEMA = PolicyConfigSchema(properties={GRAPH_SP_CONFIG: {
 LIFETIME_SLACK = dt.timedelta(days=1)
 _RELATIVE = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-
-def stack_of(urn: str) -> str:
-    """The stack name from a resource URN (``urn:pulumi:<stack>::<project>::<type>::<name>``)."""
-    parts = urn.split(":", 3)
-    if len(parts) < 4 or parts[:2] != ["urn", "pulumi"]:
-        raise ValueError(f"not a Pulumi URN: {urn!r}")
-    return parts[2]
 
 
 def _known_str(value: Any) -> str | None:
@@ -181,7 +189,8 @@ def validate_no_owners(args: ResourceValidationArgs, report_violation: ReportVio
     if args.resource_type in {APPLICATION, SERVICE_PRINCIPAL}:
         owners = args.props.get("owners")
         if owners:
-            report_violation(f"{args.name}: has owners {list(owners)}; API clients must have none", None)
+            report_violation(f"{args.name}: {args.resource_type.rsplit(':', 1)[-1]} has owners {list(owners)}; "
+                             "API clients must have none", None)
 
 
 # --- protect on prod* stacks ---------------------------------------------------------------------
@@ -199,10 +208,23 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValidationPolicy]:
+STACK_POLICY = "whole-stack"
+
+
+def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValidationPolicy | StackValidationPolicy]:
     """Every policy of the pack, all mandatory: a violation fails preview and up."""
     mandatory = EnforcementLevel.MANDATORY
-    return [
+    per_resource = [
+        ResourceValidationPolicy(
+            name="allowed-resource-types",
+            description="Only the resource types the program registers, each under the component that makes it "
+                        "(policy/resource_types.py); anything else is refused.",
+            validate=validate_allowed_types, enforcement_level=mandatory),
+        ResourceValidationPolicy(
+            name="access-fields",
+            description="No inline credentials, sign-in flows, takeovers, wider Azure roles, foreign stack "
+                        "references or explicit providers on the allowed types.",
+            validate=validate_access_fields, enforcement_level=mandatory),
         ResourceValidationPolicy(
             name="graph-roles-allowlist",
             description="Only the four inbound-provisioning Graph app roles, and only on Microsoft Graph's "
@@ -223,3 +245,8 @@ def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValida
                         "grants are protected.",
             validate=validate_prod_protect, enforcement_level=mandatory),
     ]
+    return [*per_resource, StackValidationPolicy(
+        name=STACK_POLICY,
+        description="Every resource of the stack, imported and read ones included, passes the rules above; "
+                    "grants, credentials and owners belong to the program's own clients and apps.",
+        validate=make_validate_stack(per_resource), enforcement_level=mandatory, config_schema=GRAPH_SP_SCHEMA)]

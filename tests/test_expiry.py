@@ -58,20 +58,91 @@ def test_unreadable_outputs_are_a_usage_error(tmp_path: Path) -> None:
     assert "no `clients` map" in error
 
 
-def test_the_clients_output_comes_from_the_pulumi_cli(tmp_path: Path, monkeypatch: Any) -> None:
+def history(*entries: tuple[str, str, dt.datetime]) -> list[dict[str, Any]]:
+    """``pulumi stack history --json``, newest first, in Pulumi's own time layout."""
+    return [{"version": len(entries) - i, "kind": kind, "result": result, "message": "",
+             "startTime": started.strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
+             "endTime": (started + dt.timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S +0000 UTC"),
+             "environment": {}, "config": {}}
+            for i, (kind, result, started) in enumerate(entries)]
+
+
+def days_ago(days: float) -> dt.datetime:
+    return NOW - dt.timedelta(days=days)
+
+
+FINE = {"clients": {"hr": {"credentialType": "secret", "credentialExpiresAt": "2027-06-01T00:00:00Z"}}}
+
+
+def run_with_history(tmp_path: Path, entries: list[dict[str, Any]], *extra: str) -> tuple[int, str, str]:
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(entries))
+    return run_check(tmp_path, FINE, "--history", str(path), *extra)
+
+
+def test_a_weekly_deployed_stack_says_when_and_passes(tmp_path: Path) -> None:
+    code, text, _ = run_with_history(tmp_path, history(("update", "succeeded", days_ago(2)),
+                                                       ("refresh", "succeeded", days_ago(5)),
+                                                       ("update", "succeeded", days_ago(9))))
+    assert code == 0, text
+    assert "Last deployed: 2026-11-25 09:30 UTC (2 days ago)." in text
+    assert "Deploy before that: 2026-11-18 09:30 UTC (9 days ago)." in text
+    assert "STALE" not in text
+
+
+def test_a_paused_schedule_fails_and_says_how_to_re_enable_it(tmp_path: Path) -> None:
+    # 61 days: GitHub turned the weekly run off after 60 days without repository activity.
+    code, text, _ = run_with_history(tmp_path, history(("update", "failed", days_ago(40)),
+                                                       ("update", "succeeded", days_ago(61))))
+    assert code == 1
+    assert "STALE: no deploy has succeeded for 61 days (more than 15)." in text
+    assert "Latest update: failed, 2026-10-18 09:30 UTC (40 days ago)." in text
+    assert "gh workflow enable scheduled.yml" in text
+    assert "60 days" in text
+    assert run_with_history(tmp_path, history(("update", "succeeded", days_ago(61))),
+                            "--max-deploy-age", "90")[0] == 0
+
+
+def test_the_first_deploy_after_a_pause_shows_the_gap(tmp_path: Path) -> None:
+    # What the deploy workflow's check shows right after a push ended a 90-day pause.
+    code, text, _ = run_with_history(tmp_path, history(("update", "succeeded", days_ago(0)),
+                                                       ("update", "succeeded", days_ago(90))))
+    assert code == 1
+    assert "the deploy before the last one was 90 days earlier" in text
+
+
+def test_a_stack_never_deployed_and_an_unreadable_history(tmp_path: Path) -> None:
+    code, text, _ = run_with_history(tmp_path, [])
+    assert (code, "Last deployed: never" in text) == (0, True)
+    code, _, error = run_with_history(tmp_path, [{"kind": "update", "startTime": "yesterday"}])
+    assert code == 2
+    assert "unreadable time" in error
+    assert "Last deployed: not read" in run_check(tmp_path, FINE)[1], "offline without --history"
+
+
+def test_rfc3339_times_read_too() -> None:
+    from tools.deploy_history import parse_time
+
+    assert parse_time("2026-11-25T09:30:00Z") == parse_time("2026-11-25 10:30:00 +0100 CET") == days_ago(2)
+
+
+def test_the_clients_output_and_history_come_from_the_pulumi_cli(tmp_path: Path, monkeypatch: Any) -> None:
     """Only the non-secret `clients` output is asked for: the check decrypts nothing."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "args.txt"
     stand_in = bin_dir / "pulumi"
-    clients = {"hr": {"credentialType": "secret", "credentialExpiresAt": "2027-06-01T00:00:00Z"}}
-    stand_in.write_text(f"#!/usr/bin/env bash\necho \"$*\" > {log}\necho '{json.dumps(clients)}'\n")
+    updates = history(("update", "succeeded", days_ago(3)))
+    stand_in.write_text(f"#!/usr/bin/env bash\necho \"$*\" >> {log}\n"
+                        f"case \"$2\" in history) echo '{json.dumps(updates)}';; *) echo '{json.dumps(FINE)}';; esac\n")
     stand_in.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     out, err = io.StringIO(), io.StringIO()
     assert expiry.main(["--stack", "prod"], out, err, now=NOW) == 0, err.getvalue()
-    assert log.read_text().strip() == "stack output clients --json --stack prod"
+    assert log.read_text().splitlines() == ["stack output clients --json --stack prod",
+                                            "stack history --page-size 20 --json --stack prod"]
     assert "| hr | secret | 2027-06-01T00:00:00Z | - | ok |" in out.getvalue()
+    assert "Last deployed: 2026-11-24 09:30 UTC (3 days ago)." in out.getvalue()
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert expiry.main(["--stack", "prod"], out, err, now=NOW) == 2
     assert "not on PATH; give the outputs with --outputs FILE" in err.getvalue()

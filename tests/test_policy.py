@@ -20,13 +20,14 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
+from policy import resource_types as t
 from policy import rules
 from tests.conftest import NOW, ROLE_ID, ROOT, RunProgram, existing_identity, secret_client
 from tools.offline_run import ProgramRun
 
 GRAPH_SP = "6a4c9a3e-0000-4000-8000-000000000001"
 CONFIG = {rules.GRAPH_SP_CONFIG: GRAPH_SP}
-POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}
+POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW) if isinstance(p, ResourceValidationPolicy)}
 
 
 def args(typ: str, props: dict[str, Any], *, stack: str = "dev", name: str = "hr-sync-x", protect: bool = False,
@@ -57,7 +58,8 @@ def grant(role: str, resource: str = GRAPH_SP) -> dict[str, Any]:
 
 
 def test_every_policy_is_mandatory() -> None:
-    assert set(POLICIES) == {"graph-roles-allowlist", "credential-lifetime", "no-client-owners", "protect-prod"}
+    assert set(POLICIES) == {"allowed-resource-types", "access-fields", "graph-roles-allowlist",
+                             "credential-lifetime", "no-client-owners", "protect-prod"}
     assert all(isinstance(p, ResourceValidationPolicy) for p in POLICIES.values())
     assert {p.enforcement_level for p in POLICIES.values()} == {EnforcementLevel.MANDATORY}
 
@@ -72,13 +74,13 @@ def test_allowed_role_ids_are_graphs_published_ids() -> None:
 @pytest.mark.parametrize("permission", ["SynchronizationData-User.Upload", "AuditLog.Read.All",
                                         "ProvisioningLog.Read.All", "SynchronizationData-User.Upload.OwnedBy"])
 def test_the_four_roles_on_graph_pass(permission: str) -> None:
-    assert violations("graph-roles-allowlist", args(rules.APP_ROLE_ASSIGNMENT, grant(ROLE_ID[permission]))) == []
+    assert violations("graph-roles-allowlist", args(t.APP_ROLE_ASSIGNMENT, grant(ROLE_ID[permission]))) == []
 
 
 @pytest.mark.parametrize("permission", ["Directory.ReadWrite.All", "Application.ReadWrite.All",
                                         "AppRoleAssignment.ReadWrite.All", "User.ReadWrite.All"])
 def test_any_other_graph_role_is_refused(permission: str) -> None:
-    [message] = violations("graph-roles-allowlist", args(rules.APP_ROLE_ASSIGNMENT, grant(ROLE_ID[permission])))
+    [message] = violations("graph-roles-allowlist", args(t.APP_ROLE_ASSIGNMENT, grant(ROLE_ID[permission])))
     assert ROLE_ID[permission] in message
     assert "not one of the allowed Graph permissions" in message
 
@@ -87,20 +89,20 @@ def test_an_allowed_role_id_on_another_resource_is_refused() -> None:
     # Any app can declare a role with Graph's id; the grant must be on Graph's service principal.
     other = "22222222-2222-4222-8222-222222222222"
     [message] = violations("graph-roles-allowlist",
-                           args(rules.APP_ROLE_ASSIGNMENT, grant(ROLE_ID["AuditLog.Read.All"], resource=other)))
+                           args(t.APP_ROLE_ASSIGNMENT, grant(ROLE_ID["AuditLog.Read.All"], resource=other)))
     assert other in message
     assert GRAPH_SP in message
 
 
 def test_graph_object_id_compares_case_insensitively() -> None:
     props = grant(ROLE_ID["AuditLog.Read.All"], resource=GRAPH_SP.upper())
-    assert violations("graph-roles-allowlist", args(rules.APP_ROLE_ASSIGNMENT, props)) == []
+    assert violations("graph-roles-allowlist", args(t.APP_ROLE_ASSIGNMENT, props)) == []
 
 
 @pytest.mark.parametrize("config", [{}, {rules.GRAPH_SP_CONFIG: "graph"}])
 def test_grants_fail_closed_without_the_graph_object_id(config: dict[str, Any]) -> None:
     [message] = violations("graph-roles-allowlist",
-                           args(rules.APP_ROLE_ASSIGNMENT, grant(ROLE_ID["AuditLog.Read.All"]), config=config))
+                           args(t.APP_ROLE_ASSIGNMENT, grant(ROLE_ID["AuditLog.Read.All"]), config=config))
     assert rules.GRAPH_SP_CONFIG in message
 
 
@@ -108,21 +110,21 @@ def test_a_new_principal_unknown_during_preview_does_not_stop_the_grant_rule() -
     # Props as the analyzer passes them: unknowns are sentinels behind a proxy that raises on access.
     props = unknown_checking_proxy({"appRoleId": ROLE_ID["Directory.ReadWrite.All"],
                                     "principalObjectId": UNKNOWN_STRING_VALUE, "resourceObjectId": GRAPH_SP})
-    [message] = violations("graph-roles-allowlist", args(rules.APP_ROLE_ASSIGNMENT, props))
+    [message] = violations("graph-roles-allowlist", args(t.APP_ROLE_ASSIGNMENT, props))
     assert "not one of the allowed Graph permissions" in message
 
 
 def test_app_registration_declares_only_the_allowed_graph_roles() -> None:
     good = {"requiredResourceAccesses": [{"resourceAppId": "00000003-0000-0000-c000-000000000000",
                                           "resourceAccesses": [{"id": ROLE_ID["AuditLog.Read.All"], "type": "Role"}]}]}
-    assert violations("graph-roles-allowlist", args(rules.APPLICATION, good)) == []
+    assert violations("graph-roles-allowlist", args(t.APPLICATION, good)) == []
     bad = {"requiredResourceAccesses": [
         {"resourceAppId": "00000003-0000-0000-c000-000000000000",
          "resourceAccesses": [{"id": ROLE_ID["Directory.ReadWrite.All"], "type": "Role"},
                               {"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}]},
         {"resourceAppId": "00000002-0000-0000-c000-000000000000", "resourceAccesses": []},
     ]}
-    found = violations("graph-roles-allowlist", args(rules.APPLICATION, bad))
+    found = violations("graph-roles-allowlist", args(t.APPLICATION, bad))
     assert len(found) == 3
     assert any("00000002-0000-0000-c000-000000000000" in m for m in found)
 
@@ -137,17 +139,17 @@ def password(end: str | None, **extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("days", [1, 180, 730])
 def test_secret_within_730_days_passes(days: int) -> None:
     end = (NOW + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert violations("credential-lifetime", args(rules.APPLICATION_PASSWORD, password(end))) == []
+    assert violations("credential-lifetime", args(t.APPLICATION_PASSWORD, password(end))) == []
 
 
 def test_secret_over_730_days_is_refused() -> None:
     end = (NOW + dt.timedelta(days=733)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    [message] = violations("credential-lifetime", args(rules.APPLICATION_PASSWORD, password(end)))
+    [message] = violations("credential-lifetime", args(t.APPLICATION_PASSWORD, password(end)))
     assert "more than 730 days" in message
 
 
 def test_secret_without_end_date_is_refused() -> None:
-    [message] = violations("credential-lifetime", args(rules.APPLICATION_PASSWORD, password(None)))
+    [message] = violations("credential-lifetime", args(t.APPLICATION_PASSWORD, password(None)))
     assert "no end date" in message
 
 
@@ -155,7 +157,7 @@ def test_secret_without_end_date_is_refused() -> None:
                                                ("forever", False)])
 def test_relative_end_dates(relative: str, ok: bool) -> None:
     found = violations("credential-lifetime",
-                       args(rules.APPLICATION_PASSWORD, password(None, endDateRelative=relative)))
+                       args(t.APPLICATION_PASSWORD, password(None, endDateRelative=relative)))
     assert (found == []) is ok
 
 
@@ -163,7 +165,7 @@ def test_end_date_counts_from_a_later_start_date() -> None:
     start = (NOW + dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     end = (NOW + dt.timedelta(days=739)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert violations("credential-lifetime",
-                      args(rules.APPLICATION_PASSWORD, password(end, startDate=start))) == []
+                      args(t.APPLICATION_PASSWORD, password(end, startDate=start))) == []
 
 
 def test_unknown_end_date_of_a_generated_certificate_is_checked_on_the_certificate() -> None:
@@ -172,19 +174,19 @@ def test_unknown_end_date_of_a_generated_certificate_is_checked_on_the_certifica
     cert = unknown_checking_proxy({"applicationId": "/applications/x", "type": "AsymmetricX509Cert",
                                    "value": UNKNOWN_STRING_VALUE, "endDate": UNKNOWN_STRING_VALUE})
     with pytest.raises(UnknownValueError):
-        violations("credential-lifetime", args(rules.APPLICATION_CERTIFICATE, cert))
-    assert violations("credential-lifetime", args(rules.SELF_SIGNED_CERT, {"validityPeriodHours": 730 * 24})) == []
-    [message] = violations("credential-lifetime", args(rules.SELF_SIGNED_CERT, {"validityPeriodHours": 731 * 24}))
+        violations("credential-lifetime", args(t.APPLICATION_CERTIFICATE, cert))
+    assert violations("credential-lifetime", args(t.SELF_SIGNED_CERT, {"validityPeriodHours": 730 * 24})) == []
+    [message] = violations("credential-lifetime", args(t.SELF_SIGNED_CERT, {"validityPeriodHours": 731 * 24}))
     assert "validityPeriodHours" in message
 
 
 def test_certificate_needs_an_end_date() -> None:
     [message] = violations("credential-lifetime",
-                           args(rules.APPLICATION_CERTIFICATE, {"applicationId": "/applications/x", "value": "pem"}))
+                           args(t.APPLICATION_CERTIFICATE, {"applicationId": "/applications/x", "value": "pem"}))
     assert "no end date" in message
 
 
-@pytest.mark.parametrize("typ", [rules.APPLICATION, rules.SERVICE_PRINCIPAL])
+@pytest.mark.parametrize("typ", [t.APPLICATION, t.SERVICE_PRINCIPAL])
 def test_client_apps_have_no_owners(typ: str) -> None:
     assert violations("no-client-owners", args(typ, {"displayName": "x"})) == []
     assert violations("no-client-owners", args(typ, {"displayName": "x", "owners": []})) == []
@@ -202,18 +204,18 @@ def test_prod_stacks_protect_what_carries_access(stack: str, typ: str) -> None:
 
 @pytest.mark.parametrize("stack", ["dev", "test", "preprod"])
 def test_other_stacks_may_leave_protect_off(stack: str) -> None:
-    assert violations("protect-prod", args(rules.APPLICATION, {}, stack=stack, protect=False)) == []
+    assert violations("protect-prod", args(t.APPLICATION, {}, stack=stack, protect=False)) == []
 
 
 def test_credentials_need_no_protect_so_rotation_can_delete_them() -> None:
-    assert violations("protect-prod", args(rules.APPLICATION_PASSWORD, {}, stack="prod")) == []
+    assert violations("protect-prod", args(t.APPLICATION_PASSWORD, {}, stack="prod")) == []
 
 
 def test_stack_name_comes_from_the_urn() -> None:
-    assert rules.stack_of("urn:pulumi:prod-eu::inbound-provisioning-access::azuread:index/application:"
+    assert t.stack_of("urn:pulumi:prod-eu::inbound-provisioning-access::azuread:index/application:"
                           "Application::a") == "prod-eu"
     with pytest.raises(ValueError, match="not a Pulumi URN"):
-        rules.stack_of("prod")
+        t.stack_of("prod")
 
 
 # --- the real program passes every rule; a program change that breaks one is caught ------------
@@ -253,7 +255,7 @@ ALL_KINDS: dict[str, Any] = {
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_program_passes_every_policy(run_program: RunProgram, entra: Any, stack: str) -> None:
     run = run_program(ALL_KINDS, stack)
-    assert run.of_type(rules.APP_ROLE_ASSIGNMENT), "the run registered grants to check"
+    assert run.of_type(t.APP_ROLE_ASSIGNMENT), "the run registered grants to check"
     assert check_run(run, entra.graph_object_id) == []
 
 

@@ -114,6 +114,38 @@ def test_every_zizmor_ignore_says_why() -> None:
                 assert len(reason) > 20, f"{name}: an ignore without its reason: {line.strip()}"
 
 
+# --- time limits ----------------------------------------------------------------------------------
+
+# Every job's `timeout-minutes`, fitted to its work (GitHub's default is six hours). Installs take
+# 1-3 minutes on a runner; `make test` under a minute on 2 cores; a `pulumi up --refresh` of a stack
+# a few minutes, plus the provisioning app's one-time 60 s replication wait and up to 5 minutes of a
+# SynchronizationSecret settling (PROVIDER-FACTS.md); the access plan is bounded per stack file by
+# tools/stack_file_limits.py.
+TIMEOUTS = {
+    ("access-plan.yml", "access-diff"): 10,
+    ("deploy.yml", "test"): 15,
+    ("deploy.yml", "up"): 30,
+    ("deploy.yml", "up-prod"): 30,
+    ("deploy.yml", "expiry"): 10,
+    ("pull-request.yml", "test"): 15,
+    ("pull-request.yml", "preview"): 20,
+    ("scheduled.yml", "stacks"): 10,
+    ("scheduled.yml", "rotate"): 30,
+    ("scheduled.yml", "check"): 20,
+    ("scheduled.yml", "audit"): 20,  # per stack: the stack's outputs, then Graph reads of its clients
+}
+
+
+def test_every_job_has_a_timeout_fitted_to_its_work() -> None:
+    found = {(name, job_id): job.get("timeout-minutes") for name, job_id, job in all_jobs()}
+    assert found == TIMEOUTS, "a new job needs its timeout here, with the reason above"
+    for key, minutes in found.items():
+        assert isinstance(minutes, int), key
+        assert 5 <= minutes <= 30, f"{key}: more than half an hour is no longer a hang we wait out"
+    for name in NAMES:
+        assert "timeout-minutes" not in load(name), "per job, not per workflow"
+
+
 # --- supply chain -----------------------------------------------------------------------------
 
 def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
@@ -296,6 +328,11 @@ def test_access_plan_runs_base_code_on_the_pull_requests_stack_files_as_data() -
     assert "secrets." not in text
     fetch = next(s for s in steps(job) if "pr-stacks/" in str(s.get("run")) and "gh api" in str(s.get("run")))
     assert fetch["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    # Bounded work: a few stack files, none read past what tools/stack_file_limits.py accepts.
+    from tools.stack_file_limits import MAX_FILE_BYTES
+
+    assert f"head -c {MAX_FILE_BYTES + 1} >" in fetch["run"]
+    assert '"$(wc -l < pr-stacks.txt)" -gt 20' in fetch["run"]
     assert "--only-binary=:all:" in runs(job)
     assert "-r requirements.lock" in runs(job)
     assert 'python -m tools.plan_diff --base "$name" --pr "pr-stacks/$name"' in runs(job)
@@ -349,6 +386,20 @@ def test_weekly_run_rotates_checks_expiry_and_flags_drift_unattended() -> None:
     assert preview["with"]["expect-no-changes"] is True
     assert preview["if"] == "${{ !cancelled() }}", "drift is checked even when the expiry check failed"
     assert steps(check).index(expiry) < steps(check).index(preview)
+
+
+def test_a_push_to_main_runs_the_expiry_check_after_deploying_every_stack() -> None:
+    jobs = load("deploy.yml")["jobs"]
+    check = jobs["expiry"]
+    assert check["needs"] == ["test", "up", "up-prod"]
+    assert "!cancelled()" in check["if"], "also after a failed deploy"
+    assert check["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.test.outputs.stacks).all }}"
+    assert check["environment"] == "rotation", "main only, no reviewers: the same as the weekly check"
+    assert not pulumi_commands(check), "reads outputs and history only"
+    [expiry] = [s for s in steps(check) if "tools.expiry" in str(s.get("run"))]
+    assert expiry["run"].strip() == 'venv/bin/python -m tools.expiry --stack "$STACK"'
+    assert expiry["env"]["STACK"] == "${{ matrix.stack }}"
+    assert steps(check)[-1] is expiry
 
 
 def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_deploy() -> None:

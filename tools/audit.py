@@ -44,6 +44,7 @@ from tools import ownership
 from tools.audit_report import render_json, render_text
 from tools.graph_reader import GraphAccessError, GraphReader, ObjectGoneError, Transport, deployer_credential
 from tools.ownership import FOREIGN, UNKNOWN, StackClient, StackRecord
+from tools.sign_in import show_sign_in_detail
 from tools.stack_outputs import StackOutputError, pulumi_stack_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,10 +282,12 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--summary", type=Path, metavar="FILE",
                         help="also append the report as Markdown to FILE (the workflow's $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_CLEAN if exit_.code == 0 else EXIT_USAGE
+    show_sign_in_detail(args.debug)
     stack_file: Path = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
     try:
         record = ownership.stack_record(read_outputs(args.stack, args.outputs))

@@ -5,8 +5,12 @@ renew by itself (a bring-your-own certificate whose successor nobody added) aler
 weeks before the HR feed stops.  It reads only the stack's non-secret ``clients`` output:
 no secret is decrypted, and none is printed.
 
+It also says when the stack was last deployed, from the stack's own history: renewal happens
+only when something deploys, and GitHub turns the weekly schedule off after 60 days without
+repository activity (``tools/deploy_history.py``).
+
 Exit status: 0 nothing expires within the window; 1 something has expired or expires within
-it; 2 the outputs could not be read.
+it, or no deploy has succeeded for longer than the schedule allows; 2 the outputs could not be read.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.renewal import MIN_VALID_AHEAD_DAYS
-from tools.stack_outputs import StackOutputError, pulumi_stack_output
+from tools.deploy_history import MAX_DEPLOY_AGE_DAYS, HistoryError, deploy_age, describe, read_updates
+from tools.stack_outputs import StackOutputError, pulumi_stack_history, pulumi_stack_output
 
 ROOT = Path(__file__).resolve().parent.parent
 EXIT_OK, EXIT_EXPIRING, EXIT_USAGE = 0, 1, 2
@@ -47,6 +52,24 @@ def read_clients(stack: str, outputs_file: Path | None) -> Mapping[str, Any]:
     if not isinstance(clients, dict):
         raise OutputsError("the outputs have no `clients` map")
     return clients
+
+
+def read_history(stack: str, history_file: Path | None) -> Any:
+    """``pulumi stack history --json``: from a file or the Pulumi CLI."""
+    try:
+        return json.loads(history_file.read_text()) if history_file is not None else pulumi_stack_history(stack)
+    except (OSError, json.JSONDecodeError, StackOutputError) as error:
+        raise OutputsError(f"cannot read the stack's history: {error}") from error
+
+
+def check_deploys(history: Any, now: dt.datetime, max_days: int, out: TextIO) -> int:
+    """Print when the stack was last deployed; return 1 when that is longer ago than the schedule allows."""
+    try:
+        age = deploy_age(read_updates(history))
+    except HistoryError as error:
+        raise OutputsError(str(error)) from error
+    out.write("\n" + describe(age, now, max_days))
+    return EXIT_EXPIRING if age.problems(now, max_days) else EXIT_OK
 
 
 def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) -> int:
@@ -91,13 +114,24 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     parser.add_argument("--outputs", type=Path, help="a file of `pulumi stack output --json` instead of the CLI")
     parser.add_argument("--days", type=int, default=MIN_VALID_AHEAD_DAYS,
                         help=f"warning window in days (default {MIN_VALID_AHEAD_DAYS})")
+    parser.add_argument("--history", type=Path,
+                        help="a file of `pulumi stack history --json` (read from the CLI unless --outputs is given)")
+    parser.add_argument("--max-deploy-age", type=int, default=MAX_DEPLOY_AGE_DAYS,
+                        help=f"days without a successful deploy that fail the check (default {MAX_DEPLOY_AGE_DAYS})")
     args = parser.parse_args(argv)
+    now = now or dt.datetime.now(dt.UTC)
     try:
         clients = read_clients(args.stack, args.outputs)
+        # Offline (--outputs) the history is read only when given as well.
+        history = read_history(args.stack, args.history) if args.history or args.outputs is None else None
+        status = check(clients, now, args.days, out)
+        if history is None:
+            out.write("\nLast deployed: not read (give the stack's history with --history FILE).\n")
+            return status
+        return max(status, check_deploys(history, now, args.max_deploy_age, out))
     except OutputsError as error:
         err.write(f"error: {error}\n")
         return EXIT_USAGE
-    return check(clients, now or dt.datetime.now(dt.UTC), args.days, out)
 
 
 if __name__ == "__main__":

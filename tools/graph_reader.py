@@ -28,6 +28,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
 from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
+from tools.sign_in import sign_in_failure
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 
@@ -92,9 +93,7 @@ class GraphReader:
             try:
                 response = self._client.send_request(HttpRequest("GET", full, params=dict(params or {})))
             except ClientAuthenticationError as error:
-                first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
-                raise GraphAccessError(f"sign-in failed ({first}); sign in as a deployer (`az login`, or the "
-                                       "pipeline's OIDC login) and run again") from error
+                raise GraphAccessError(sign_in_failure(error)) from error
             except AzureError as error:  # unreachable after azure-core's retries: DNS, proxy, TLS, reset
                 first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
                 raise GraphAccessError(f"Microsoft Graph unreachable for GET {shown} ({first}); run again later") \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes the policy pack's config (policy/rules.py) to $1: the object id of Microsoft Graph's
 # service principal in the tenant signed in to, which the graph-roles-allowlist policy compares
-# every grant's resource with. Set GRAPH_SERVICE_PRINCIPAL_OBJECT_ID to skip the `az` lookup.
+# every grant's resource with (and the whole-stack policy, which runs that rule again over imported
+# resources). Set GRAPH_SERVICE_PRINCIPAL_OBJECT_ID to skip the `az` lookup.
 set -euo pipefail
 
 out="${1:?usage: policy-config.sh OUTPUT.json}"
@@ -17,4 +18,5 @@ if ! [[ "$graph" =~ ^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$ ]]; the
   echo "error: not an object id for Microsoft Graph's service principal: '$graph'" >&2
   exit 2
 fi
-printf '{"graph-roles-allowlist": {"graphServicePrincipalObjectId": "%s"}}\n' "$graph" > "$out"
+printf '{"graph-roles-allowlist": {"graphServicePrincipalObjectId": "%s"}, "whole-stack": {"graphServicePrincipalObjectId": "%s"}}\n' \
+  "$graph" "$graph" > "$out"

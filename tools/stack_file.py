@@ -21,6 +21,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 from components.settings.parse import TOP_LEVEL_KEYS
 from components.settings.problems import Encrypted, Problem
 from components.settings.stack_config import NAMESPACE, decode_config_text, misplaced_keys
+from tools import stack_file_limits as limits
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,9 +189,11 @@ def _full_key(path: Path, key: str, node: Node) -> str:
 def read_stack_file(path: Path) -> StackFile:
     """Read ``path`` as the Pulumi CLI reads a stack file; raise :class:`StackFileError` where it would fail."""
     try:
-        data = path.read_bytes()
+        data = limits.read_bounded(path)
     except OSError as error:
         raise StackFileError(path, f"cannot read: {error.strerror or error}") from error
+    except limits.StackFileLimitError as error:
+        raise StackFileError(path, str(error)) from error
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # the CLI strips a UTF-8 byte-order mark
     try:
@@ -201,9 +204,12 @@ def read_stack_file(path: Path) -> StackFile:
     yaml = _yaml()
     try:
         root = yaml.compose(text)
+        limits.check_nodes(root)  # before any value is built: aliases are counted, never expanded
         document = yaml.constructor.construct_document(root) if root is not None else None
     except YAMLError as error:
         raise _yaml_error(path, error) from error
+    except limits.StackFileLimitError as error:
+        raise StackFileError(path, str(error), error.line) from error
     except RecursionError as error:
         raise StackFileError(path, "nested too deeply to be a stack file") from error
     stack_file = StackFile(path)
@@ -241,6 +247,10 @@ def read_stack_file(path: Path) -> StackFile:
             raise StackFileError(path, str(error), _line(key_node)) from error
         except RecursionError as error:
             raise StackFileError(path, f"`{key}` is nested too deeply", _line(key_node)) from error
+    try:
+        limits.check_values(stack_file.values, f"{NAMESPACE}:clients")
+    except limits.StackFileLimitError as error:
+        raise StackFileError(path, str(error)) from error
     stack_file.misplaced += misplaced_keys(stack_file.values)
     return stack_file
 

@@ -1,0 +1,177 @@
+"""The fields that carry access on each allowed type, beyond Graph roles, lifetimes, owners and protect.
+
+``rules.py`` holds the four original rules (which Graph roles on which resource, credential
+lifetimes, no owners on client apps, protect on prod); this module judges every other field of an
+allowed type through which a code change could hand out access: inline credentials, sign-in flows,
+taking over an existing principal, who may federate, what a synchronization secret holds, which
+Azure role on which scope, whose outputs a StackReference reads, and which providers run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from policy import resource_types as t
+from policy.props import Reading
+
+# Azure's built-in role "Key Vault Secrets User" (read secret contents), the same id in every tenant:
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+_ROLE_DEFINITION = re.compile(
+    r"^(?:/subscriptions/[0-9a-f-]{36})?/providers/Microsoft\.Authorization/roleDefinitions/"
+    rf"{KEY_VAULT_SECRETS_USER}$", re.IGNORECASE)
+# One secret of one vault: the narrowest scope Key Vault's RBAC has.
+SECRET_SCOPE = re.compile(
+    r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.KeyVault/vaults/"
+    r"(?P<vault>[a-z0-9-]{3,24})/secrets/(?P<secret>[a-z0-9-]{1,127})$", re.IGNORECASE)
+SYNC_SECRET_KEYS = frozenset({"SyncNotificationSettings"})
+JOB_TEMPLATES = frozenset({"API2AAD", "API2AD"})
+MIN_RSA_BITS = 2048
+SIGN_IN_AUDIENCE = "AzureADMyOrg"
+
+Rule = Callable[[Reading, ResourceValidationArgs], list[str]]
+
+
+def _application(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    problems = []
+    if p.get("password"):
+        problems.append("has an inline `password` block: a secret outside the program's renewal and lifetime "
+                        "rules (the program adds ApplicationPassword resources instead)")
+    audience = p.get("signInAudience")
+    if audience not in (None, SIGN_IN_AUDIENCE):
+        problems.append(f"signInAudience {audience!r}: client apps are single-tenant ({SIGN_IN_AUDIENCE})")
+    if p.get("templateId"):
+        problems.append("is instantiated from an application template: client apps are plain registrations")
+    if p.items("web", "redirectUris") or p.items("publicClient", "redirectUris") \
+            or p.items("singlePageApplication", "redirectUris") or p.get("fallbackPublicClientEnabled") \
+            or p.get("web", "implicitGrant", "accessTokenIssuanceEnabled") \
+            or p.get("web", "implicitGrant", "idTokenIssuanceEnabled"):
+        problems.append("enables a user sign-in flow (redirect URIs, public client or implicit grant): "
+                        "API clients sign in with client credentials only")
+    if p.items("appRoles") or p.items("api", "oauth2PermissionScopes"):
+        problems.append("exposes app roles or scopes: an API client exposes no API of its own")
+    return problems
+
+
+def _service_principal(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    if p.get("useExisting"):
+        return ["sets useExisting: it would take over a service principal the program did not create"]
+    return []
+
+
+def _certificate(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    kind = p.get("type")
+    if kind not in (None, "AsymmetricX509Cert"):
+        return [f"key credential type {kind!r}: only certificates (AsymmetricX509Cert); a symmetric key is a "
+                "secret outside the secret rules"]
+    return []
+
+
+def _federated(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    problems = []
+    issuer = p.get("issuer")
+    if issuer is not None and (urlparse(str(issuer)).scheme != "https" or not urlparse(str(issuer)).netloc):
+        problems.append(f"issuer {issuer!r} is not an https URL")
+    subject = p.get("subject")
+    if subject is not None and (not str(subject).strip() or "*" in str(subject)):
+        problems.append(f"subject {subject!r}: one exact subject, no wildcard")
+    audiences = p.get("audiences")
+    if audiences is not None and (not isinstance(audiences, list) or len(audiences) != 1):
+        problems.append(f"audiences {audiences!r}: exactly one")
+    return problems
+
+
+def _private_key(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    algorithm, bits = p.get("algorithm"), p.get("rsaBits")
+    if algorithm not in (None, "RSA"):
+        return [f"algorithm {algorithm!r}: the program generates RSA keys"]
+    if isinstance(bits, int | float) and bits < MIN_RSA_BITS:
+        return [f"rsaBits {bits}: at least {MIN_RSA_BITS}"]
+    return []
+
+
+def _self_signed(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    if p.get("isCaCertificate"):
+        return ["is a CA certificate: a client certificate signs nothing"]
+    return []
+
+
+def _sync_secret(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    keys = {str(p.known(c.get("key"))) for c in p.items("credentials") if isinstance(c, dict)}
+    extra = sorted(keys - SYNC_SECRET_KEYS - {"None"})
+    if extra:
+        return [f"holds synchronization secrets {extra}: only {sorted(SYNC_SECRET_KEYS)} (the notification "
+                "email); other keys are credentials to other systems"]
+    return []
+
+
+def _sync_job(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    template = p.get("templateId")
+    if template is not None and template not in JOB_TEMPLATES:
+        return [f"job template {template!r}: only API-driven inbound provisioning ({', '.join(sorted(JOB_TEMPLATES))})"]
+    return []
+
+
+def _role_assignment(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    problems = []
+    role = p.get("roleDefinitionId")
+    if role is not None and not _ROLE_DEFINITION.match(str(role)):
+        problems.append(f"role {role}: only Key Vault Secrets User ({KEY_VAULT_SECRETS_USER}) may be assigned")
+    scope = p.get("scope")
+    if scope is not None and not SECRET_SCOPE.match(str(scope)):
+        problems.append(f"scope {scope}: only one Key Vault secret "
+                        "(/subscriptions/…/resourceGroups/…/providers/Microsoft.KeyVault/vaults/<vault>/secrets/<secret>)")
+    if p.get("delegatedManagedIdentityResourceId"):
+        problems.append("sets delegatedManagedIdentityResourceId: no cross-tenant delegation")
+    return problems
+
+
+def _stack_reference(p: Reading, args: ResourceValidationArgs) -> list[str]:
+    name = p.get("name")
+    if name is None:
+        return []
+    parts = str(name).split("/")
+    stack = t.stack_of(args.urn)
+    own = len(parts) <= 3 and parts[-1] == stack and (len(parts) < 3 or parts[-2] == t.project_of(args.urn))
+    if not own:
+        return [f"reads stack {name!r}: a StackReference may read only this stack's own outputs "
+                f"({stack}), never another stack's secrets"]
+    return []
+
+
+def _provider(_p: Reading, args: ResourceValidationArgs) -> list[str]:
+    # The engine's default providers take their settings from the stack's config and the pipeline's
+    # environment (OIDC); an explicit provider in code could sign in as someone else, or elsewhere.
+    if not (args.name == "default" or args.name.startswith("default_")):
+        return [f"is an explicit provider ({args.name}): the program uses only the default providers, "
+                "configured by the stack and the pipeline's identity"]
+    return []
+
+
+RULES: dict[str, Rule] = {
+    t.APPLICATION: _application,
+    t.SERVICE_PRINCIPAL: _service_principal,
+    t.APPLICATION_CERTIFICATE: _certificate,
+    t.FEDERATED_CREDENTIAL: _federated,
+    t.PRIVATE_KEY: _private_key,
+    t.SELF_SIGNED_CERT: _self_signed,
+    t.SYNCHRONIZATION_SECRET: _sync_secret,
+    t.SYNCHRONIZATION_JOB: _sync_job,
+    t.ROLE_ASSIGNMENT: _role_assignment,
+    t.STACK_REFERENCE: _stack_reference,
+}
+
+
+def validate_access_fields(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Every field of an allowed type that carries access holds only what the program sets."""
+    rule = _provider if t.is_provider(args.resource_type) else RULES.get(args.resource_type)
+    if rule is None:
+        return
+    reading = Reading(args.props)
+    for problem in rule(reading, args):
+        report_violation(f"{args.name} ({args.resource_type}): {problem}", None)
+    reading.finish()

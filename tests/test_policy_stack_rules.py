@@ -1,0 +1,178 @@
+"""The whole-stack policy: imported and read resources (which per-resource policies never see), rules
+between resources, and unknown values during preview."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from pulumi_policy import PolicyResource, StackValidationArgs
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from policy import resource_types as t
+from policy.access_fields import KEY_VAULT_SECRETS_USER
+from tests.conftest import ROLE_ID
+from tests.test_policy import POLICIES, args
+from tests.test_policy_allowlist import (
+    STACK_POLICY,
+    collector,
+    options,
+    run_everything,
+    stack_resources,
+    stack_violations,
+    urn,
+)
+from tools.offline_entra import OfflineEntra
+
+ACCESS_FIELDS = POLICIES["access-fields"]
+
+
+@pytest.fixture
+def stack(entra: OfflineEntra) -> list[PolicyResource]:
+    run, monitor = run_everything(entra, "dev")
+    return stack_resources(run, monitor, "dev")
+
+
+def named(resources: list[PolicyResource], name: str) -> PolicyResource:
+    [found] = [r for r in resources if r.name == name]
+    return found
+
+
+def with_props(resource: PolicyResource, **props: Any) -> None:
+    resource.props = {**copy.deepcopy(dict(resource.props)), **props}
+
+
+def test_an_imported_foreign_resource_is_refused_by_the_stack_policy(stack: list[PolicyResource],
+                                                                     entra: OfflineEntra) -> None:
+    # `import` skips the per-resource analysis: only the stack policy sees it.
+    client = named(stack, "secret")
+    typ = "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment"
+    imported = PolicyResource(typ, {"roleId": "62e90394-69f5-4237-9190-012177145e10"},
+                              urn(typ, "ga", (t.ACCESS, t.SERVICE_PRINCIPAL_CLIENT)), "ga", options(), None, client,
+                              [], {})
+    [message] = stack_violations([*stack, imported], entra.graph_object_id)
+    assert typ in message
+
+
+def test_a_read_stack_reference_to_another_stack_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    reference = PolicyResource(t.STACK_REFERENCE, {"name": "organization/payroll/prod", "outputs": {}},
+                               urn(t.STACK_REFERENCE, "organization/payroll/prod"), "organization/payroll/prod",
+                               options(), None, None, [], {})
+    [message] = stack_violations([*stack, reference], entra.graph_object_id)
+    assert "StackReference" in message
+    assert "payroll" in message
+
+
+def test_a_grant_to_another_clients_principal_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    other = named(stack, "rotated-sp").props["objectId"]
+    with_props(named(stack, "secret-grant-ProvisioningLog.Read.All"), principalObjectId=other)
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert f"grants to principal {other}" in message
+
+
+def test_a_grant_to_another_principal_than_the_user_assigned_identity_is_refused(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    with_props(named(stack, "uami-grant-ProvisioningLog.Read.All"), principalObjectId="someone-else")
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "someone-else" in message
+
+
+def test_a_secret_on_another_app_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    password = next(r for r in stack if r.resource_type == t.APPLICATION_PASSWORD and r.name.startswith("secret-"))
+    with_props(password, applicationId="/applications/the-deployers-own-app")
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "the-deployers-own-app" in message
+
+
+def test_a_service_principal_of_another_app_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    with_props(named(stack, "secret-sp"), clientId="another-app")
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "another-app" in message
+
+
+def test_an_owner_of_the_provisioning_app_must_hold_owned_by(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    owner = next(r for r in stack if r.resource_type == t.APPLICATION_OWNER)
+    with_props(owner, ownerObjectId="attacker")
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "attacker" in message
+    assert "OwnedBy" in message
+
+
+def test_the_job_on_another_service_principal_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    job = next(r for r in stack if r.resource_type == t.SYNCHRONIZATION_JOB)
+    with_props(job, servicePrincipalId="/servicePrincipals/elsewhere")
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "elsewhere" in message
+
+
+SUB = "/subscriptions/00000000-0000-4000-8000-000000000000"
+
+
+def key_vault(stack: list[PolicyResource], secret_scope: str) -> list[PolicyResource]:
+    client = named(stack, "secret")
+    parents = (t.ACCESS, t.SERVICE_PRINCIPAL_CLIENT)
+    secret = PolicyResource(t.KEY_VAULT_SECRET, {"vaultName": "kv-hr", "secretName": "secret",
+                                                 "resourceGroupName": "rg-hr", "properties": {"value": "s"}},
+                            urn(t.KEY_VAULT_SECRET, "secret-kv", parents), "secret-kv", options(), None, client, [], {})
+    role = PolicyResource(t.ROLE_ASSIGNMENT, {
+        "roleDefinitionId": f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{KEY_VAULT_SECRETS_USER}",
+        "scope": f"{SUB}/resourceGroups/rg-hr/providers/Microsoft.KeyVault/vaults/kv-hr/secrets/{secret_scope}",
+        "principalId": "11111111-1111-4111-8111-111111111111"},
+        urn(t.ROLE_ASSIGNMENT, "secret-reader", parents), "secret-reader", options(), None, client, [], {})
+    return [*stack, secret, role]
+
+
+def test_key_vault_delivery_passes(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    assert stack_violations(key_vault(stack, "secret"), entra.graph_object_id) == []
+
+
+def test_a_reader_of_a_secret_the_stack_does_not_write_is_refused(stack: list[PolicyResource],
+                                                                  entra: OfflineEntra) -> None:
+    [message] = stack_violations(key_vault(stack, "payroll-db-password"), entra.graph_object_id)
+    assert "payroll-db-password" in message
+
+
+def test_grants_are_checked_again_over_the_whole_stack(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # An imported grant of a role the program never grants: per-resource policies never saw it.
+    with_props(named(stack, "logic-grant-ProvisioningLog.Read.All"), appRoleId=ROLE_ID["Directory.ReadWrite.All"])
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "not one of the allowed Graph permissions" in message
+
+
+def test_an_adopted_app_is_judged_by_the_programs_inputs_not_the_portals_outputs(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # Previewing an adoption: the imported app still has its portal owner and User.Read; the program's
+    # inputs (no owners, the granted roles only) are applied right after the import.
+    with_props(named(stack, "secret-app"), owners=["the-person-who-registered-it"], requiredResourceAccesses=[
+        {"resourceAppId": "00000003-0000-0000-c000-000000000000",
+         "resourceAccesses": [{"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}]}])
+    assert stack_violations(stack, entra.graph_object_id) == []
+    named(stack, "secret-app").urn = named(stack, "secret-app").urn.replace(t.SERVICE_PRINCIPAL_CLIENT, t.ACCESS)
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert "allowed only under" in message, "the allow-list still holds for them"
+
+
+def test_unknown_values_leave_the_known_checks_mandatory_and_the_rest_advisory(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # During preview a new client's ids are unknown: what is known is still judged, then the
+    # analyzer is told what could not be (it reports that as advisory).
+    named(stack, "secret-sp").props = unknown_checking_proxy({"clientId": UNKNOWN_STRING_VALUE,
+                                                              "objectId": UNKNOWN_STRING_VALUE})
+    with_props(named(stack, "rotated-sp"), clientId="another-app")
+    found: list[str] = []
+    with pytest.raises(UnknownValueError):
+        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+                              collector(found))
+    assert len(found) == 1
+    assert "another-app" in found[0]
+
+
+def test_unknown_fields_of_one_resource_leave_its_other_fields_mandatory() -> None:
+    props = unknown_checking_proxy({"displayName": "x", "signInAudience": UNKNOWN_STRING_VALUE,
+                                    "password": {"displayName": "forever"}})
+    found: list[str] = []
+    with pytest.raises(UnknownValueError):
+        ACCESS_FIELDS.validate(args(t.APPLICATION, props), collector(found))
+    assert len(found) == 1
+    assert "inline `password`" in found[0]
