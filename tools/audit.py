@@ -26,7 +26,9 @@ Nothing secret is read or printed: Graph returns credentials' metadata only; no 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -309,10 +311,12 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     else:
         render_text(result.as_dict(), out)
     if args.summary is not None:
+        text = io.StringIO()
+        render_text(result.as_dict(), text)
+        # Longer than any run of backticks in the names the tenant gave: none can close the block.
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text.getvalue())), default=0))
         with args.summary.open("a") as summary:
-            summary.write("```text\n")
-            render_text(result.as_dict(), summary)
-            summary.write("```\n")
+            summary.write(f"{fence}text\n{text.getvalue()}{fence}\n")
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
 
 
