@@ -1,17 +1,6 @@
-# inbound-provisioning-access
-#   make test              lint, type check and tests; works offline, no Pulumi CLI or Azure needed
-#   make up STACK=dev      deploy a stack (Pulumi CLI, `az login` as a deployer)
-#   make preview STACK=dev pulumi preview --diff
-#   make plan STACK=dev    offline access plan (Markdown), no CLI, no credentials
-#   make plan-diff PR=<dir>/Pulumi.dev.yaml   access diff of that stack file against this checkout's
-#   make verify STACK=dev  prove each client's token carries its grants (ARGS=--help)
-#   make check-expiry STACK=dev  fail when a deployed credential expires within 30 days
-#   make adopt STACK=dev   find what the tutorial made, print (ARGS=--write: write) the adopt blocks
-#   make audit STACK=dev   read-only: every credential, owner and grant in the tenant the stack did not declare
-#   make bench             benchmarks under the mock engine
-#   make schema            regenerate schema.json, the component package's schema (ARGS=--check: compare)
-#   make bench-setup       time a fresh-clone `make test`, stage by stage (benchmarks/README.md)
-#   make lock              regenerate the lock files after editing requirements*.txt (ARGS=--upgrade)
+# inbound-provisioning-access. `make` (or `make help`) lists the commands: each is the `## `
+# comment above its rule, `## <usage> | <what it does>`, so the list cannot drift from the rules.
+# ARGS=--help prints a command's own options, and needs no STACK.
 #
 # Dependencies: requirements.txt (run time) and requirements-dev.txt (+ lint, types, tests) are
 # the ranges people edit; `make lock` pins them, with hashes, for every platform, into
@@ -38,7 +27,22 @@ COMPILE = $(PY) -m compileall -q -j 0 -x '/(pulumi_azure_native|pip|debugpy|mypy
 UV_LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(ARGS)
 
-.PHONY: test lint typecheck unit up preview plan plan-diff verify check-expiry adopt audit bench schema bench-setup lock clean
+# A bare `make` lists the commands.
+.DEFAULT_GOAL := help
+MAKEFILE := $(lastword $(MAKEFILE_LIST))
+# ARGS=--help (or -h): the command prints its options, so no STACK or PR is needed.
+HELP := $(filter -h --help,$(ARGS))
+
+.PHONY: help test up preview plan plan-diff verify check-expiry adopt audit bench schema bench-setup lock clean
+
+## help | this list
+help:
+	@echo "make <command> [STACK=<stack>] [ARGS=...]; ARGS=--help prints a command's options."
+	@echo "A failed command makes make exit 2; its own exit status ends make's last line (Error <status>)."
+	@echo
+	@awk 'BEGIN { FS = " [|] " } /^## / { sub(/^## /, ""); n++; use[n] = $$1; what[n] = $$2; \
+		if (length($$1) > width) width = length($$1) } \
+		END { for (i = 1; i <= n; i++) printf "  make %-" width "s   %s\n", use[i], what[i] }' $(MAKEFILE)
 
 # venv/ starts without pip (seeding it costs seconds); the locks install the pip Pulumi runs
 # there. uv's pin, with a hash per platform's wheel, is its entry in requirements-dev.lock; it is
@@ -65,57 +69,71 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 
 # Tests on every core. worksteal: a worker stuck on the long deploy simulation
 # (tests/test_credentials.py) hands its queued tests to the others.
+## test | lint, type check and tests (offline: no Pulumi CLI, no Azure)
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -n auto --dist worksteal
 
+## up STACK=<stack> | deploy a stack (Pulumi CLI, `az login` as a deployer)
+## preview STACK=<stack> | pulumi preview --diff, with the guardrails
 up preview: $(VENV)/.runtime
 	@STACK="$(STACK)" ARGS="$(ARGS)" ./tools/pulumi-stack.sh $@
 
+## plan STACK=<stack> | the access plan (Markdown), offline: no Pulumi CLI, no credentials
 plan: $(VENV)/.installed
-	@test -n "$(STACK)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
-	@$(PY) -m tools.plan --stack "$(STACK)" $(ARGS)
+	@test -n "$(STACK)$(HELP)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
+	@$(PY) -m tools.plan $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 # The other stack file is data only: this checkout's code computes the diff (BASE defaults to
 # this checkout's file of the same name).
+## plan-diff PR=<stack file> | the access diff of another Pulumi.<stack>.yaml against this checkout's
 plan-diff: $(VENV)/.installed
-	@test -n "$(PR)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
-	@$(PY) -m tools.plan_diff --pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))" $(ARGS)
+	@test -n "$(PR)$(HELP)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
+	@$(PY) -m tools.plan_diff $(if $(PR),--pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))") $(ARGS)
 
+## verify STACK=<stack> | prove each client's token carries its grants
 verify: $(VENV)/.runtime
 	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
+## check-expiry STACK=<stack> | fail when a deployed credential expires within 30 days
 check-expiry: $(VENV)/.installed
-	@test -n "$(STACK)" || { echo "usage: make check-expiry STACK=<stack>" >&2; exit 2; }
-	@$(PY) -m tools.expiry --stack "$(STACK)" $(ARGS)
+	@test -n "$(STACK)$(HELP)" || { echo "usage: make check-expiry STACK=<stack>" >&2; exit 2; }
+	@$(PY) -m tools.expiry $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
+## adopt STACK=<stack> | find what the tutorial made; print (ARGS=--write: write) adopt blocks
 adopt: $(VENV)/.installed
-	@test -n "$(STACK)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
-	@$(PY) -m tools.adopt --stack "$(STACK)" $(ARGS)
+	@test -n "$(STACK)$(HELP)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
+	@$(PY) -m tools.adopt $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 # The runtime lock only, like verify: it signs in to the tenant, and the scheduled workflow runs it
 # where only the runtime dependencies are installed (docs/audit.md).
+## audit STACK=<stack> | read-only: every credential, owner and grant the stack did not declare
 audit: $(VENV)/.runtime
-	@test -n "$(STACK)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
-	@$(PY) -m tools.audit --stack "$(STACK)" $(ARGS)
+	@test -n "$(STACK)$(HELP)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
+	@$(PY) -m tools.audit $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
+## bench | benchmarks under the mock engine (ARGS=--strict: fail on a missed target)
 bench: $(VENV)/.installed
-	$(PY) -m benchmarks.bench $(ARGS)
+	@$(PY) -m benchmarks.bench $(ARGS)
 
 # Inferred in-process from components/access.py and access_args.py (no Pulumi CLI); the tests fail
 # when it is stale.
+## schema | regenerate schema.json, the package's schema (ARGS=--check: compare)
 schema: $(VENV)/.installed
 	@$(PY) -m tools.schema $(ARGS)
 
 # Standard library only: it builds its own venv in a temporary clone.
+## bench-setup | time a fresh-clone `make test`, stage by stage
 bench-setup:
 	$(PYTHON) -m benchmarks.fresh_clone $(ARGS)
 
 # Runtime first; the dev lock is constrained to its pins, so both agree.
+## lock | re-pin the lock files after editing requirements*.txt (ARGS=--upgrade)
 lock: | $(UV)
 	$(UV_LOCK) requirements.txt -o requirements.lock
 	$(UV_LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
 
+## clean | remove venv/ and the tools' caches
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

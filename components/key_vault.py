@@ -92,4 +92,6 @@ def deliver_to_key_vault(name: str, settings: KeyVaultSettings, credential_type:
             description=f"Reads HR client {name}'s credential; managed by Pulumi (inbound-provisioning-access)",
             opts=pulumi.ResourceOptions(parent=parent, protect=protect, depends_on=[secret]),
         )
-    return secret.properties.apply(lambda properties: versionless(properties.secret_uri))
+    # The URI holds no secret, but `properties` comes back secret whenever any part of it is (the value
+    # the stack sent, should the provider echo it): unsecret the URI, or all of `clients` turns secret.
+    return pulumi.Output.unsecret(secret.properties.apply(lambda properties: versionless(properties.secret_uri)))

@@ -12,6 +12,7 @@ import pytest
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.proto import source_pb2
 
+from tools.event_loops import run_loops
 from tools.offline_entra import DirectoryEntry, OfflineEntra, mock_guid
 from tools.offline_run import ProgramRun, configure, program_at, run_offline
 
@@ -65,10 +66,11 @@ def entra() -> OfflineEntra:
 
 
 @pytest.fixture
-def fresh_runtime(entra: OfflineEntra) -> OfflineEntra:
-    """A fresh mock runtime for tests that build one component directly."""
-    configure(entra, {}, "dev")
-    return entra
+def fresh_runtime(entra: OfflineEntra) -> Iterator[OfflineEntra]:
+    """A fresh mock runtime for tests that build one component directly, on event loops of its own."""
+    with run_loops():
+        configure(entra, {}, "dev")
+        yield entra
 
 
 RunProgram = Callable[..., ProgramRun]

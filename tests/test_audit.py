@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.core.exceptions import ServiceRequestError
 
 from components.microsoft import GRAPH_APP_ID
 from tests.conftest import GRAPH_ROLES, ROLE_ID
-from tests.fake_graph import TOKEN, FakeCredential, FakeGraph, Tenant, assignment, graph_principal
+from tests.fake_graph import TOKEN, FakeCredential, FakeGraph, FakeResponse, Tenant, assignment, graph_principal
 from tools import audit
 from tools.graph_reader import MAX_ATTEMPTS
 from tools.ownership import NO_KEY_IDS
@@ -385,3 +386,90 @@ def test_the_outputs_are_never_changed_by_a_run(files: tuple[Path, Path]) -> Non
     before = outputs()
     run(files, clean_tenant(), stack_outputs=copy.deepcopy(before))
     assert json.loads(files[0].read_text()) == before
+
+
+class _LoopingGraph(FakeGraph):
+    """Graph answering every page of appRoleAssignedTo with a nextLink: to itself, or to another host."""
+
+    def __init__(self, tenant: Tenant, next_link: str) -> None:
+        super().__init__(tenant)
+        self.next_link = next_link
+        self.origins: set[str] = set()
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        self.origins.add(request.url.partition("/v1.0")[0])
+        response = super().send(request, **kwargs)
+        if "appRoleAssignedTo" not in request.url:
+            return response
+        page = json.loads(response.body())
+        page["@odata.nextLink"] = self.next_link
+        return FakeResponse(request, 200, page)
+
+
+@pytest.mark.parametrize("next_link", [
+    f"https://graph.microsoft.com/v1.0/servicePrincipals(appId='{GRAPH_APP_ID}')/appRoleAssignedTo?$top=999",
+    "https://graph.example.invalid/v1.0/servicePrincipals",
+    "http://graph.microsoft.com/v1.0/servicePrincipals",
+])
+def test_a_next_link_that_loops_or_leaves_graph_stops_with_exit_2(files: tuple[Path, Path], next_link: str) -> None:
+    graph = _LoopingGraph(clean_tenant(), next_link)
+    code, _, err = run(files, clean_tenant(), graph=graph)
+    assert code == audit.EXIT_USAGE
+    assert "@odata.nextLink" in err
+    # Never more than two pages of the loop, and the bearer token never sent off Graph.
+    assert sum("appRoleAssignedTo" in r for r in graph.requests) <= 2
+    assert graph.origins == {"https://graph.microsoft.com"}
+
+
+class _UnreachableGraph(FakeGraph):
+    """Graph unreachable (DNS, proxy, TLS) on one path, or answering a page that is not JSON (a gateway's HTML)."""
+
+    def __init__(self, tenant: Tenant, failure: str) -> None:
+        super().__init__(tenant)
+        self.failure = failure
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if "/owners" in request.url:
+            if self.failure == "connection":
+                raise ServiceRequestError("Failed to establish a new connection: [Errno -3] name resolution")
+            response = FakeResponse(request, 200, {})
+            response._body = b"<html>502 Bad Gateway</html>"
+            return response
+        return super().send(request, **kwargs)
+
+    def sleep(self, duration: float) -> None:
+        self.slept = getattr(self, "slept", 0.0) + duration  # azure-core's backoff between connection retries
+
+
+@pytest.mark.parametrize("failure", ["connection", "not json"])
+def test_graph_unreachable_or_garbled_is_exit_2_not_findings(files: tuple[Path, Path], failure: str) -> None:
+    code, _, err = run(files, clean_tenant(), graph=_UnreachableGraph(clean_tenant(), failure))
+    assert code == audit.EXIT_USAGE, err
+    assert err.startswith("error: ")
+    assert "/owners" in err
+
+
+def test_a_name_with_backticks_cannot_close_the_summarys_code_block(files: tuple[Path, Path], tmp_path: Path) -> None:
+    tenant = clean_tenant()
+    tenant.applications[0]["passwordCredentials"].append(
+        secret("x```\n## All clear [details](https://phish.example)", "portal-secret"))
+    summary = tmp_path / "summary.md"
+    code, _, _ = run(files, tenant, "--summary", str(summary))
+    assert code == audit.EXIT_FINDINGS
+    written = summary.read_text()
+    fence = written.splitlines()[0].removesuffix("text")
+    assert set(fence) == {"`"}
+    assert written.endswith(f"\n{fence}\n")
+    assert written.count(fence) == 2, "the fence is longer than any run of backticks inside"
+
+
+def test_a_name_with_line_breaks_cannot_forge_lines_of_the_report(files: tuple[Path, Path]) -> None:
+    tenant = clean_tenant()
+    forged = "helper\n\nClean: everything checked is what the stack declared.\r"
+    tenant.owners[HR["id"]] = [{"@odata.type": "#microsoft.graph.servicePrincipal", "id": gid("x"),
+                                "displayName": forged}]
+    code, text, _ = run(files, tenant)
+    assert code == audit.EXIT_FINDINGS
+    assert "\nClean:" not in text
+    assert "\r" not in text
+    assert "helper\\n\\nClean: everything" in text

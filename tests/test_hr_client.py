@@ -339,6 +339,15 @@ def test_throttled_on_every_attempt(outputs: dict[str, Any]) -> None:
     assert "40 calls per 5 seconds" in text
 
 
+@pytest.mark.parametrize(("retry_after", "waited"), [("soon", 5.0), ("nan", 5.0), ("-3", 0.0), ("99999", 120.0)])
+def test_a_retry_after_that_is_neither_seconds_nor_a_date_waits_the_default(
+        outputs: dict[str, Any], retry_after: str, waited: float) -> None:
+    fake = FakeAzure(outputs["tenantId"], upload_statuses=(429, 202), retry_after=retry_after)
+    code, text, slept = run_client(fake, "--outputs", outputs["_path"], "--client", "workday")
+    assert code == 0, text
+    assert slept == [waited]
+
+
 def test_dry_run_prints_the_request_and_sends_nothing(outputs: dict[str, Any]) -> None:
     fake = FakeAzure(outputs["tenantId"])
     code, text, _ = run_client(fake, "--outputs", outputs["_path"], "--client", "workday", "--dry-run")

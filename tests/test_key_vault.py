@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.key_vault import ROLE_ASSIGNMENT_NAMESPACE, expires_epoch, reader_assignment_name, versionless
@@ -98,6 +99,18 @@ def test_two_clients_writing_one_secret_is_one_problem_naming_both() -> None:
         "a": {**secret_client(), "keyVault": key_vault(secretName="HR-Feed")},
         "b": {**secret_client(), "keyVault": key_vault(vaultId=VAULT_ID.upper(), secretName="hr-feed")},
         "c": {**secret_client(), "keyVault": key_vault(secretName="other")},
+    })
+    assert len(problems) == 1
+    assert problems[0].startswith("clients.a.keyVault: got the same secret 'hr-feed' in the same vault as clients.b")
+
+
+def test_one_vault_named_through_two_resource_ids_is_still_one_secret() -> None:
+    # Vault names are global, and the secret is written by vault name in azure-native's subscription:
+    # ids that differ only in subscription or group still name the one vault (and the one secret).
+    other_subscription = VAULT_ID.replace(SUBSCRIPTION, "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+    problems = problems_of({
+        "a": {**secret_client(), "keyVault": key_vault(secretName="hr-feed")},
+        "b": {**secret_client(), "keyVault": key_vault(vaultId=other_subscription, secretName="hr-feed")},
     })
     assert len(problems) == 1
     assert problems[0].startswith("clients.a.keyVault: got the same secret 'hr-feed' in the same vault as clients.b")
@@ -237,3 +250,25 @@ def test_a_renewal_writes_a_new_version_and_replaces_nothing() -> None:
         outputs["clients"]["hr-sync"]["credentialExpiresAt"])
     assert outputs["clients"]["hr-sync"]["keyVaultSecretUri"] == first.run.outputs["clients"]["hr-sync"][
         "keyVaultSecretUri"]
+
+
+class _EchoingAzure(OfflineEntra):
+    """azure-native answering the secret's ``properties`` with a value in it. Resource Manager returns none;
+    whether azure-native keeps the value it sent in its outputs is not verified. If it does, the engine marks
+    it secret (pulumi's ``annotateSecrets``: an output whose input held a secret), and the SDK then makes all
+    of ``properties`` secret."""
+
+    def new_resource(self, args: Any) -> tuple[str | None, dict[str, Any]]:
+        resource_id, state = super().new_resource(args)
+        if args.typ == SECRET_TYPE:
+            state["properties"] = {**state["properties"], "value": pulumi.Output.secret("the value sent")}
+        return resource_id, state
+
+
+def test_the_uri_stays_a_plain_output_when_the_secret_comes_back_secret() -> None:
+    entra = _EchoingAzure(GRAPH_ROLES, directory=[LOGIC_APP], now=NOW, people={GROUP: "Group"})
+    result = run_offline(entra, {"clients": {"hr-sync": {**secret_client(), "keyVault": key_vault()}}})
+    # One secret part would otherwise make all of `clients` secret: `pulumi stack output --json` would print
+    # "[secret]" for it, and make audit, adopt, verify and the example client could not read their ids.
+    assert "clients" not in result.secret_outputs
+    assert result.outputs["clients"]["hr-sync"]["keyVaultSecretUri"] == "https://hr-vault.vault.azure.net/secrets/hr-sync"

@@ -1,7 +1,9 @@
-"""`make up` / `make preview` wiring, with a stand-in `pulumi` that records its arguments."""
+"""The Makefile: `make up` / `make preview` wiring with a stand-in `pulumi` that records its arguments, `make help`,
+`ARGS=--help` and exit status."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tools import plan
 
 STAND_IN = """#!/usr/bin/env bash
 echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
@@ -165,3 +168,88 @@ def test_make_audit_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None
     assert result.returncode == 0, result.stderr
     assert "make audit STACK=<stack>" in result.stdout
     assert "3  nothing checked" in result.stdout
+
+
+# -- make help, ARGS=--help, exit status (issue 19) -------------------------------------------
+
+MAKEFILE = (ROOT / "Makefile").read_text()
+HELP_TARGETS = ("up", "preview", "plan", "plan-diff", "check-expiry", "adopt", "audit", "verify", "bench",
+                "schema")
+
+
+def listed_commands() -> dict[str, tuple[str, str]]:
+    """Target -> (usage, description) from each `## <usage> | <what>` line, checked to sit above its own rule."""
+    listed: dict[str, tuple[str, str]] = {}
+    block: list[str] = []
+    for line in MAKEFILE.splitlines():
+        if line.startswith("## "):
+            block.append(line.removeprefix("## "))
+            continue
+        if block:
+            rule = re.match(r"^([\w .-]+):", line)
+            assert rule, f"a `## ` line must sit right above its rule, not above {line!r}"
+            for entry in block:
+                usage, _, what = entry.partition(" | ")
+                assert usage.split()[0] in rule[1].split(), f"`## {entry}` sits above the rule for {rule[1]}"
+                listed[usage.split()[0]] = (usage, what)
+        block = []
+    return listed
+
+
+def test_a_bare_make_lists_every_command_one_line_each(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    bare = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT)],  # noqa: S607
+                          env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout == make("help", env).stdout
+    phony = re.search(r"^\.PHONY: (.*)$", MAKEFILE, re.MULTILINE)
+    assert phony is not None
+    listed = listed_commands()
+    assert sorted(listed) == sorted(phony[1].split()), "every command is listed, and only commands"
+    lines = [line.split() for line in bare.stdout.splitlines() if line.startswith("  make ")]
+    assert len(lines) == len(listed)
+    for target, (usage, what) in listed.items():
+        assert [f"make {usage}".split() + what.split()] == [w for w in lines if w[1] == target], target
+
+
+@pytest.mark.parametrize("target", HELP_TARGETS)
+def test_args_help_needs_no_stack(stand_in: tuple[dict[str, str], Path], target: str) -> None:
+    env, record = stand_in
+    result = make(target, env, "ARGS=--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: make {target}"), result.stdout
+    assert result.stderr == ""
+    assert not record.exists(), "no pulumi run for --help"
+
+
+def test_through_make_a_failure_exits_2_and_names_the_commands_own_status(
+        stand_in: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    env, _ = stand_in
+    invalid = tmp_path / "Pulumi.dev.yaml"
+    invalid.write_text("config:\n  inbound-provisioning-access:clients: {}\n")
+    unreadable = tmp_path / "Pulumi.tabs.yaml"
+    unreadable.write_text("config:\n\tinbound-provisioning-access:clients: {}\n")
+    for stack_file, status in ((invalid, 1), (unreadable, 2)):
+        direct = io.StringIO()  # the command make runs, `python -m tools.plan`, run here
+        assert plan.main(["--stack", "dev", "--config-file", str(stack_file)], out=io.StringIO(), err=direct) == status
+        through_make = make("plan", env, "STACK=dev", f"ARGS=--config-file {stack_file}")
+        assert through_make.returncode == 2, "GNU make exits 2 whenever a command fails"
+        *message, last = through_make.stderr.splitlines()
+        assert message == direct.getvalue().splitlines()
+        assert re.fullmatch(rf"make(\[\d+\])?: \*\*\* \[(\S+:\d+: )?plan\] Error {status}", last), last
+
+
+def test_the_exit_status_table_names_the_command_each_target_runs(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, _ = stand_in
+    rows = [line for line in (ROOT / "docs" / "commands.md").read_text().splitlines()
+            if line.startswith("| `make ")]
+    documented = set()
+    for row in rows:
+        targets = re.findall(r"`make ([\w-]+)`", row.split("|")[1])
+        direct = re.search(r"`(venv/bin/python -m [\w.]+|STACK=<stack> tools/pulumi-stack.sh)", row)
+        assert direct, row
+        for target in targets:
+            dry_run = make(target, env, "-n", "STACK=dev", "PR=other/Pulumi.dev.yaml")
+            assert direct[1].removeprefix("STACK=<stack> ") in dry_run.stdout, (target, dry_run.stdout)
+            documented.add(target)
+    assert documented == set(listed_commands()) - {"help", "test", "bench-setup", "lock", "clean"}

@@ -295,6 +295,7 @@ def test_a_nested_secure_value_is_encrypted_not_shown(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "ignored"), [
     (f"config:\n  inbound_provisioning_access:clients:\n{SECRET_CLIENT}", "inbound_provisioning_access:clients"),
     (f"config:\n  Inbound-Provisioning-Access:clients:\n{SECRET_CLIENT}", "Inbound-Provisioning-Access:clients"),
+    (f"config:\n  inbound-provisioning:clients:\n{SECRET_CLIENT}", "inbound-provisioning:clients"),
     (f"clients:\n{SECRET_CLIENT}", "clients (top level of the file)"),
     (f"{NS}:clients:\n{SECRET_CLIENT}", f"{NS}:clients (top level of the file)"),
 ])
@@ -304,6 +305,14 @@ def test_a_wrong_namespace_names_the_expected_one(tmp_path: Path, text: str, ign
     assert f"  - {ignored}: got (ignored); " in err
     assert f"`{NS}:clients`" in err
     assert "clients: got (missing); required under" in err
+
+
+def test_a_quoted_number_in_a_client_says_to_drop_the_quotes(tmp_path: Path) -> None:
+    code, _, err = plan_text(tmp_path, f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+                                       '      credential: {type: secret, lifetimeDays: "90"}\n')
+    assert code == plan.EXIT_INVALID
+    assert '  - clients.hr.credential.lifetimeDays: got "90"; an integer from ' in err
+    assert err.rstrip().endswith("drop the quotes: a quoted number is a string to YAML, not an integer")
 
 
 def test_a_bare_key_under_config_belongs_to_the_project(tmp_path: Path) -> None:

@@ -463,10 +463,45 @@ def test_a_certificate_within_a_year_gets_no_warning() -> None:
 
 
 @pytest.mark.parametrize("key", ["inbound_provisioning_access:clients", "Inbound-Provisioning-Access:clients",
-                                 "inbound-provisoning-access:clients", "inboundprovisioningaccess:protect"])
+                                 "inbound-provisoning-access:clients", "inboundprovisioningaccess:protect",
+                                 "inbound-provisioning:clients", "provisioning-access:clients",
+                                 "inbound-provisioning-access-dev:clients"])
 def test_a_misplaced_namespace_is_named(key: str) -> None:
     assert misplaced_keys([key, "azure-native:location", "azuread:useOidc", "inbound-provisioning-access:protect",
-                           "pulumi:tags"]) == [key]
+                           "pulumi:tags", "inbound:clients", "provisioning:clients", "azure:location"]) == [key]
+
+
+def test_a_cut_off_namespace_is_named_with_the_fix() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({}, "dev", NOW, misplaced=misplaced_keys(["inbound-provisioning:clients"]))
+    assert str(caught.value.problems[0]) == (
+        "inbound-provisioning:clients: got (ignored); not in this project's namespace; its keys are "
+        "`inbound-provisioning-access:<key>`, so this is `inbound-provisioning-access:clients`")
+
+
+@pytest.mark.parametrize(("raw", "path", "says"), [
+    ({"clients": {"a": secret_client(lifetimeDays="90")}}, "clients.a.credential.lifetimeDays",
+     "drop the quotes: a quoted number is a string to YAML, not an integer"),
+    ({"clients": {"a": {**secret_client(), "protect": "true"}}}, "clients.a.protect",
+     "drop the quotes: a quoted true or false is a string to YAML, not a boolean"),
+    ({"protect": "True", "clients": {"a": secret_client()}}, "protect",
+     "drop the quotes: a quoted true or false is a string to YAML, not a boolean"),
+])
+def test_a_quoted_boolean_or_number_says_to_drop_the_quotes(raw: dict[str, Any], path: str, says: str) -> None:
+    [problem] = problems_of(raw).problems
+    assert problem.path == path
+    assert problem.allowed.endswith(says)
+
+
+@pytest.mark.parametrize(("raw", "path"), [
+    ({"clients": {"a": secret_client(lifetimeDays="ninety")}}, "clients.a.credential.lifetimeDays"),
+    ({"clients": {"a": secret_client(lifetimeDays=9000)}}, "clients.a.credential.lifetimeDays"),
+    ({"clients": {"a": {**secret_client(), "protect": "yes"}}}, "clients.a.protect"),
+])
+def test_no_quote_hint_where_quotes_are_not_the_problem(raw: dict[str, Any], path: str) -> None:
+    [problem] = problems_of(raw).problems
+    assert problem.path == path
+    assert "quote" not in problem.allowed
 
 
 def test_misplaced_keys_are_refused_with_the_expected_namespace() -> None:

@@ -47,6 +47,7 @@ from tools.audit_report import ADVICE
 from tools.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
 from tools.ownership import NO_KEY_IDS, StackClient, StackRecord
 from tools.plan import settings_or_problems
+from tools.sign_in import show_sign_in_detail
 from tools.stack_file import StackFileError, read_stack_file
 from tools.stack_outputs import StackOutputError, pulumi_stack_output
 
@@ -345,10 +346,12 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="the stack's `pulumi stack output --json` (no secrets needed) instead of the Pulumi CLI; "
                              "`{}` for a stack never deployed")
+    parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_ACCESS
+    show_sign_in_detail(args.debug)
     now = now or dt.datetime.now(dt.UTC)
     path: Path = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
     if not path.exists():

@@ -26,7 +26,9 @@ Nothing secret is read or printed: Graph returns credentials' metadata only; no 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +44,7 @@ from tools import ownership
 from tools.audit_report import render_json, render_text
 from tools.graph_reader import GraphAccessError, GraphReader, ObjectGoneError, Transport, deployer_credential
 from tools.ownership import FOREIGN, UNKNOWN, StackClient, StackRecord
+from tools.sign_in import show_sign_in_detail
 from tools.stack_outputs import StackOutputError, pulumi_stack_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,10 +282,12 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--summary", type=Path, metavar="FILE",
                         help="also append the report as Markdown to FILE (the workflow's $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_CLEAN if exit_.code == 0 else EXIT_USAGE
+    show_sign_in_detail(args.debug)
     stack_file: Path = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
     try:
         record = ownership.stack_record(read_outputs(args.stack, args.outputs))
@@ -306,10 +311,12 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     else:
         render_text(result.as_dict(), out)
     if args.summary is not None:
+        text = io.StringIO()
+        render_text(result.as_dict(), text)
+        # Longer than any run of backticks in the names the tenant gave: none can close the block.
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text.getvalue())), default=0))
         with args.summary.open("a") as summary:
-            summary.write("```text\n")
-            render_text(result.as_dict(), summary)
-            summary.write("```\n")
+            summary.write(f"{fence}text\n{text.getvalue()}{fence}\n")
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
 
 

@@ -40,11 +40,17 @@ def render_text(report: Mapping[str, Any], out: TextIO) -> None:
         if not findings:
             out.write("nothing the stack did not declare\n")
             continue
-        rows = [[f["kind"], f["where"], f["name"], f["object_id"]] for f in findings]
+        rows = [[_one_line(f["kind"]), f["where"], _one_line(f["name"]), _one_line(f["object_id"])] for f in findings]
         kinds = dict.fromkeys(f["kind"] for f in findings)
         render_table(["finding", "on", "what", "id"], rows, [("what to do", ADVICE[k]) for k in kinds], out)
     total = report["findings"]
     out.write(f"\n{total} finding(s).\n" if total else "\nClean: everything checked is what the stack declared.\n")
+
+
+def _one_line(text: str) -> str:
+    """A name from the tenant on one line: a line break or other control character in it is shown escaped,
+    so it cannot forge a line of the report."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def render_json(report: Mapping[str, Any], out: TextIO) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from azure.core import PipelineClient
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RetryPolicy
 from azure.core.pipeline.transport import HttpRequest as TransportRequest
 from azure.core.pipeline.transport import HttpResponse as TransportResponse
@@ -28,6 +28,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
 from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
+from tools.sign_in import sign_in_failure
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 
@@ -92,9 +93,11 @@ class GraphReader:
             try:
                 response = self._client.send_request(HttpRequest("GET", full, params=dict(params or {})))
             except ClientAuthenticationError as error:
+                raise GraphAccessError(sign_in_failure(error)) from error
+            except AzureError as error:  # unreachable after azure-core's retries: DNS, proxy, TLS, reset
                 first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
-                raise GraphAccessError(f"sign-in failed ({first}); sign in as a deployer (`az login`, or the "
-                                       "pipeline's OIDC login) and run again") from error
+                raise GraphAccessError(f"Microsoft Graph unreachable for GET {shown} ({first}); run again later") \
+                    from error
             if response.status_code not in THROTTLED:
                 break
             wait = _retry_after(response, attempt)
@@ -112,18 +115,37 @@ class GraphReader:
         if response.status_code >= 400:
             raise GraphAccessError(f"Microsoft Graph answered {response.status_code} {_error_code(response)} "
                                    f"to GET {shown}")
-        document: dict[str, Any] = json.loads(response.text())
+        try:
+            document = json.loads(response.text())
+        except ValueError as error:
+            raise GraphAccessError(f"Microsoft Graph answered GET {shown} with a body that is not JSON") from error
+        if not isinstance(document, dict):
+            raise GraphAccessError(f"Microsoft Graph answered GET {shown} with JSON that is not an object")
         return document
 
     def collection(self, url: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a collection, following ``@odata.nextLink`` page by page."""
+        """Every item of a collection, following ``@odata.nextLink`` page by page.
+
+        A next link must stay on Graph (the bearer token goes with it) and must not repeat one
+        already followed: either would otherwise send the token elsewhere or loop for ever.
+        """
         page = self.get(url, params)
+        followed: set[str] = set()
         while True:
             yield from page.get("value", [])
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
-            page = self.get(str(next_link))
+            link = str(next_link)
+            shown = link.partition("?")[0][:200]
+            if not link.startswith(f"{GRAPH_BASE_URL}/"):
+                raise GraphAccessError(f"Microsoft Graph answered an @odata.nextLink off {GRAPH_BASE_URL} "
+                                       f"({shown}); not followed")
+            if link in followed:
+                raise GraphAccessError(f"Microsoft Graph answered an @odata.nextLink already followed ({shown}): "
+                                       "the paging loops; run again later")
+            followed.add(link)
+            page = self.get(link)
 
     # -- what the tools read ---------------------------------------------------------------
 

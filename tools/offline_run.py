@@ -25,6 +25,7 @@ from pulumi.runtime import settings as runtime_settings
 from components.access import from_stack_config
 from components.microsoft import GRAPH_APP_ID
 from components.settings.stack_config import NAMESPACE
+from tools.event_loops import run_loops
 from tools.offline_entra import GRAPH_SP_TOKEN, OfflineEntra, ProviderError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,29 +201,32 @@ def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "de
 
     Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
     registered before one is still on ``mocks``' monitor, which tests read through
-    ``last_registrations``.
+    ``last_registrations``. The run has event loops of its own, closed when it ends
+    (``tools/event_loops.py``: otherwise a loop left to the garbage collector can print
+    ``Exception ignored in BaseEventLoop.__del__`` at exit).
     """
-    monitor, collector = configure(mocks, config, stack, secret_keys, monitor, cli_config)
-    run = ProgramRun(registrations=monitor.registrations, calls=mocks.calls, logs=collector.messages)
-    LAST_RUN[:] = [run]
+    with run_loops():  # configure() too: the root resource's futures belong to the run's loop
+        monitor, collector = configure(mocks, config, stack, secret_keys, monitor, cli_config)
+        run = ProgramRun(registrations=monitor.registrations, calls=mocks.calls, logs=collector.messages)
+        LAST_RUN[:] = [run]
 
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def _execute() -> pulumi.Output[Any]:
-        program()
-        stack_outputs: dict[str, Any] = runtime_settings.get_root_resource().outputs  # type: ignore[union-attr]
-        names = list(stack_outputs)
-        values = [pulumi.Output.from_input(stack_outputs[n]) for n in names]
-        secrets = [v.is_secret() for v in values]
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
+        def _execute() -> pulumi.Output[Any]:
+            program()
+            stack_outputs: dict[str, Any] = runtime_settings.get_root_resource().outputs  # type: ignore[union-attr]
+            names = list(stack_outputs)
+            values = [pulumi.Output.from_input(stack_outputs[n]) for n in names]
+            secrets = [v.is_secret() for v in values]
 
-        async def _resolve() -> None:
-            for name, value, secret in zip(names, values, secrets, strict=True):
-                run.outputs[name] = await value.future()
-                if await secret:
-                    run.secret_outputs = run.secret_outputs | {name}
+            async def _resolve() -> None:
+                for name, value, secret in zip(names, values, secrets, strict=True):
+                    run.outputs[name] = await value.future()
+                    if await secret:
+                        run.secret_outputs = run.secret_outputs | {name}
 
-        return pulumi.Output.from_input(_resolve())
+            return pulumi.Output.from_input(_resolve())
 
-    _execute()
+        _execute()
     return run
 
 

@@ -8,6 +8,18 @@ action="${1:?usage: pulumi-stack.sh up|preview}"
 stack="${STACK:-}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
+case " ${ARGS:-} " in
+  *" --help "* | *" -h "*)
+    cat <<USAGE
+usage: make $action STACK=<stack> [ARGS="<pulumi $action flags>"]
+
+Selects the stack (creating it if new), then runs \`pulumi ${action/preview/preview --diff}\`
+with this checkout's guardrails (policy/). State goes to .pulumi-state/ in the checkout,
+which needs PULUMI_CONFIG_PASSPHRASE, unless PULUMI_BACKEND_URL names another backend.
+ARGS go to pulumi as they are, e.g. ARGS="--yes --skip-preview" (\`pulumi $action --help\`).
+USAGE
+    exit 0 ;;
+esac
 if [ -z "$stack" ]; then
   echo "usage: make $action STACK=<stack>   (for example: make $action STACK=dev)" >&2
   exit 2

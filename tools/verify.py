@@ -37,6 +37,7 @@ from azure.identity import (
 )
 
 from components.microsoft import GRAPH_SCOPE, LOG_PERMISSIONS
+from tools.sign_in import show_sign_in_detail
 from tools.stack_outputs import StackOutputError, pulumi_stack_output
 from tools.tables import render_table
 
@@ -302,7 +303,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                              "as the tutorial's Logic App")
     parser.add_argument("--allow-skipped", action="store_true",
                         help="exit 0, not 3, when every selected client was skipped here")
-    parser.add_argument("--debug", action="store_true", help="print a traceback on an unexpected error")
+    parser.add_argument("--debug", action="store_true",
+                        help="print a traceback on an unexpected error, and what each sign-in method answered")
     args = parser.parse_args(argv)
     args.certificates = dict(args.certificate)
     if not args.stack and not args.outputs:
@@ -319,6 +321,7 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_USAGE
+    show_sign_in_detail(args.debug)
     try:
         return _verify(args, transport, out, credential)
     except Exception as error:  # a bug here: one clean line, the traceback only when asked for

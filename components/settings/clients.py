@@ -24,7 +24,7 @@ from components.settings.model import (
     ServicePrincipalClientSettings,
     UserAssignedIdentitySettings,
 )
-from components.settings.problems import MISSING, Checker, Problem
+from components.settings.problems import MISSING, Checker, Problem, quoted_hint
 from components.settings.stack_config import NAMESPACE
 
 CLIENT_KEY_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -169,7 +169,8 @@ def _client_protect(check: Checker, client: Mapping[str, Any], path: str) -> tup
     value = client.get("protect", None)
     if value is None or isinstance(value, bool):
         return True, value
-    check.add(f"{path}.protect", value, "true or false (overrides the stack's protect for this client)")
+    check.add(f"{path}.protect", value,
+              f"true or false (overrides the stack's protect for this client){quoted_hint(value, bool)}")
     return False, None
 
 

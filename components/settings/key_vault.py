@@ -103,11 +103,15 @@ def _readers(check: Checker, value: Any, path: str) -> tuple[str, ...]:
 
 
 def same_secret_twice(check: Checker, clients: Mapping[str, ClientSettings]) -> None:
-    """Refuse two clients writing one secret (one vault and name, in any case): each would overwrite the other."""
+    """Refuse two clients writing one secret (one vault and name, in any case): each would overwrite the other.
+
+    By vault *name*: vault names are global, and the secret is written by name in the subscription
+    azure-native deploys to, so two ids differing only in subscription or group name one vault.
+    """
     writers: dict[tuple[str, str], list[str]] = {}
     for key, client in clients.items():
         if isinstance(client, ServicePrincipalClientSettings) and client.key_vault is not None:
-            target = (client.key_vault.vault_id.casefold(), client.key_vault.secret_name.casefold())
+            target = (client.key_vault.vault_name.casefold(), client.key_vault.secret_name.casefold())
             writers.setdefault(target, []).append(key)
     for (_, secret_name), keys in writers.items():
         if len(keys) > 1:

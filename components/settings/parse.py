@@ -17,7 +17,7 @@ from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings.clients import parse_client, parse_permissions, same_identity_twice
 from components.settings.key_vault import same_secret_twice
 from components.settings.model import ClientSettings, Settings
-from components.settings.problems import MISSING, Checker, SettingsError
+from components.settings.problems import MISSING, Checker, SettingsError, quoted_hint
 from components.settings.provisioning_app import parse_provisioning_app
 from components.settings.stack_config import NAMESPACE, namespace_problems, read_stack_config
 
@@ -44,7 +44,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     if protect is MISSING:
         protect = is_prod_stack(stack)
     elif not isinstance(protect, bool):
-        check.add("protect", protect, "true or false")
+        check.add("protect", protect, f"true or false{quoted_hint(protect, bool)}")
         protect = True
 
     clients: dict[str, ClientSettings] = {}

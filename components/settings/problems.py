@@ -81,6 +81,22 @@ class SettingsError(pulumi.RunError):
         )
 
 
+def quoted_hint(value: Any, expected: type[bool] | type[int]) -> str:
+    """``"; drop the quotes ..."`` when a string holds the boolean or integer expected, else ``""``.
+
+    ``lifetimeDays: "90"`` or ``protect: "true"`` inside an object reaches the program as a string.
+    The hint never repeats the value: it may sit under a ``--secret`` key.
+    """
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if expected is bool and text.casefold() in ("true", "false"):
+        return "; drop the quotes: a quoted true or false is a string to YAML, not a boolean"
+    if expected is int and re.fullmatch(r"[+-]?\d+", text):
+        return "; drop the quotes: a quoted number is a string to YAML, not an integer"
+    return ""
+
+
 class _Missing:
     pass
 
@@ -145,7 +161,7 @@ class Checker:
                 self.add(f"{path}.{key}", value, f"required; an integer from {lo} to {hi}{because}")
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            self.add(f"{path}.{key}", value, f"an integer from {lo} to {hi}{because}")
+            self.add(f"{path}.{key}", value, f"an integer from {lo} to {hi}{because}{quoted_hint(value, int)}")
             return None
         return value
 

@@ -67,21 +67,29 @@ def _namespace_key(namespace: str) -> str:
     return re.sub(r"[^a-z0-9]", "", namespace.casefold())
 
 
-def misplaced_keys(full_keys: Iterable[str]) -> list[str]:
-    """Config keys that look like this project's but are not in its namespace, in the order given.
+def looks_like_ours(namespace: str) -> bool:
+    """A namespace that differs from ours only in case, punctuation, a typo, or by a word cut off or added.
 
-    ``inbound_provisioning_access:clients``, ``Inbound-Provisioning-Access:protect`` or
-    ``inbound-provisoning-access:clients``: a namespace that differs from ours only in case,
-    punctuation or a typo.  Pulumi hands them to the program unread, so without a hint the only
-    error would be a missing ``clients``.
+    ``inbound_provisioning_access``, ``Inbound-Provisioning-Access``, ``inbound-provisoning-access``,
+    ``inbound-provisioning`` (most of the name: at least 60% of it, from either end), or
+    ``inbound-provisioning-access-dev``; not ``azuread`` or ``inbound``.
     """
-    ours = _namespace_key(NAMESPACE)
+    ours, theirs = _namespace_key(NAMESPACE), _namespace_key(namespace)
+    if difflib.SequenceMatcher(None, theirs, ours).ratio() >= 0.9:
+        return True
+    shorter, longer = sorted((theirs, ours), key=len)
+    return len(shorter) >= 0.6 * len(ours) and (longer.startswith(shorter) or longer.endswith(shorter))
+
+
+def misplaced_keys(full_keys: Iterable[str]) -> list[str]:
+    """Config keys that look like this project's but are not in its namespace (:func:`looks_like_ours`),
+    in the order given.  Pulumi hands them to the program unread, so without a hint the only error
+    would be a missing ``clients``.
+    """
     found = []
     for key in full_keys:
         namespace, sep, _ = key.partition(":")
-        if not sep or namespace == NAMESPACE:
-            continue
-        if difflib.SequenceMatcher(None, _namespace_key(namespace), ours).ratio() >= 0.9:
+        if sep and namespace != NAMESPACE and looks_like_ours(namespace):
             found.append(key)
     return found
 

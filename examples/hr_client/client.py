@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import email.utils
 import json
+import math
 import os
 import sys
 import time
@@ -150,8 +151,13 @@ def _retry_after(response: HttpResponse) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+        except (TypeError, ValueError):  # neither seconds nor an HTTP date
+            parsed = None
         seconds = parsed.timestamp() - time.time() if parsed else DEFAULT_RETRY_AFTER
+    if math.isnan(seconds):
+        seconds = DEFAULT_RETRY_AFTER
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
