@@ -188,10 +188,11 @@ def _warn_email(stored: Sequence[Any] | None, email: str) -> None:
             except (ValueError, AttributeError):
                 return  # not the JSON this stack writes: nothing to compare
     if recipients is not None and recipients != email:
-        # The stored address is not shown: the secret's values are secret outputs.
+        # Neither address is shown: the stored one is a secret output, and the configured one may be
+        # a --secret config value.
         pulumi.warn(
-            f"provisioningApp.create.notificationEmail is {email}, but the job's notification settings in Entra "
-            "name another address: not applied after creation. Change it in the portal (Provisioning > "
+            "provisioningApp.create.notificationEmail differs from the address in the job's notification "
+            "settings in Entra: not applied after creation. Change it in the portal (Provisioning > "
             "Settings > Notification Email), then set the config to match (see docs/provisioning-app.md).")
 
 
