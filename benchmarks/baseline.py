@@ -19,9 +19,8 @@ graph = azuread.get_service_principal(client_id=GRAPH_APP_ID)
 for i in range(int(os.environ.get("BASELINE_CLIENTS", "1"))):
     app = azuread.Application(f"c{i}-app", display_name=f"c{i}")
     sp = azuread.ServicePrincipal(f"c{i}-sp", client_id=app.client_id)
-    # Two secrets per client: the renewal overlap (current and previous period) is part of the floor.
+    # One secret per client: what a new client gets (a second exists only during a renewal's overlap).
     password = azuread.ApplicationPassword(f"c{i}-secret", application_id=app.id)
-    azuread.ApplicationPassword(f"c{i}-secret-previous", application_id=app.id)
     for value in PERMISSIONS:
         azuread.AppRoleAssignment(f"c{i}-grant-{value}", app_role_id=graph.app_role_ids[value],
                                   principal_object_id=sp.object_id, resource_object_id=graph.object_id)

@@ -11,10 +11,10 @@ from tools.offline_values import self_signed_pem
 KINDS = ("secret", "certificate", "existing-mi", "user-assigned-mi")
 
 # Custom resources per client at the floor, with the default two permissions:
-# secret: app + service principal + 2 passwords (the renewal overlap: current and previous) +
-# 2 grants; certificate (one brought): app + service principal + the certificate + 2 grants;
-# existing identity: the grants only; user-assigned: identity + grants.
-MINIMUM_RESOURCES_PER_CLIENT = {"secret": 6, "certificate": 5, "existing-mi": 2, "user-assigned-mi": 3}
+# secret: app + service principal + 1 password (a new client's one credential; a second exists only
+# during a renewal's 14-day overlap) + 2 grants; certificate (one brought): app + service principal +
+# the certificate + 2 grants; existing identity: the grants only; user-assigned: identity + grants.
+MINIMUM_RESOURCES_PER_CLIENT = {"secret": 5, "certificate": 5, "existing-mi": 2, "user-assigned-mi": 3}
 
 _NOW = dt.datetime.now(dt.UTC)
 _PEM = self_signed_pem("bench", _NOW - dt.timedelta(days=1), _NOW + dt.timedelta(days=300))

@@ -37,8 +37,22 @@ from components.microsoft import (
 )
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
-from components.settings.model import ManagedIdentityClientSettings, Settings
+from components.settings.model import (
+    ClientSettings,
+    GeneratedCertificateCredential,
+    ManagedIdentityClientSettings,
+    SecretCredential,
+    ServicePrincipalClientSettings,
+    Settings,
+)
+from components.settings.problems import Problem
 from components.settings.stack_config import NAMESPACE, read_stack_config
+from components.stack_history import (
+    RENEWAL_LEDGER_ALLOWED,
+    RENEWAL_LEDGER_ARG,
+    read_own_clients,
+    split_renewal_ledger,
+)
 
 TYPE = f"{NAMESPACE}:index:InboundProvisioningAccess"
 
@@ -70,13 +84,19 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: InboundProvisioningAccessArgs, opts: pulumi.ResourceOptions | None = None,
                  *, now: dt.datetime | None = None, secret_keys: frozenset[str] = frozenset(),
                  misplaced: tuple[str, ...] = ()) -> None:
-        now = now or dt.datetime.now(dt.UTC)
+        now = now or current_time()
         # Everything is validated and read before anything, this component included, is registered.
         # (``secret_keys`` and ``misplaced`` are the stack program's: what its config says beyond the args.)
-        config = CheckedArgs.of(args, pulumi.get_stack(), now, secret_keys, misplaced)
+        config_args, given_history, bad_ledger = split_renewal_ledger(args)
+        also = () if bad_ledger is None else (Problem(RENEWAL_LEDGER_ARG, bad_ledger, RENEWAL_LEDGER_ALLOWED),)
+        config = CheckedArgs.of(config_args, pulumi.get_stack(), now, secret_keys, misplaced, also)
         settings = config.settings
         tenant = read_tenant(config.settings_to_look_up())
         super().__init__(TYPE, name, None, opts)
+        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack.
+        history = given_history
+        if history is None and any(_renews(client) for client in settings.clients.values()):
+            history = read_own_clients(parent=self)
 
         clients: dict[str, Client] = {}
         for key, client in settings.clients.items():
@@ -93,7 +113,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             else:
                 clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
                     settings=client, graph=tenant.graph, role_ids=role_ids, protect=protect, now=now,
-                    principal_types=tenant.principal_types,
+                    principal_types=tenant.principal_types, history=(history or {}).get(key),
                 ), child)
             if UPLOAD_OWNED_BY in client.graph_permissions:
                 _warn_owned_by(settings, key)
@@ -147,6 +167,11 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         ), pulumi.ResourceOptions(parent=self, aliases=former_parent_aliases()))
 
 
+def current_time() -> dt.datetime:
+    """The time a deploy runs at, when no ``now`` is given: renewals are decided from it."""
+    return dt.datetime.now(dt.UTC)
+
+
 def former_parent_aliases() -> list[pulumi.Input[str] | pulumi.Alias]:
     """The clients and the provisioning app were children of the stack before this component existed.
 
@@ -197,6 +222,9 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
             shown["resourceId"] = client.resource_id
         return shown
     shown["credentialType"] = client.credential_type
+    shown["credentialKeyIds"] = client.credential_key_ids
+    if client.renewal is not None:
+        shown["renewal"] = client.renewal
     if client.credential_expires_at is not None:
         shown["credentialExpiresAt"] = client.credential_expires_at
     if client.credential_renews_at is not None:
@@ -206,6 +234,12 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     if client.key_vault_secret_uri is not None:
         shown["keyVaultSecretUri"] = client.key_vault_secret_uri
     return shown
+
+
+def _renews(client: ClientSettings) -> bool:
+    """Whether the program renews this client's credential (and so needs its history)."""
+    return isinstance(client, ServicePrincipalClientSettings) and isinstance(
+        client.credential, SecretCredential | GeneratedCertificateCredential)
 
 
 def _provisioning_outputs(settings: Settings, tenant: Tenant,

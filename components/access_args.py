@@ -7,7 +7,7 @@ This module does not use ``from __future__ import annotations``: the package's s
 from these annotations at run time, and postponed (string) annotations would hide them.
 """
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 
@@ -156,6 +156,36 @@ class InboundProvisioningAccessArgs(TypedDict, total=False):
     """Pulumi protect for every app, principal, identity and grant (default: true on stacks named prod*)."""
     provisioningApp: ProvisioningAppConfigArgs
     """The provisioning app; its endpoint and logs become outputs."""
+    renewalLedger: pulumi.Input[dict[str, Any]]
+    """This component's last ``clients`` output, which renewal decides from (default: the stack's own ``clients``)."""
+
+
+class RenewalCredentialOutput(TypedDict, total=False):
+    """One credential in the renewal ledger."""
+
+    generation: str
+    """Its resource name suffix: the UTC date (``YYYYMMDD``) of the deploy that created it."""
+    keyId: str
+    """Its Graph key id."""
+    since: str
+    """RFC 3339: when a deploy first handed it out (the handed-out credential)."""
+    endDate: str
+    """RFC 3339 end date (null for a superseded credential from the calendar version)."""
+    keptUntil: str
+    """RFC 3339: the first deploy at or after this removes it (the superseded credential)."""
+
+
+class RenewalLedgerOutput(TypedDict, total=False):
+    """What this deploy handed out, read back by the next deploy to decide renewals."""
+
+    scheme: int
+    """The ledger's format (1)."""
+    form: str
+    """``secret`` or ``generatedCertificate``."""
+    handedOut: RenewalCredentialOutput
+    """The credential in the outputs (``clientCredentials``, ``credentialExpiresAt``)."""
+    superseded: RenewalCredentialOutput
+    """The one it superseded, kept for its 14 days of overlap (absent when none)."""
 
 
 class ClientOutput(TypedDict, total=False):
@@ -174,9 +204,13 @@ class ClientOutput(TypedDict, total=False):
     credentialType: str
     """``secret``, ``certificate``, ``federated`` or ``managedIdentity``."""
     credentialExpiresAt: str
-    """RFC 3339 end date of the newest credential (secrets and certificates)."""
+    """RFC 3339 end date of the handed-out credential (secrets and certificates; a ``pem`` list: the newest)."""
     credentialRenewsAt: str
-    """RFC 3339 start of the next renewal period (secrets and generated certificates)."""
+    """RFC 3339: the first deploy at or after this renews the credential (secrets and generated certificates)."""
+    credentialKeyIds: list[str]
+    """Graph key ids of every credential the stack keeps for this client, handed-out first (not managed identities)."""
+    renewal: RenewalLedgerOutput
+    """The renewal ledger (secrets and generated certificates)."""
     certificateThumbprint: str
     """SHA-1 thumbprint of the newest certificate, upper-case hex."""
     resourceId: str

@@ -44,9 +44,11 @@ class CheckedArgs:
 
     @classmethod
     def of(cls, args: Mapping[str, Any], stack: str, now: dt.datetime,
-           secret_keys: frozenset[str] = frozenset(), misplaced: tuple[str, ...] = ()) -> "CheckedArgs":
-        """Validate ``args`` as parse_settings validates stack config; raise one SettingsError for every problem."""
-        problems: list[Problem] = []
+           secret_keys: frozenset[str] = frozenset(), misplaced: tuple[str, ...] = (),
+           also: tuple[Problem, ...] = ()) -> "CheckedArgs":
+        """Validate ``args`` as parse_settings validates stack config; raise one SettingsError for every
+        problem (``also``: problems the caller found in args that are not stack config)."""
+        problems: list[Problem] = list(also)
         deferred: dict[str, pulumi.Output[Any]] = {}
         raw = _as_config(args, "", problems, deferred)
         try:

@@ -1,24 +1,37 @@
 """The credential an app registration authenticates with: secret, certificate or federated.
 
-Secrets and generated certificates are renewed with overlap on the schedule of
-``components/renewal.py``: one credential per rotation period, the current and the previous
-period's, so a consumer always has time to switch.  End dates are whole-second UTC and fixed:
+Secrets and generated certificates are renewed with overlap by the rules of
+``components/renewal.py``: which credentials exist is decided from the last deploy's ledger
+(``history``), and each is named by its generation.  End dates are whole-second UTC and fixed:
 the azuread provider replaces a credential whose end date input differs from what Graph
-stored, so a secret's end date comes from its period (and is ignored after creation) and a
-certificate's is its own ``notAfter``.
+stored, so a secret's end date is the one the ledger recorded (and is ignored after creation)
+and a certificate's is its own ``notAfter``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
 import pulumi_tls as tls
 from cryptography import x509
 
-from components.renewal import next_renewal, renewal_slots
+from components.renewal import (
+    OVERLAP_DAYS,
+    Decision,
+    Form,
+    Ledger,
+    LedgerError,
+    calendar_ledger,
+    decide,
+    ledger_output,
+    read_ledger,
+    text,
+)
 from components.settings.credentials import rfc3339, thumbprint
 from components.settings.model import (
     CertificateCredential,
@@ -29,9 +42,9 @@ from components.settings.model import (
 )
 
 RSA_BITS = 3072
-# Slot and period inputs that are fixed once a credential exists: a later change (a new lifetime, a
-# new subject, an old display name from before renewal) applies from the next renewal instead of
-# replacing, and so cutting off, a credential that is in use.
+# Inputs that are fixed once a credential exists: a later change (a new lifetime, a new subject, an
+# old display name from an earlier version) applies from the next renewal instead of replacing, and
+# so cutting off, a credential that is in use.
 FIXED_PASSWORD_INPUTS = ["displayName", "endDate"]
 FIXED_CERTIFICATE_INPUTS = ["subject", "validityPeriodHours", "allowedUses"]
 
@@ -57,58 +70,105 @@ class AttachedCredential:
     credential_type: str
     """``secret``, ``certificate`` or ``federated``."""
     expires_at: pulumi.Output[str] | None = None
-    """End date of the newest credential."""
+    """End date of the handed-out credential (a bring-your-own list: the newest)."""
     renews_at: str | None = None
-    """When the next renewal starts (credentials the program makes)."""
+    """When the handed-out credential is due for renewal (credentials the program makes)."""
     thumbprint: pulumi.Output[str] | None = None
     secret_material: pulumi.Output[dict[str, str]] | None = None
     """Secret outputs for ``clientCredentials``; always an ``Output.secret``."""
+    key_ids: list[pulumi.Output[str]] = field(default_factory=list)
+    """Graph key ids of every credential kept (``credentialKeyIds``), the handed-out one first."""
+    renewal: dict[str, Any] | None = None
+    """The renewal ledger (``clients.<key>.renewal``), values may be outputs; credentials the program makes."""
+    decision: Decision | None = None
+    """What this deploy keeps, creates and removes (credentials the program makes)."""
 
 
 def attach_credential(name: str, credential: Credential, application: azuread.Application,
-                      parent: pulumi.Resource, now: dt.datetime) -> AttachedCredential:
+                      parent: pulumi.Resource, now: dt.datetime,
+                      history: Mapping[str, Any] | None = None) -> AttachedCredential:
     """Create the credential resources for one app registration.
 
+    ``history`` is this client's ``clients.<key>`` output of the last deploy (None: a new client).
     Nothing here derives from a name the user may rename (the display name, the stack name):
-    resource names and inputs come from the client key, the renewal period and the certificate.
+    resource names and inputs come from the client key, the ledger and the certificate.
     """
     opts = pulumi.ResourceOptions(parent=parent)
     if isinstance(credential, SecretCredential):
-        return _secrets(name, credential, application, parent, now)
+        decision = _decide(name, "secret", history, now, credential.lifetime_days, credential.rotation_days)
+        return _secrets(name, decision, application, parent)
     if isinstance(credential, CertificateCredential):
         return _pem_certificates(name, credential, application, parent)
     if isinstance(credential, GeneratedCertificateCredential):
-        return _generated_certificates(name, credential, application, parent, now)
+        decision = _decide(name, "generatedCertificate", history, now, credential.validity_days,
+                           credential.rotation_days)
+        return _generated_certificates(name, credential, decision, application, parent)
     return _federated(name, credential, application, opts)
 
 
-def _previous_slot_aliases(position: int, legacy_name: str) -> list[pulumi.Input[str] | pulumi.Alias]:
-    # Before renewal existed, a client had one credential under ``legacy_name``. It becomes the
-    # previous slot, so it stays (unchanged) until the next renewal, beside a new current one.
-    return [pulumi.Alias(name=legacy_name)] if position == 1 else []
+def _ledger(name: str, form: Form, history: Mapping[str, Any] | None, now: dt.datetime, lifetime_days: int,
+            rotation_days: int) -> Ledger | None:
+    """The client's ledger from the last deploy's outputs (rebuilt for a stack the calendar version deployed)."""
+    if not history:
+        return None
+    try:
+        if history.get("renewal") is not None:
+            return read_ledger(history["renewal"], form)
+        return calendar_ledger(history, form, now, lifetime_days, rotation_days)
+    except LedgerError as error:
+        # Guessing which credentials exist could delete the one in use: refuse, and say why.
+        raise pulumi.RunError(f"clients.{name}: the last deploy's renewal record cannot be used: {error}") from None
 
 
-def _secrets(name: str, credential: SecretCredential, application: azuread.Application,
-             parent: pulumi.Resource, now: dt.datetime) -> AttachedCredential:
-    # Named by period: the same resources on every run within a period, so nothing changes until
-    # a new period starts; then the newest slot is created and the oldest removed.
-    passwords = [
-        azuread.ApplicationPassword(
-            f"{name}-secret-{slot.suffix}",
+def _decide(name: str, form: Form, history: Mapping[str, Any] | None, now: dt.datetime, lifetime_days: int,
+            rotation_days: int) -> Decision:
+    """This deploy's renewal decision, after warning of any credential in use it removes (only ever
+    on an upgrade from the calendar version: see ``components/renewal.py``)."""
+    decision = decide(_ledger(name, form, history, now, lifetime_days, rotation_days), now, lifetime_days,
+                      rotation_days)
+    for retired in decision.retired:
+        if retired.in_use:
+            shown = retired.generation or "(from before renewal)"
+            pulumi.log.warn(f"clients.{name}: the superseded credential {shown} is removed before its {OVERLAP_DAYS} "
+                            f"days ({retired.reason}): a consumer still using it is cut off")
+    return decision
+
+
+def resource_suffix(generation: str) -> str:
+    """The resource name suffix of a generation (none for the credential from before renewal)."""
+    return f"-{generation}" if generation else ""
+
+
+def _display_name(generation: str) -> str:
+    day = generation[:8]
+    shown = f"{day[:4]}-{day[4:6]}-{day[6:]}{generation[8:]}" if day.isdigit() and len(day) == 8 else generation
+    return f"renewal {shown} (managed by Pulumi)".replace("  ", " ")
+
+
+def _secrets(name: str, decision: Decision, application: azuread.Application,
+             parent: pulumi.Resource) -> AttachedCredential:
+    # Named by generation, dated from the ledger: the same resources and inputs on every run until
+    # a renewal is due; then one is created and, at most, the oldest removed.
+    passwords: dict[str, azuread.ApplicationPassword] = {}
+    for held in decision.kept:
+        end = held.end or held.input_end or (held.since or dt.datetime.now(dt.UTC))
+        passwords[held.generation] = azuread.ApplicationPassword(
+            f"{name}-secret{resource_suffix(held.generation)}",
             application_id=application.id,
-            display_name=f"renewal {slot.period_start:%Y-%m-%d} (managed by Pulumi)",
-            end_date=rfc3339(slot.end_date),
-            opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_PASSWORD_INPUTS,
-                                        aliases=_previous_slot_aliases(position, f"{name}-secret")),
+            display_name=_display_name(held.generation),
+            end_date=text(end),
+            opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_PASSWORD_INPUTS),
         )
-        for position, slot in enumerate(renewal_slots(now, credential.lifetime_days, credential.rotation_days))
-    ]
-    newest = passwords[0]
+    handed_out = passwords[decision.handed_out.generation]
     return AttachedCredential(
         "secret",
-        expires_at=newest.end_date,
-        renews_at=rfc3339(next_renewal(now, credential.rotation_days)),
-        secret_material=pulumi.Output.secret(newest.value.apply(lambda v: {"clientSecret": v})),
+        expires_at=handed_out.end_date,
+        renews_at=text(decision.renews_at),
+        secret_material=pulumi.Output.secret(handed_out.value.apply(lambda v: {"clientSecret": v})),
+        key_ids=[p.key_id for p in passwords.values()],
+        renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()},
+                              {g: p.end_date for g, p in passwords.items()}),
+        decision=decision,
     )
 
 
@@ -133,60 +193,63 @@ def _pem_certificates(name: str, credential: CertificateCredential, application:
     # One key credential per certificate, named by its thumbprint, so adding the next certificate
     # or dropping the old one from the list leaves the other untouched.
     registered = sorted(credential.registered, key=lambda c: c.not_after)
+    made = []
     for cert in registered:
         legacy = [pulumi.Alias(name=f"{name}-certificate")] if cert is registered[0] else []
-        _application_certificate(
+        made.append(_application_certificate(
             f"{name}-certificate-{cert.thumbprint[:16].lower()}", application, cert.pem, rfc3339(cert.not_after),
             pulumi.ResourceOptions(parent=parent, aliases=legacy),
-        )
+        ))
     newest = credential.newest
     return AttachedCredential("certificate", expires_at=pulumi.Output.from_input(rfc3339(newest.not_after)),
-                              thumbprint=pulumi.Output.from_input(newest.thumbprint))
+                              thumbprint=pulumi.Output.from_input(newest.thumbprint),
+                              key_ids=[c.key_id for c in reversed(made)])
 
 
-def _generated_certificates(name: str, credential: GeneratedCertificateCredential,
-                            application: azuread.Application, parent: pulumi.Resource,
-                            now: dt.datetime) -> AttachedCredential:
-    made: list[tuple[tls.PrivateKey, tls.SelfSignedCert, azuread.ApplicationCertificate]] = []
-    for position, slot in enumerate(renewal_slots(now, credential.validity_days, credential.rotation_days)):
-        def opts(legacy: str, fixed: list[str] | None = None, position: int = position) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=parent, ignore_changes=fixed,
-                                          aliases=_previous_slot_aliases(position, legacy))
-
-        key = tls.PrivateKey(f"{name}-key-{slot.suffix}", algorithm="RSA", rsa_bits=RSA_BITS,
-                             opts=opts(f"{name}-key", ["rsaBits"]))
+def _generated_certificates(name: str, credential: GeneratedCertificateCredential, decision: Decision,
+                            application: azuread.Application, parent: pulumi.Resource) -> AttachedCredential:
+    made: dict[str, tuple[tls.PrivateKey, tls.SelfSignedCert, azuread.ApplicationCertificate]] = {}
+    for held in decision.kept:
+        suffix = resource_suffix(held.generation)
+        opts = pulumi.ResourceOptions(parent=parent)
+        key = tls.PrivateKey(f"{name}-key{suffix}", algorithm="RSA", rsa_bits=RSA_BITS,
+                             opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["rsaBits"]))
         # Valid from its creation for validityDays; the tls provider would replace it only once it
-        # has expired, and the renewal removes it long before that.
+        # has expired, and the renewal removes it before that.
         cert = tls.SelfSignedCert(
-            f"{name}-cert-{slot.suffix}",
+            f"{name}-cert{suffix}",
             private_key_pem=key.private_key_pem,
             subject=tls.SelfSignedCertSubjectArgs(common_name=credential.subject),
             validity_period_hours=credential.validity_days * 24,
             allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
-            opts=opts(f"{name}-cert", FIXED_CERTIFICATE_INPUTS),
+            opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_CERTIFICATE_INPUTS),
         )
         app_cert = _application_certificate(
-            f"{name}-certificate-{slot.suffix}", application, cert.cert_pem,
-            cert.cert_pem.apply(certificate_end_date), opts(f"{name}-certificate"),
+            f"{name}-certificate{suffix}", application, cert.cert_pem,
+            cert.cert_pem.apply(certificate_end_date), opts,
         )
-        made.append((key, cert, app_cert))
-    key, cert, app_cert = made[0]
+        made[held.generation] = (key, cert, app_cert)
+    key, cert, app_cert = made[decision.handed_out.generation]
     material = pulumi.Output.all(cert.cert_pem, key.private_key_pem).apply(
         lambda pems: {"certificatePem": pems[0], "privateKeyPem": pems[1]}
     )
     return AttachedCredential(
         "certificate",
         expires_at=app_cert.end_date,
-        renews_at=rfc3339(next_renewal(now, credential.rotation_days)),
+        renews_at=text(decision.renews_at),
         thumbprint=cert.cert_pem.apply(certificate_thumbprint),
         secret_material=pulumi.Output.secret(material),
+        key_ids=[made[h.generation][2].key_id for h in decision.kept],
+        renewal=ledger_output("generatedCertificate", decision, {g: m[2].key_id for g, m in made.items()},
+                              {g: m[2].end_date for g, m in made.items()}),
+        decision=decision,
     )
 
 
 def _federated(name: str, credential: FederatedCredential, application: azuread.Application,
                opts: pulumi.ResourceOptions) -> AttachedCredential:
-    # Nothing of it is exported: a federated credential has no secret and no expiry.
-    azuread.ApplicationFederatedIdentityCredential(
+    # Only its id is exported: a federated credential has no secret and no expiry.
+    federated = azuread.ApplicationFederatedIdentityCredential(
         f"{name}-federated",
         application_id=application.id,
         display_name=f"{name}-federated",
@@ -196,4 +259,4 @@ def _federated(name: str, credential: FederatedCredential, application: azuread.
         audiences=list(credential.audiences),
         opts=opts,
     )
-    return AttachedCredential("federated")
+    return AttachedCredential("federated", key_ids=[federated.credential_id])

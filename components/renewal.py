@@ -1,56 +1,110 @@
-"""When the program renews the credentials it makes, and how long the superseded one stays.
+"""When the program renews a credential it makes, decided from what the last deploy handed out.
 
-Pure date arithmetic (no Pulumi), shared by the settings (to refuse schedules that cannot keep
-their promises) and the credentials (to name and date each credential).
+Pure date arithmetic and the ledger's shape (no Pulumi): the settings use the limits, the
+credentials use :func:`decide` to know which credentials to declare, the plans read the ledger.
 
-The promises, for a credential the program makes (a secret or a generated certificate):
+**The promises**, for every credential the program makes (secrets and generated certificates),
+whatever the deploy cadence and whatever config change:
 
-* the newest credential is always valid at least ``MIN_VALID_AHEAD`` (30 days) when a deploy runs,
-  so the program's own credentials never trip the expiry warning;
-* the credential a renewal supersedes stays registered, and valid, for at least ``OVERLAP``
-  (14 days: two runs of the weekly schedule) after its successor exists;
-* at most two credentials of a client exist at once.
+1. a new client gets exactly one credential;
+2. the credential the last deploy handed out stays registered (and so valid, unless it expires on
+   its own) until its successor has been handed out for at least ``OVERLAP_DAYS`` (14), counted
+   from the deploy that actually handed the successor out;
+3. at most two credentials per client after any deploy;
+4. after any deploy, the credential handed out is valid at least ``MIN_VALID_AHEAD_DAYS`` (30)
+   days ahead: the first deploy after a long pause renews at once;
+5. a deploy with nothing due changes nothing (the weekly ``--expect-no-changes`` stays green);
+6. a credential that has already expired may go at once.
 
-A Pulumi program keeps no memory between runs, so the schedule is computed from the date alone:
-time is cut into periods of ``rotation_days`` counted from a fixed epoch, each period has one
-credential (its *slot*, named by the period's start date), and a deploy keeps the current period's
-slot and the previous one.  A slot's credential is created by the first deploy in its period, which
-on the weekly schedule is at most ``SCHEDULE_INTERVAL`` late; the previous slot is removed by the
-first deploy of the next period.  So the superseded credential outlives its successor's creation by
-at least ``rotation_days - SCHEDULE_INTERVAL``, which is why ``rotation_days`` is at least
-``OVERLAP + SCHEDULE_INTERVAL`` (21).  A slot's credential ends ``lifetime_days`` after its period
-starts and must outlive the start of the period after next (plus the schedule's lateness), so
-``lifetime_days ≥ 2 × rotation_days + 7``, and ``lifetime_days ≥ rotation_days + 30`` for the
-30 days ahead.
+**Memory.** A Pulumi program keeps nothing between runs, so each deploy writes a *ledger* into
+the non-secret output ``clients.<key>.renewal`` and the next deploy reads it back through a
+``StackReference`` to the running stack's own name (``components/stack_history.py``): the engine
+answers it from the last deploy's outputs, in ``pulumi preview`` and ``pulumi up`` alike, so both
+plan the same.  No history (a new stack, a new client) means a new credential.  The ledger::
+
+    {"scheme": 1, "form": "secret" | "generatedCertificate",
+     "handedOut":  {"generation": "20261127", "keyId": "…", "since": "<RFC 3339>", "endDate": "<RFC 3339>"},
+     "superseded": {"generation": "20261030", "keyId": "…", "endDate": "<RFC 3339>" | null,
+                    "keptUntil": "<RFC 3339>"}}            # only while one is kept
+
+A credential's *generation* names its resources (``<key>-secret-<generation>``; a generated
+certificate's ``<key>-key-``, ``<key>-cert-`` and ``<key>-certificate-<generation>``): the UTC
+date of the deploy that created it (``-2`` appended if that name is taken).  Names come from the
+ledger, never from today's date, so a deploy with nothing due declares exactly the resources, and
+the inputs (a secret's end date is the ledger's), that the last one did.
+
+**The rules** (:func:`decide`), at a deploy at ``now`` with handed-out credential H and
+superseded S:
+
+* S goes once it has expired, or once H has been handed out ``OVERLAP_DAYS``;
+* H is *due* at ``since + rotationDays`` or ``endDate - MIN_VALID_AHEAD_DAYS``, whichever is
+  first; when due (or expired), a new credential N is created and handed out, and H becomes the
+  superseded one (an expired H goes at once).
+
+S is always gone by the time H is due: H is due no earlier than ``since + 21`` (``rotationDays ≥
+21``) or ``since + lifetime - 30 ≥ since + 21`` (lifetimes ≥ 51), after S's 14 days.  So a
+renewal never needs a third credential, and config changes are just new numbers for the same
+rules: a new ``rotationDays`` moves H's due date (a shorter one may renew at once, never removing
+H before its successor's 14 days); a new ``lifetimeDays``/``validityDays`` applies to the next
+credential (end dates already set are kept).  On the weekly schedule H is renewed with at least
+23 days left, so S outlives its successor's 14 days; after a pause S may expire before then on
+its own (promise 6): nothing can lengthen a credential that exists.
+
+**Upgrade from the calendar version** (this file's previous version): its stacks hold the
+current and previous *period's* credentials, named by the period's start, and export
+``credentialRenewsAt`` (the next period's start) but no ledger.  :func:`calendar_ledger` rebuilds
+the ledger from that: H is the current period's credential (handed out by the last deploy, before
+``credentialRenewsAt``: ``since = min(now, credentialRenewsAt)``), S the previous period's (end date
+not recorded).  Both carry over under their names.  A credential from before renewal existed
+(``<key>-secret``, or ``<key>-key``/``-cert``/``-certificate``; no ``credentialRenewsAt``) carries
+over as generation ``""``, handed out since the upgrade deploy.  The calendar version's rotation
+period is the config's: a ``rotationDays`` changed in the upgrade deploy itself is refused (the
+names could not be known), not guessed.  Only there can H be due while S is inside its 14 days (a
+tight schedule, first deployed after a pause past ``credentialRenewsAt``): S then goes early, the
+one exception to promise 2, and the deploy warns (``Retired.in_use``).
+
+A deploy that fails after creating a credential but before its outputs are saved leaves the
+ledger as it was: the next deploy decides again from it, and the credential no consumer received
+is dropped (or, on the same UTC day, kept under the same name).
+
+The limits below (``rotationDays ≥ 21``, lifetime ``≥ 2 × rotationDays + 7`` and ``≥ rotationDays +
+30``) are the calendar version's; the ledger needs only ``rotationDays > OVERLAP_DAYS`` and
+lifetime ``≥ rotationDays + 30``, but the ``2 × rotationDays + 7`` rule also keeps a calendar-era
+superseded credential valid through its 14 days on upgrade, and no stack's accepted config
+becomes refused or differently scheduled.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
-# Periods are counted from a fixed epoch, so the current period depends only on the date.
+# The calendar version cut time into periods counted from this epoch (kept to read its stacks).
 ROTATION_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 SCHEDULE_INTERVAL_DAYS = 7
-"""The scheduled pipeline deploys every stack weekly; renewal relies on a deploy at least this often."""
+"""The scheduled pipeline deploys every stack weekly."""
 OVERLAP_DAYS = 14
-"""A superseded credential stays registered at least this long after its successor exists."""
+"""A superseded credential stays registered at least this long after its successor is handed out."""
 MIN_VALID_AHEAD_DAYS = 30
-"""The newest credential is valid at least this long at every deploy; closer expiries are warned about."""
+"""The handed-out credential is valid at least this long after every deploy; closer expiries are warned about."""
 
 MIN_ROTATION_DAYS = OVERLAP_DAYS + SCHEDULE_INTERVAL_DAYS
 # The smallest lifetime any rotation period fits: max(2 * 21 + 7, 21 + 30) = 51 days.
 MIN_RENEWABLE_LIFETIME_DAYS = max(2 * MIN_ROTATION_DAYS + SCHEDULE_INTERVAL_DAYS,
                                   MIN_ROTATION_DAYS + MIN_VALID_AHEAD_DAYS)
 
-# Default periods, in whole weeks.  The default is the longest one the lifetime fits, picked from
-# this short ladder so that a small change of lifetimeDays keeps the period (and so the slots).
+# Default periods, in whole weeks: the default is the longest one the lifetime fits.
 DEFAULT_ROTATION_LADDER_DAYS = (21, 28, 56, 84, 168, 336)
+
+LEDGER_SCHEME = 1
+Form = Literal["secret", "generatedCertificate"]
 
 
 def min_lifetime_days(rotation_days: int) -> int:
-    """The shortest lifetime that keeps the promises with this rotation period."""
+    """The shortest lifetime accepted with this rotation period."""
     return max(2 * rotation_days + SCHEDULE_INTERVAL_DAYS, rotation_days + MIN_VALID_AHEAD_DAYS)
 
 
@@ -60,22 +114,232 @@ def default_rotation_days(lifetime_days: int) -> int:
     return fitting[-1] if fitting else MIN_ROTATION_DAYS
 
 
+def text(moment: dt.datetime) -> str:
+    """RFC 3339, whole seconds, UTC: how the ledger writes times (and Graph stores end dates)."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse(value: str) -> dt.datetime:
+    """An RFC 3339 time as the ledger and the outputs write it."""
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+# -- the ledger ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """One credential a client keeps, as the ledger records it."""
+
+    generation: str
+    """Its name suffix: the UTC date of the deploy that created it ("" for a pre-renewal secret)."""
+    since: dt.datetime | None = None
+    """When a deploy first handed it out (the handed-out credential only)."""
+    end: dt.datetime | None = None
+    """Its end date; None when not recorded (a calendar-era superseded credential)."""
+    key_id: str | None = None
+    """Its Graph key id, as the last deploy exported it."""
+    input_end: dt.datetime | None = None
+    """A calendar-era secret's end date *input* when ``end`` is not recorded (ignored after creation)."""
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What the last deploy handed out (and still kept superseded)."""
+
+    form: Form
+    handed_out: Held
+    superseded: Held | None = None
+
+
+class LedgerError(ValueError):
+    """History the program cannot read safely: it refuses to guess which credentials exist."""
+
+
+def read_ledger(value: Any, form: Form) -> Ledger | None:
+    """The ledger from a client's ``renewal`` output; None when it is for another form of credential."""
+    if not isinstance(value, Mapping) or value.get("scheme") != LEDGER_SCHEME:
+        raise LedgerError(f"not a renewal ledger of scheme {LEDGER_SCHEME}")
+    if value.get("form") != form:
+        return None  # the credential changed form: the old one is not this one's history
+    superseded = value.get("superseded")
+    return Ledger(form, _held(value.get("handedOut"), True),
+                  _held(superseded, False) if superseded else None)
+
+
+def _held(value: Any, handed_out: bool) -> Held:
+    if not isinstance(value, Mapping) or not isinstance(value.get("generation"), str):
+        raise LedgerError("a ledger entry without a generation")
+    try:
+        since = parse(value["since"]) if handed_out else None
+        end = parse(value["endDate"]) if value.get("endDate") else None
+    except (KeyError, TypeError, ValueError) as error:
+        raise LedgerError(f"a ledger entry with an unreadable date: {error}") from None
+    key_id = value.get("keyId")
+    return Held(value["generation"], since, end, key_id if isinstance(key_id, str) else None)
+
+
+def calendar_ledger(client: Mapping[str, Any], form: Form, now: dt.datetime, lifetime_days: int,
+                    rotation_days: int) -> Ledger | None:
+    """The ledger of a client the calendar version (or the version before renewal) deployed.
+
+    From its outputs: ``credentialRenewsAt`` is the next period's start, so the current period's
+    credential is named by ``credentialRenewsAt - rotationDays`` and the previous one by a period
+    earlier.  None when the outputs show no credential of this form.
+    """
+    if client.get("credentialType") != ("secret" if form == "secret" else "certificate"):
+        return None
+    expires = client.get("credentialExpiresAt")
+    renews = client.get("credentialRenewsAt")
+    end = parse(expires) if isinstance(expires, str) else None
+    if not isinstance(renews, str):
+        # Before renewal existed: one credential under the bare names (<key>-secret; <key>-key,
+        # <key>-cert, <key>-certificate). A bring-your-own certificate's outputs look the same: after a
+        # switch from one to ``generate`` this declares a new key pair under the bare names, handed out.
+        return Ledger(form, Held("", now, end))
+    next_start = parse(renews)
+    period = dt.timedelta(days=rotation_days)
+    start = next_start - period
+    if (start - ROTATION_EPOCH) % period:
+        raise LedgerError(
+            f"the last deploy used the calendar schedule with another rotation period ({renews} is not the start "
+            f"of a {rotation_days}-day period): deploy once with the rotationDays it had, then change it")
+    previous = start - period
+    return Ledger(form, Held(start.strftime("%Y%m%d"), min(now, next_start), end),
+                  Held(previous.strftime("%Y%m%d"), input_end=previous + dt.timedelta(days=lifetime_days)))
+
+
+# -- the decision -------------------------------------------------------------------------------
+
+Reason = Literal["expired", "overlap over", "superseded early"]
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A credential this deploy removes, and why."""
+
+    generation: str
+    reason: Reason
+    in_use: bool
+    """True when it was the handed-out credential, or a superseded one inside its 14 days."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one deploy keeps, creates and removes for one client."""
+
+    handed_out: Held
+    superseded: Held | None
+    kept_until: dt.datetime | None
+    """When the superseded credential may go (the first deploy at or after it removes it)."""
+    created: bool
+    """The handed-out credential is created by this deploy."""
+    renews_at: dt.datetime
+    """When the handed-out credential is due for renewal."""
+    retired: tuple[Retired, ...] = ()
+
+    @property
+    def kept(self) -> list[Held]:
+        """The credentials to declare: the handed-out one first."""
+        return [self.handed_out, *([self.superseded] if self.superseded else [])]
+
+
+def handed_out_since(held: Held) -> dt.datetime:
+    """When a handed-out credential was first handed out (every handed-out entry records it)."""
+    if held.since is None:
+        raise LedgerError(f"the handed-out credential {held.generation!r} has no handed-out time")
+    return held.since
+
+
+def renews_at(held: Held, rotation_days: int) -> dt.datetime:
+    """When a handed-out credential is due: a rotation after it was handed out, or 30 days before it ends."""
+    due = handed_out_since(held) + dt.timedelta(days=rotation_days)
+    if held.end is not None:
+        due = min(due, held.end - dt.timedelta(days=MIN_VALID_AHEAD_DAYS))
+    return due
+
+
+def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation_days: int) -> Decision:
+    """Which credentials a client keeps after a deploy at ``now`` (see the module's rules)."""
+    now = now.astimezone(dt.UTC).replace(microsecond=0)
+
+    def new(taken: set[str]) -> Held:
+        base = now.strftime("%Y%m%d")
+        generation, n = base, 1
+        while generation in taken:
+            n += 1
+            generation = f"{base}-{n}"
+        return Held(generation, since=now, end=now + dt.timedelta(days=lifetime_days))
+
+    def decision(handed_out: Held, superseded: Held | None, created: bool, retired: list[Retired]) -> Decision:
+        kept_until = None
+        if superseded is not None:
+            kept_until = handed_out_since(handed_out) + dt.timedelta(days=OVERLAP_DAYS)
+            if superseded.end is not None:
+                kept_until = min(kept_until, superseded.end)
+        return Decision(handed_out, superseded, kept_until, created, renews_at(handed_out, rotation_days),
+                        tuple(retired))
+
+    if ledger is None:
+        return decision(new(set()), None, True, [])
+    held, superseded = ledger.handed_out, ledger.superseded
+    retired: list[Retired] = []
+    if superseded is not None:
+        if superseded.end is not None and superseded.end <= now:
+            retired.append(Retired(superseded.generation, "expired", False))
+            superseded = None
+        elif now >= handed_out_since(held) + dt.timedelta(days=OVERLAP_DAYS):
+            retired.append(Retired(superseded.generation, "overlap over", False))
+            superseded = None
+    expired = held.end is not None and held.end <= now
+    if not expired and now < renews_at(held, rotation_days):
+        return decision(held, superseded, False, retired)
+    if superseded is not None:
+        # Only a calendar-era ledger gets here (see the module's docstring): keeping three is not an option.
+        retired.append(Retired(superseded.generation, "superseded early", True))
+    successor = new({held.generation, *([superseded.generation] if superseded else [])})
+    if expired:
+        retired.append(Retired(held.generation, "expired", False))
+        return decision(successor, None, True, retired)
+    return decision(successor, held, True, retired)
+
+
+def ledger_output(form: Form, decision: Decision, key_ids: Mapping[str, Any], end_dates: Mapping[str, Any]
+                  ) -> dict[str, Any]:
+    """The ``renewal`` output: ``key_ids`` and ``end_dates`` by generation (values may be Pulumi outputs)."""
+    handed_out = decision.handed_out
+    ledger: dict[str, Any] = {
+        "scheme": LEDGER_SCHEME,
+        "form": form,
+        "handedOut": {"generation": handed_out.generation, "keyId": key_ids[handed_out.generation],
+                      "since": text(handed_out_since(handed_out)), "endDate": end_dates[handed_out.generation]},
+    }
+    superseded = decision.superseded
+    if superseded is not None and decision.kept_until is not None:
+        ledger["superseded"] = {"generation": superseded.generation, "keyId": key_ids[superseded.generation],
+                                "endDate": text(superseded.end) if superseded.end else None,
+                                "keptUntil": text(decision.kept_until)}
+    return ledger
+
+
+# -- the calendar version's schedule (to read the stacks it deployed) ---------------------------
+
+
 @dataclass(frozen=True)
 class Slot:
-    """One credential of a renewal schedule, identified by the start of its period."""
+    """One credential of the calendar schedule, identified by the start of its period."""
 
     period_start: dt.datetime
     end_date: dt.datetime
-    """When a secret of this slot ends (a certificate ends at its own ``notAfter``)."""
 
     @property
     def suffix(self) -> str:
-        """The resource name suffix: the period's start date."""
+        """The resource name suffix the calendar version used: the period's start date."""
         return self.period_start.strftime("%Y%m%d")
 
 
 def renewal_slots(now: dt.datetime, lifetime_days: int, rotation_days: int) -> list[Slot]:
-    """The credentials that should exist at ``now``: the current period's, then the previous one's."""
+    """The calendar version's credentials at ``now``: the current period's, then the previous one's."""
     period = dt.timedelta(days=rotation_days)
     index = (now - ROTATION_EPOCH) // period
     starts = [ROTATION_EPOCH + index * period, ROTATION_EPOCH + (index - 1) * period]
@@ -83,6 +347,6 @@ def renewal_slots(now: dt.datetime, lifetime_days: int, rotation_days: int) -> l
 
 
 def next_renewal(now: dt.datetime, rotation_days: int) -> dt.datetime:
-    """When the next period starts: the first deploy after it creates the next credential."""
+    """When the calendar version's next period starts after ``now`` (its ``credentialRenewsAt``)."""
     period = dt.timedelta(days=rotation_days)
     return ROTATION_EPOCH + ((now - ROTATION_EPOCH) // period + 1) * period

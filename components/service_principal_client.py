@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
@@ -15,6 +16,7 @@ from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
 from components.key_vault import deliver_to_key_vault
 from components.microsoft import GRAPH_APP_ID
+from components.renewal import Decision
 from components.settings.model import ServicePrincipalClientSettings
 
 # What the program sets on every app registration, created or adopted (`make adopt` and
@@ -36,9 +38,11 @@ class ServicePrincipalClientArgs:
     protect: bool
     """Pulumi ``protect`` for the app registration, service principal and grants."""
     now: dt.datetime
-    """The time credential end dates and rotation periods are computed from."""
+    """The time of this deploy: renewals are decided, and end dates computed, from it."""
     principal_types: Mapping[str, str] = field(default_factory=dict)
     """Key Vault readers' types (``User``, ``Group``, ``ServicePrincipal``), by object id."""
+    history: Mapping[str, Any] | None = None
+    """This client's ``clients.<key>`` output of the last deploy (its renewal ledger); None: a new client."""
 
 
 class ServicePrincipalClient(pulumi.ComponentResource):
@@ -55,7 +59,13 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     credential_expires_at: pulumi.Output[str] | None
     """RFC 3339 end date of the newest credential (secrets and certificates)."""
     credential_renews_at: str | None
-    """RFC 3339 start of the next renewal period (secrets and generated certificates)."""
+    """RFC 3339 time the handed-out credential is due for renewal (secrets and generated certificates)."""
+    credential_key_ids: list[pulumi.Output[str]]
+    """Graph key ids of every credential the stack keeps for this client, the handed-out one first."""
+    renewal: dict[str, Any] | None
+    """The renewal ledger output (secrets and generated certificates)."""
+    renewal_decision: Decision | None
+    """What this deploy keeps, creates and removes (secrets and generated certificates)."""
     certificate_thumbprint: pulumi.Output[str] | None
     """SHA-1 thumbprint, upper-case hex (certificates)."""
     secret_material: pulumi.Output[dict[str, str]] | None
@@ -99,8 +109,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
                 service_principal_import_id(adopt.service_principal) if adopt and adopt.service_principal else None)),
         )
-        credential = attach_credential(name, settings.credential,
-                                       application, self, args.now)
+        credential = attach_credential(name, settings.credential, application, self, args.now, args.history)
         self.grants = grant_graph_permissions(
             name, service_principal.object_id, args.role_ids, args.graph,
             parent=self, principal=service_principal, protect=args.protect,
@@ -115,6 +124,9 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.credential_renews_at = credential.renews_at
         self.certificate_thumbprint = credential.thumbprint
         self.secret_material = credential.secret_material
+        self.credential_key_ids = credential.key_ids
+        self.renewal = credential.renewal
+        self.renewal_decision = credential.decision
         # Key Vault gets the very value clientCredentials hands out, and its expiry.
         self.key_vault_secret_uri = None
         if (settings.key_vault is not None and credential.secret_material is not None

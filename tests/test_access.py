@@ -20,7 +20,7 @@ from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identi
 from tests.legacy_program import legacy_program_at
 from tools.deploys import DeploySimulation
 from tools.offline_entra import LIST_SPS_TOKEN, OfflineEntra
-from tools.offline_run import LAST_RUN, run_offline
+from tools.offline_run import LAST_RUN, program_at, run_offline
 
 COMPONENT = "inbound-provisioning-access:index:InboundProvisioningAccess"
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
@@ -118,7 +118,8 @@ def test_bad_args_fail_as_the_same_config_would(entra: OfflineEntra, args: dict[
 def test_numbers_sent_as_floats_are_whole_numbers(entra: OfflineEntra) -> None:
     run = run_offline(entra, {}, "dev", program=component_program(
         {"clients": {"hr": secret_client(lifetimeDays=90.0, rotationDays=30.0)}}))
-    as_config = run_offline(entra, {"clients": {"hr": secret_client(lifetimeDays=90, rotationDays=30)}}, "dev")
+    as_config = run_offline(entra, {"clients": {"hr": secret_client(lifetimeDays=90, rotationDays=30)}}, "dev",
+                            program=program_at(NOW))
     assert run.outputs["clients"] == as_config.outputs["clients"]
     with pytest.raises(SettingsError, match=r"clients\.hr\.credential\.lifetimeDays: got 90\.5"):
         run_offline(entra, {}, "dev", program=component_program({"clients": {"hr": secret_client(lifetimeDays=90.5)}}))

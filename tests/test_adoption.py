@@ -69,7 +69,7 @@ def test_adopted_app_keeps_its_client_id_and_gets_a_credential_beside_its_own(te
     assert client["displayName"] == PORTAL_APP.display_name
     # The managed secret is added to the adopted app; nothing replaces the app's own credentials.
     password = run.of_type("azuread:index/applicationPassword:ApplicationPassword")
-    assert [p.import_id for p in password] == ["", ""], "the current and previous renewal period's secrets"
+    assert [p.import_id for p in password] == [""], "the stack's own new secret, beside the app's own"
     assert {p.inputs["applicationId"] for p in password} == {f"/applications/{PORTAL_APP.object_id}"}
     assert run.secret_outputs == {"clientCredentials"}
     assert run.outputs["clients"]["csv-logic-app"]["servicePrincipalObjectId"] == LOGIC_APP.object_id

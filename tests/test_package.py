@@ -28,14 +28,15 @@ from pulumi.provider.server import ComponentInitError, ProviderServicer
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
-from components import package
+from components import access, package
 from components.managed_identity import ManagedIdentityClient
 from components.provisioning_app import ProvisioningApp
 from components.service_principal_client import ServicePrincipalClient
 from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
-from tests.conftest import FIXTURES, LOGIC_APP, NOW, PROJECT_SCHEMA, ROOT, SHARED, RunProgram
+from tests.conftest import FIXTURES, GRAPH_ROLES, LOGIC_APP, NOW, PROJECT_SCHEMA, ROOT, SHARED, RunProgram
 from tools import schema as schema_tool
+from tools.deploys import DeploySimulation
 from tools.offline_entra import OfflineEntra
 from tools.offline_run import LAST_RUN, ProgramRun, run_offline
 
@@ -116,7 +117,9 @@ def test_the_schema_mirrors_the_stack_config_and_outputs() -> None:
     assert schema["version"] == package.VERSION
     resource = schema["resources"][TYPE]
     assert resource["isComponent"] is True
-    assert set(resource["inputProperties"]) == {"clients", "graphPermissions", "protect", "provisioningApp"}
+    assert set(resource["inputProperties"]) == {"clients", "graphPermissions", "protect", "provisioningApp",
+                                                "renewalLedger"}
+    assert "plain" not in resource["inputProperties"]["renewalLedger"], "a StackReference's output may be passed"
     assert set(resource["properties"]) == {
         "tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials", "bulkUploadUrl",
         "provisioningLogsUrl", "provisioningAppServicePrincipalId", "provisioningJobId"}
@@ -295,6 +298,8 @@ def construct_program(args: dict[str, Any]) -> Any:
     return program
 
 
+GRAPH_ROLES_SLICE = [r for r in GRAPH_ROLES
+                     if r["value"].startswith(("SynchronizationData", "AuditLog", "Provisioning"))]
 ARGS: dict[str, Any] = {
     "clients": {
         "hr-sync": {"kind": "servicePrincipal",
@@ -307,7 +312,9 @@ ARGS: dict[str, Any] = {
 
 
 @pytest.fixture
-def constructed(entra: OfflineEntra) -> Iterator[ProgramRun]:
+def constructed(entra: OfflineEntra, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProgramRun]:
+    # One clock for construct and the stack program: renewal dates come from the deploy's time.
+    monkeypatch.setattr(access, "current_time", lambda: NOW)
     CONSTRUCTED.clear()
     yield run_offline(entra, {}, "dev", program=construct_program(ARGS))
     CONSTRUCTED.clear()
@@ -365,3 +372,35 @@ def test_the_schema_describes_every_output_field_the_stack_gives(run_program: Ru
     for key, shown in run.outputs["clients"].items():
         assert set(shown) <= client_fields, key
     assert {"certificatePem", "privateKeyPem"} <= credential_fields
+
+
+def test_construct_reads_the_renewal_ledger_it_is_handed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another language's consumer exports the component's clients as ``hrAccess`` and hands that
+    output of its own last deploy back as ``renewalLedger``: renewal keeps its promise through the wire."""
+    clock = [NOW]
+    monkeypatch.setattr(access, "current_time", lambda: clock[0])
+    args = {"clients": {"hr-sync": ARGS["clients"]["hr-sync"]}}
+
+    def consumer() -> None:
+        own = pulumi.StackReference(f"organization/{pulumi.get_project()}/{pulumi.get_stack()}")
+        provider = package.provider()
+        struct = _sync_await(rpc.serialize_properties(
+            {**as_wire(args), "renewalLedger": own.get_output("hrAccess")}, {}))
+        inputs = _sync_await(ProviderServicer._construct_inputs(struct, {}))
+        result = provider.construct("access", TYPE, inputs, pulumi.ResourceOptions())
+        pulumi.export("hrAccess", result.state["clients"])
+
+    simulation = DeploySimulation(GRAPH_ROLES_SLICE)
+    handed = []
+    for days in (0, 7, 35, 42, 50):
+        clock[0] = NOW + dt.timedelta(days=days)
+        deploy = simulation.up({}, clock[0], program=consumer)
+        ledger = deploy.run.outputs["hrAccess"]["hr-sync"]["renewal"]
+        handed.append(ledger["handedOut"]["generation"])
+        if days == 7:
+            assert deploy.changes == [], "it read the ledger it was handed: nothing due"
+        if days == 35:
+            assert ledger["superseded"]["generation"] == handed[0], "renewed, the one in use kept 14 days"
+        assert len(simulation.credentials("hr-sync")) <= 2
+    assert handed == [handed[0]] * 2 + [handed[2]] * 3
+    assert len(simulation.credentials("hr-sync")) == 1, "the superseded one went after its 14 days"

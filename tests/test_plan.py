@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import re
@@ -19,8 +20,10 @@ from ruamel.yaml import YAML
 from components.microsoft import ALLOWED_PERMISSIONS
 from components.settings.problems import SettingsError
 from components.settings.stack_config import decode_config_text
-from tests.conftest import ROLE_ID, ROOT, RunProgram
+from tests.conftest import GRAPH_ROLES, ROLE_ID, ROOT, RunProgram
 from tools import plan
+from tools.offline_entra import OfflineEntra
+from tools.offline_run import program_at, run_offline
 from tools.stack_file import read_stack_file
 
 STACK_FILES = sorted(ROOT.glob("Pulumi.*.yaml"))
@@ -33,9 +36,9 @@ def write_stack_file(tmp_path: Path, stack: str, config: dict[str, Any]) -> Path
     return path
 
 
-def run_plan(stack: str, path: Path) -> tuple[int, str, str]:
+def run_plan(stack: str, path: Path, *args: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = plan.main(["--stack", stack, "--config-file", str(path)], out=out, err=err)
+    code = plan.main(["--stack", stack, "--config-file", str(path), *args], out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -72,10 +75,52 @@ def test_dev_plan_shows_expiry(tmp_path: Path) -> None:
     assert code == 0
     assert "| hr-sync | servicePrincipal | inbound-provisioning-access-dev-hr-sync (created on deploy) |" in text
     assert "secret, renewed every 28 days (picked from the 90-day lifetime)" in text
-    assert "(newest); next renewal " in text
+    assert "(handed out); renewed at the first deploy from " in text
     passwords = [line for line in text.splitlines()
                  if "`azuread:index/applicationPassword:ApplicationPassword` | `hr-sync-secret-" in line]
-    assert len(passwords) == 2, "the current and the previous renewal period's secrets"
+    assert len(passwords) == 1, "a new stack's one secret per client"
+    assert "No history given: this is a new stack's first deploy" in text
+
+
+def deployed_outputs(tmp_path: Path, config: dict[str, Any], days_ago: int) -> Path:
+    """What `pulumi stack output --json` prints for a stack deployed ``days_ago`` (secrets hidden, as it does)."""
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    run = run_offline(OfflineEntra(GRAPH_ROLES, now=at), config, "renewing", program=program_at(at))
+    shown = {k: "[secret]" if k in run.secret_outputs else v for k, v in run.outputs.items()}
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(shown))
+    return path
+
+
+def test_with_the_last_deploys_outputs_the_plan_shows_the_renewal(tmp_path: Path) -> None:
+    config = {"clients": {"hr": {"kind": "servicePrincipal", "credential": {"type": "secret", "lifetimeDays": 90}}}}
+    outputs = deployed_outputs(tmp_path, config, days_ago=30)
+    old = json.loads(outputs.read_text())["clients"]["hr"]["renewal"]["handedOut"]["generation"]
+    code, text, err = run_plan("renewing", write_stack_file(tmp_path, "renewing", config), "--outputs", str(outputs))
+    assert code == 0, err
+    assert "Planned as the next deploy after the given outputs." in text
+    (row,) = [line for line in text.splitlines() if line.startswith("| hr | ") and "kept until" in line]
+    assert f"| {old} (kept until " in row, "the one handed out 30 days ago is superseded, kept 14 days"
+    assert row.endswith("| creates it |")
+    assert "WARNING" not in text
+
+
+def test_removing_a_credential_in_use_is_said_loudly(tmp_path: Path) -> None:
+    secret = {"clients": {"hr": {"kind": "servicePrincipal", "credential": {"type": "secret", "lifetimeDays": 90}}}}
+    outputs = deployed_outputs(tmp_path, secret, days_ago=3)
+    federated = {"clients": {"hr": {"kind": "servicePrincipal", "credential": {
+        "type": "federated", "issuer": "https://token.actions.githubusercontent.com", "subject": "repo:o/r:ref:main"}}}}
+    code, text, _ = run_plan("renewing", write_stack_file(tmp_path, "renewing", federated), "--outputs", str(outputs))
+    assert code == 0
+    assert "## WARNING: credentials in use would be removed" in text
+    assert "(handed out) is removed by this deploy" in text
+
+
+def test_an_unreadable_outputs_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "outputs.json").write_text("[secret]")
+    code, _, err = run_plan("dev", ROOT / "Pulumi.dev.yaml", "--outputs", str(tmp_path / "outputs.json"))
+    assert code == 2
+    assert "not a readable JSON file" in err
 
 
 def test_broken_stack_file_fails_with_the_error_list(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import ROOT, existing_identity, secret_client
+from tests.conftest import GRAPH_ROLES, ROOT, existing_identity, secret_client
 from tools import plan_diff
+from tools.offline_entra import OfflineEntra
+from tools.offline_run import program_at, run_offline
 
 NAMESPACE = "inbound-provisioning-access"
 
@@ -165,3 +169,40 @@ def test_pull_request_text_cannot_inject_html_mentions_or_close_the_error_block(
     assert code == 1
     fence = "````"
     assert f"{fence}text\n" in text, "a fence longer than any backtick run in the error"
+
+
+# -- renewal (issue 20) ------------------------------------------------------------------------------
+
+FEDERATED = {"kind": "servicePrincipal", "credential": {
+    "type": "federated", "issuer": "https://token.actions.githubusercontent.com", "subject": "repo:o/r:ref:main"}}
+
+
+def outputs_of(tmp_path: Path, config: dict[str, Any], days_ago: int) -> Path:
+    """`pulumi stack output --json` of the dev stack deployed ``days_ago`` with ``config``."""
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
+    run = run_offline(OfflineEntra(GRAPH_ROLES, now=at), config, "dev", program=program_at(at))
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps({k: "[secret]" if k in run.secret_outputs else v for k, v in run.outputs.items()}))
+    return path
+
+
+def test_a_rotation_change_with_history_renews_and_keeps_the_one_in_use(tmp_path: Path) -> None:
+    slow = {"clients": {"hr-sync": secret_client(lifetimeDays=180, rotationDays=84)}}
+    fast = {"clients": {"hr-sync": secret_client(lifetimeDays=90, rotationDays=21)}}
+    outputs = outputs_of(tmp_path, slow, days_ago=30)
+    handed = json.loads(outputs.read_text())["clients"]["hr-sync"]["renewal"]["handedOut"]["generation"]
+    code, text = diff(stack_file(tmp_path / "base", slow), stack_file(tmp_path / "pr", fast),
+                      "--outputs", str(outputs))
+    assert code == 0
+    assert "### Renewal" in text
+    assert f"hands out {handed} " in text, "the base keeps handing out the one in use"
+    assert f"; keeps {handed} until " in text, "the pull request renews, keeping it 14 days"
+    assert "WARNING" not in text
+
+
+def test_a_credential_form_change_warns_loudly_even_without_history(tmp_path: Path) -> None:
+    code, text = diff(stack_file(tmp_path / "base", BASE), stack_file(tmp_path / "pr", {"clients": {
+        "hr-sync": FEDERATED}}))
+    assert code == 0
+    assert "### WARNING: credentials in use would be removed" in text
+    assert "(handed out) is removed; a consumer still using it is cut off" in text

@@ -22,7 +22,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from policy import resource_types as t
 from policy import rules
-from tests.conftest import NOW, ROLE_ID, ROOT, RunProgram, existing_identity, secret_client
+from tests.conftest import NOW, ROLE_ID, ROOT, existing_identity, secret_client
 from tools.offline_run import ProgramRun
 
 GRAPH_SP = "6a4c9a3e-0000-4000-8000-000000000001"
@@ -253,21 +253,22 @@ ALL_KINDS: dict[str, Any] = {
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_program_passes_every_policy(run_program: RunProgram, entra: Any, stack: str) -> None:
-    run = run_program(ALL_KINDS, stack)
+def test_the_program_passes_every_policy(run_at: Any, entra: Any, stack: str) -> None:
+    # At the policy's clock: a new secret ends exactly lifetimeDays after the deploy that creates it.
+    run = run_at(ALL_KINDS, stack=stack)
     assert run.of_type(t.APP_ROLE_ASSIGNMENT), "the run registered grants to check"
     assert check_run(run, entra.graph_object_id) == []
 
 
-def test_a_prod_stack_with_protect_turned_off_is_refused(run_program: RunProgram, entra: Any) -> None:
-    run = run_program({**ALL_KINDS, "protect": False}, "prod")
+def test_a_prod_stack_with_protect_turned_off_is_refused(run_at: Any, entra: Any) -> None:
+    run = run_at({**ALL_KINDS, "protect": False}, stack="prod")
     found = check_run(run, entra.graph_object_id)
     assert found
     assert all("must have protect set" in m for m in found)
 
 
-def test_grants_on_another_tenants_graph_are_refused(run_program: RunProgram) -> None:
-    found = check_run(run_program(ALL_KINDS, "dev"), GRAPH_SP)
+def test_grants_on_another_tenants_graph_are_refused(run_at: Any) -> None:
+    found = check_run(run_at(ALL_KINDS), GRAPH_SP)
     assert len(found) == 2 * len(ALL_KINDS["clients"])  # two grants per client, none on GRAPH_SP
 
 

@@ -23,7 +23,7 @@ from policy import resource_types as t
 from policy import rules
 from tests.conftest import LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tools.offline_entra import OfflineEntra
-from tools.offline_run import ProgramRun, RecordingMonitor, run_offline
+from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline
 
 PROJECT = "inbound-provisioning-access"
 POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}
@@ -101,7 +101,8 @@ EVERYTHING: dict[str, Any] = {
 
 def run_everything(entra: OfflineEntra, stack: str) -> tuple[ProgramRun, OutputRecorder]:
     monitor = OutputRecorder(entra)
-    return run_offline(entra, EVERYTHING, stack, monitor=monitor), monitor
+    # At the policy's clock: a new secret ends exactly lifetimeDays after the deploy that creates it.
+    return run_offline(entra, EVERYTHING, stack, monitor=monitor, program=program_at(NOW)), monitor
 
 
 def stack_resources(run: ProgramRun, monitor: OutputRecorder, stack: str) -> list[PolicyResource]:

@@ -30,11 +30,15 @@ def test_outputs_match_the_spec(run_program: RunProgram, entra: OfflineEntra) ->
     assert run.outputs["graphScope"] == "https://graph.microsoft.com/.default"
     client = run.outputs["clients"]["hr-sync"]
     assert set(client) == {"kind", "displayName", "clientId", "servicePrincipalObjectId", "graphPermissions",
-                           "credentialType", "credentialExpiresAt", "credentialRenewsAt"}
+                           "credentialType", "credentialExpiresAt", "credentialRenewsAt", "credentialKeyIds",
+                           "renewal"}
     assert client["kind"] == "servicePrincipal"
     assert client["credentialType"] == "secret"
     assert client["graphPermissions"] == list(DEFAULT_PERMISSIONS)
     assert client["clientId"] == run.named("hr-sync-sp").inputs["clientId"]
+    (password,) = [r for r in run.registrations if r.type.endswith("ApplicationPassword")]
+    assert client["credentialKeyIds"] == [client["renewal"]["handedOut"]["keyId"]], "the one secret it keeps"
+    assert client["renewal"]["handedOut"]["generation"] == password.name.rsplit("-", 1)[-1]
     secret = run.outputs["clientCredentials"]["hr-sync"]["clientSecret"]
     assert secret.startswith("mock-secret-value-")
     assert "bulkUploadUrl" not in run.outputs, "no provisioning app configured"

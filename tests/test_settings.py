@@ -301,6 +301,18 @@ def test_every_problem_is_reported_at_once() -> None:
            "ProvisioningLog.Read.All" in message
 
 
+@pytest.mark.parametrize("credential", [
+    {"type": "secret", "lifetimeDays": 30, "rotationDays": 3},
+    {"type": "certificate", "generate": {"subject": "x", "validityDays": 30, "rotationDays": 3}},
+])
+def test_a_bad_lifetime_and_a_bad_rotation_are_both_reported(credential: dict[str, Any]) -> None:
+    error = problems_of({"clients": {"a": {"kind": SP, "credential": credential}}})
+    base = "clients.a.credential" + (".generate" if "generate" in credential else "")
+    lifetime = "validityDays" if "generate" in credential else "lifetimeDays"
+    assert [p.path for p in error.problems] == [f"{base}.{lifetime}", f"{base}.rotationDays"]
+    assert "got 3; an integer from 21 to" in str(error)
+
+
 def test_key_material_is_never_echoed() -> None:
     error = problems_of({"clients": {"a": {"kind": SP, "credential": {"type": "certificate",
                                                                       "pem": PRIVATE_KEY_PEM}}}})

@@ -19,6 +19,11 @@ one and deletes the old.  An alias is resolved the way the engine resolves one (
 current parent unless it names one, or says there was none), and a child inherits its parent's
 aliases: an alias on a component carries its whole subtree over.
 
+A ``StackReference`` to the stack itself is answered from the last deploy's outputs (secret ones
+listed in ``secretOutputNames``), as the engine answers it from the stack's checkpoint: the
+renewal ledger (``components/renewal.py``) is read back that way.  ``pulumi stack rename`` keeps
+a stack's outputs, and so does this.
+
 What a provider stores is what it compares with: the offline tenant stores credential dates
 the way Graph does (whole seconds), and pulumi-tls's times in Go's nanosecond text.  A pulumi-tls
 certificate is also replaced once ``now >= validityEndTime - earlyRenewalHours``.
@@ -275,6 +280,9 @@ class DeploySimulation:
         self.deploys: list[Deploy] = []
         self.tenant = ProvisioningTenant()
         """What the provisioning app's objects hold in the tenant, changed in the portal between deploys."""
+        self.outputs: dict[str, Any] = {}
+        """The stack's outputs as the last deploy left them (what a StackReference to it reads)."""
+        self.secret_outputs: frozenset[str] = frozenset()
 
     def up(self, config: Mapping[str, Any], now: dt.datetime, stack: str = "dev",
            program: Callable[[], None] | None = None, refresh: bool = False) -> Deploy:
@@ -289,6 +297,8 @@ class DeploySimulation:
             self.tenant.refresh(self.state)
         deploy = Deploy(number=len(self.deploys) + 1, now=now, run=ProgramRun([], [], []))
         monitor = _SimulatingMonitor(mocks, self, deploy)
+        # The stack's StackReference to itself reads the last deploy's outputs (issue 20's ledger).
+        mocks.stack_outputs, mocks.secret_output_names = self.outputs, self.secret_outputs
         self.tenant.before_run(mocks, self.state)
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
         for key in [k for k in self.state if k not in monitor.seen]:
@@ -296,6 +306,7 @@ class DeploySimulation:
             deploy.changes.append(Change("delete", gone.type, gone.name))
         self.tenant.apply(deploy, self.state)
         self.deploys.append(deploy)
+        self.outputs, self.secret_outputs = dict(deploy.run.outputs), deploy.run.secret_outputs
         return deploy
 
     def of_type(self, typ: str) -> list[Deployed]:

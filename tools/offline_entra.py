@@ -26,6 +26,7 @@ MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
 GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa: S105 (a Pulumi function token)
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
 APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 DIRECTORY_OBJECT_TOKEN = "azuread:index/getDirectoryObject:getDirectoryObject"  # noqa: S105
@@ -82,7 +83,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
                  directory: Iterable[DirectoryEntry] = (), resolve_any_name: bool = False,
                  now: dt.datetime | None = None, gallery: Mapping[str, str] | None = None,
                  applications: Iterable[ExistingApplication] = (),
-                 people: Mapping[str, str] | None = None) -> None:
+                 people: Mapping[str, str] | None = None,
+                 stack_outputs: Mapping[str, Any] | None = None) -> None:
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.tenant_id = tenant_id
         self.graph_object_id = mock_guid("graph-service-principal", tenant_id)
@@ -101,6 +103,10 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """App registrations that exist already, by object id: what an ``import`` of one reads."""
         self.people = {k.lower(): v for k, v in (people or {}).items()}
         """Users and groups that exist (``User`` or ``Group``), by object id."""
+        self.stack_outputs = dict(stack_outputs or {})
+        """The last deploy's outputs: what a StackReference to the running stack reads ({}: never deployed)."""
+        self.secret_output_names: frozenset[str] = frozenset()
+        """Which of them are secret (``secretOutputNames``)."""
         self.created_service_principals: set[str] = set()
         """Object ids of the service principals the program's resources made (a gallery app's)."""
         self.replication_misses = 0
@@ -231,6 +237,12 @@ class OfflineEntra(pulumi.runtime.Mocks):
         return {**outputs, **inputs}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ == STACK_REFERENCE:
+            # A read of a stack's outputs (the renewal ledger); the mock knows only the running stack's.
+            name = str(args.resource_id)
+            outputs = self.stack_outputs if name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack() else {}
+            return name, {"name": name, "outputs": outputs,
+                          "secretOutputNames": sorted(n for n in self.secret_output_names if n in outputs)}
         if args.resource_id:
             return self._imported(args)
         state = dict(args.inputs)

@@ -18,18 +18,20 @@ import datetime as dt
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pulumi
 
 from components.settings.model import Settings
 from components.settings.parse import parse_settings
 from components.settings.problems import Problem, SettingsError
+from components.stack_history import known_clients
 from tools.offline_entra import OfflineEntra, published_graph_roles
 from tools.offline_run import ProgramRun, run_offline
 from tools.plan_markdown import render
+from tools.renewal_plan import OUTPUTS_HELP, OutputsFileError, read_outputs_file
 from tools.stack_file import StackFile, StackFileError, declared_type_problems, read_stack_file, shown_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +62,18 @@ def settings_or_problems(stack: str, stack_file: StackFile, now: dt.datetime) ->
     return SettingsError(stack, typed) if typed else settings
 
 
-def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO) -> int:
-    """Print the access plan of one stack file; return the exit status (see ``EXIT_CODES``)."""
+def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_path: Path | None = None) -> int:
+    """Print the access plan of one stack file; return the exit status (see ``EXIT_CODES``).
+
+    ``outputs_path``: the last deploy's outputs (``pulumi stack output --json``), so the plan is of
+    the next deploy of that stack (renewal decides from them); without it, of a new stack."""
+    history: dict[str, Any] | None = None
+    if outputs_path is not None:
+        try:
+            history = read_outputs_file(outputs_path)
+        except OutputsFileError as error:
+            err.write(f"error: {error}\n")
+            return EXIT_UNREADABLE
     if not stack_file_path.exists():
         err.write(f"error: {shown_path(stack_file_path)} does not exist\n")
         return EXIT_UNREADABLE
@@ -76,20 +88,23 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO) -> int:
         err.write(f"{settings}\n")
         return EXIT_INVALID
     try:
-        run = run_stack_file(stack, stack_file, settings, now)
+        run = run_stack_file(stack, stack_file, settings, now, history)
     except pulumi.RunError as error:  # SettingsError, or a lookup the program refuses
         err.write(f"{error}\n")
         return EXIT_INVALID
-    render(stack, stack_file_path, settings, run, out)
+    render(stack, stack_file_path, settings, run, out, known_clients(history) if history is not None else None, now)
     return EXIT_OK
 
 
-def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: dt.datetime) -> ProgramRun:
-    """Run the program offline on a validated stack file, fed the very strings the CLI would hand it."""
+def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: dt.datetime,
+                   history: Mapping[str, Any] | None = None) -> ProgramRun:
+    """Run the program offline on a validated stack file, fed the very strings the CLI would hand it;
+    its StackReference to itself reads ``history`` (the last deploy's outputs; none: a new stack)."""
     # Offline there is no tenant: assume the one the provisioning job names, if any.
     tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
               else "") or PLACEHOLDER_TENANT
-    mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now)
+    mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now,
+                         stack_outputs=history)
     return run_offline(mocks, {}, stack, secret_keys=stack_file.secret_keys, cli_config=stack_file.cli_texts())
 
 
@@ -105,13 +120,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
+    parser.add_argument("--outputs", type=Path, help=OUTPUTS_HELP)
     parser.add_argument("--debug", action="store_true", help="print a traceback on an unexpected error")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_UNREADABLE
     try:
-        return plan(args.stack, args.config_file or ROOT / f"Pulumi.{args.stack}.yaml", out, err)
+        return plan(args.stack, args.config_file or ROOT / f"Pulumi.{args.stack}.yaml", out, err, args.outputs)
     except Exception as error:  # a bug in make plan: a clean line, the traceback only when asked for
         if args.debug:
             traceback.print_exc(file=err)

@@ -13,16 +13,18 @@ import datetime as dt
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import pulumi
 
 from components.settings.problems import SettingsError
+from components.stack_history import known_clients
 from tools.plan import ROOT, run_stack_file, settings_or_problems
 from tools.plan_markdown import GRANT, credential_cells, principal_cell
+from tools.renewal_plan import NO_HISTORY, OUTPUTS_HELP, OutputsFileError, read_outputs_file, removals_in_use
 from tools.stack_file import StackFileError, read_stack_file
 
 
@@ -45,13 +47,17 @@ class Access:
     protect: bool | None = None
     provisioning_app: str | None = None
     resources: frozenset[str] = frozenset()
+    renewal: dict[str, Any] = field(default_factory=dict)
+    """The planned ``clients`` output (its renewal ledgers), by client key."""
     error: str | None = None
     """Validation errors: the stack file would fail `pulumi up`."""
     missing: bool = False
 
 
-def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
-    """Run this checkout's program on ``stack_file`` offline and collect who gets what."""
+def access_of(stack: str, stack_file: Path | None, now: dt.datetime,
+              history: Mapping[str, Any] | None = None) -> Access:
+    """Run this checkout's program on ``stack_file`` offline and collect who gets what; ``history`` is
+    the last deploy's outputs (renewal decides from them; none: a new stack)."""
     if stack_file is None or not stack_file.exists():
         return Access(missing=True)
     try:
@@ -63,7 +69,7 @@ def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
     if isinstance(settings, SettingsError):
         return Access(error=str(settings))
     try:
-        run = run_stack_file(stack, data, settings, now)
+        run = run_stack_file(stack, data, settings, now, history)
     except pulumi.RunError as error:
         return Access(error=str(error))
     clients: dict[str, ClientAccess] = {}
@@ -80,6 +86,7 @@ def access_of(stack: str, stack_file: Path | None, now: dt.datetime) -> Access:
         # Grants are in the permissions table already.
         resources=frozenset(f"`{r.type}` `{r.name}`" for r in run.registrations
                             if r.custom and r.type != GRANT),
+        renewal=dict(run.outputs["clients"]),
     )
 
 
@@ -102,8 +109,12 @@ def _state(value: bool | None) -> str:
     return {True: "on", False: "off", None: "(none)"}[value]
 
 
-def render(stack: str, base: Access, head: Access, code_commit: str, data_label: str, out: TextIO) -> bool:
-    """Write the Markdown diff; return whether anything about access changed."""
+def render(stack: str, base: Access, head: Access, code_commit: str, data_label: str, out: TextIO,
+           history: Mapping[str, Any] | None = None, now: dt.datetime | None = None) -> bool:
+    """Write the Markdown diff; return whether anything about access changed.
+
+    ``history`` is the last deploy's ``clients`` output; without it, what the base branch's stack
+    file would hand out stands in for it (so a change of credential form still shows as a removal)."""
     out.write(f"## Access diff: stack `{cell(stack)}`\n\n")
     out.write(f"Computed by this repository's code at commit `{cell(code_commit)}` (the base branch), from the "
               f"pull request's `Pulumi.{cell(stack)}.yaml` ({cell(data_label)}) read as data; the pull request's "
@@ -140,8 +151,8 @@ def render(stack: str, base: Access, head: Access, code_commit: str, data_label:
         if before and after and (before.credential, before.expires) == (after.credential, after.expires):
             continue
         was = f"{before.credential} ({before.expires})" if before else "(none)"
-        now = f"{after.credential} ({after.expires})" if after else "(removed)"
-        credential_rows.append(f"| {cell(key)} | {cell(was)} | {cell(now)} |\n")
+        becomes = f"{after.credential} ({after.expires})" if after else "(removed)"
+        credential_rows.append(f"| {cell(key)} | {cell(was)} | {cell(becomes)} |\n")
 
     changed = bool(rows or credential_rows)
     if rows:
@@ -150,6 +161,7 @@ def render(stack: str, base: Access, head: Access, code_commit: str, data_label:
     if credential_rows:
         out.write("### Credentials\n\n| client | before | after |\n|---|---|---|\n")
         out.write("".join(credential_rows) + "\n")
+    changed = _render_renewal(base, head, history, now or dt.datetime.now(dt.UTC), out) or changed
     other: list[str] = []
     if base.protect != head.protect and not head.missing:
         other.append(f"- `protect`: {_state(base.protect)} → **{_state(head.protect)}**\n")
@@ -164,6 +176,35 @@ def render(stack: str, base: Access, head: Access, code_commit: str, data_label:
     if not changed:
         out.write("No change to who can do what.\n")
     return changed
+
+
+def _renewal_cell(client: Mapping[str, Any] | None) -> str:
+    ledger = (client or {}).get("renewal")
+    if not isinstance(ledger, Mapping):
+        return "(none)"
+    handed, superseded = ledger["handedOut"], ledger.get("superseded")
+    text = f"hands out {handed['generation']} (ends {str(handed.get('endDate') or '?')[:10]})"
+    if superseded:
+        text += f"; keeps {superseded['generation']} until {str(superseded['keptUntil'])[:10]}"
+    return text
+
+
+def _render_renewal(base: Access, head: Access, history: Mapping[str, Any] | None, now: dt.datetime,
+                    out: TextIO) -> bool:
+    """Renewal: what each side hands out and keeps; any credential in use the pull request would remove, loudly."""
+    removals = removals_in_use(base.renewal if history is None else history, head.renewal, now)
+    if removals:
+        out.write("### WARNING: credentials in use would be removed\n\n")
+        out.write("".join(f"- **{cell(r.client)}**: {cell(r.generation or '(from before renewal)')} ({cell(r.role)}) "
+                          "is removed; a consumer still using it is cut off\n" for r in removals) + "\n")
+    rows = [f"| {cell(key)} | {cell(_renewal_cell(base.renewal.get(key)))} | "
+            f"{cell(_renewal_cell(head.renewal.get(key)))} |\n"
+            for key in sorted(set(base.renewal) | set(head.renewal))
+            if _renewal_cell(base.renewal.get(key)) != _renewal_cell(head.renewal.get(key))]
+    if rows:
+        out.write("### Renewal\n\n" + ("" if history is not None else NO_HISTORY + "\n\n")
+                  + "| client | base | pull request |\n|---|---|---|\n" + "".join(rows) + "\n")
+    return bool(removals or rows)
 
 
 def code_commit_of(root: Path) -> str:
@@ -184,6 +225,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     parser.add_argument("--stack", help="default: <stack> of the file name Pulumi.<stack>.yaml")
     parser.add_argument("--code-commit", help="default: this checkout's HEAD")
     parser.add_argument("--data-label", default="pull request", help="where the pull request's file came from")
+    parser.add_argument("--outputs", type=Path, help=OUTPUTS_HELP)
     args = parser.parse_args(argv)
     named = re.fullmatch(r"Pulumi\.(.+)\.yaml", args.pr.name)
     stack = args.stack or (named[1] if named else None)
@@ -191,9 +233,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         err.write(f"error: cannot tell the stack from {args.pr.name}; pass --stack\n")
         return 2
     now = dt.datetime.now(dt.UTC)
-    base = access_of(stack, args.base, now)
-    head = access_of(stack, args.pr, now)
-    render(stack, base, head, args.code_commit or code_commit_of(ROOT), args.data_label, out)
+    try:
+        history = read_outputs_file(args.outputs) if args.outputs else None
+    except OutputsFileError as error:
+        err.write(f"error: {error}\n")
+        return 2
+    base = access_of(stack, args.base, now, history)
+    head = access_of(stack, args.pr, now, history)
+    render(stack, base, head, args.code_commit or code_commit_of(ROOT), args.data_label, out,
+           known_clients(history) if history is not None else None, now)
     return 1 if head.error is not None else 0
 
 

@@ -6,6 +6,7 @@ Every interpolated value is escaped (:func:`md`, :func:`md_code`); ``make plan``
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from components.settings.model import (
     Settings,
 )
 from tools.offline_run import ProgramRun, Registration
+from tools.renewal_plan import NO_HISTORY, ledger_rows, removals_in_use
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 APPLICATION_OWNER = "azuread:index/applicationOwner:ApplicationOwner"
@@ -67,7 +69,8 @@ def credential_cells(settings: Settings, key: str, shown: Mapping[str, Any]) -> 
         what = ("secret" if isinstance(credential, SecretCredential)
                 else f"certificate, generated (CN={credential.subject})")
         return (f"{what}, renewed every {credential.rotation_days} days ({period})",
-                f"{expires} (newest); next renewal {renews}, the previous one kept until the renewal after")
+                f"{expires} (handed out); renewed at the first deploy from {renews}, the superseded one kept "
+                "14 days after its successor is handed out")
     if isinstance(credential, CertificateCredential):
         listed = ", ".join(f"{c.thumbprint} (until {c.not_after:%Y-%m-%d})" for c in credential.certificates)
         registered = len(credential.registered)
@@ -82,7 +85,9 @@ def _lifetime(credential: SecretCredential | GeneratedCertificateCredential) -> 
     return credential.lifetime_days if isinstance(credential, SecretCredential) else credential.validity_days
 
 
-def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, out: TextIO) -> None:
+def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, out: TextIO,
+           history: Mapping[str, Any] | None = None, now: dt.datetime | None = None) -> None:
+    """The plan; ``history`` is the last deploy's ``clients`` output (None: a new stack's first deploy)."""
     # Every interpolated value is escaped (md, md_code): a display name with a `|` or a newline
     # must not add a column or a row, nor shift what reviewers read in the permission column.
     role_ids = {(r.name.split("-grant-")[0], r.name.split("-grant-", 1)[1]): r.inputs["appRoleId"]
@@ -114,9 +119,27 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, ou
         out.write(f"| {md_code(registration.type)} | {md_code(registration.name)} | "
                   f"{'yes' if registration.protect else 'no'} |\n")
     render_adoption(settings, run, out)
+    render_renewal(run, history, now or dt.datetime.now(dt.UTC), out)
     warnings = [message for level, message in run.logs if level == "warning"]
     if warnings:
         out.write("\n## Warnings\n\n" + "".join(f"- {md(w)}\n" for w in warnings))
+
+
+def render_renewal(run: ProgramRun, history: Mapping[str, Any] | None, now: dt.datetime, out: TextIO) -> None:
+    """Per renewed client: what is handed out, what is superseded and until when; removals in use, loudly."""
+    rows = ledger_rows(run.outputs["clients"], history)
+    removals = removals_in_use(history or {}, run.outputs["clients"], now)
+    if removals:
+        out.write("\n## WARNING: credentials in use would be removed\n\n")
+        out.write("".join(f"- **{md(r.client)}**: {md(r.generation or '(from before renewal)')} ({md(r.role)}) "
+                          "is removed by this deploy; a consumer still using it is cut off\n" for r in removals))
+    if not rows:
+        return
+    out.write("\n## Renewal\n\n")
+    out.write((NO_HISTORY if history is None else "Planned as the next deploy after the given outputs.") + "\n\n")
+    out.write("| client | handed out | superseded | renewed from | this deploy |\n|---|---|---|---|---|\n")
+    for row in rows:
+        out.write(f"| {' | '.join(md(cell) for cell in row)} |\n")
 
 
 def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) -> None:

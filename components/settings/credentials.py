@@ -64,32 +64,36 @@ def parse_credential(check: Checker, value: Any, path: str) -> Credential | None
 
 def _renewal(check: Checker, obj: Mapping[str, Any], path: str, lifetime_key: str,
              lifetime: int | None) -> tuple[int, bool] | None:
-    """The rotation period for a renewed credential: ``rotationDays`` if given, else picked from the lifetime."""
-    if lifetime is None:
-        return None
+    """The rotation period for a renewed credential: ``rotationDays`` if given, else picked from the lifetime.
+
+    ``rotationDays`` is checked even when the lifetime is refused, so both problems are reported at once.
+    """
     if "rotationDays" in obj:
         rotation = check.integer(obj, "rotationDays", path, MIN_ROTATION_DAYS,
                                  (MAX_CREDENTIAL_DAYS - SCHEDULE_INTERVAL_DAYS) // 2, None,
-                                 why=f"the previous credential stays {OVERLAP_DAYS} days after its successor "
-                                     f"exists and the weekly schedule may create the successor up to "
-                                     f"{SCHEDULE_INTERVAL_DAYS} days into its period, with at most two at once")
-        if rotation is None:
+                                 why=f"the superseded credential stays {OVERLAP_DAYS} days after its successor is "
+                                     f"handed out, the weekly schedule adds up to {SCHEDULE_INTERVAL_DAYS} days, "
+                                     f"and a client keeps at most two credentials")
+        if rotation is None or lifetime is None:
             return None
         if lifetime < min_lifetime_days(rotation):
             check.add(f"{path}.{lifetime_key}", lifetime,
-                      f"at least {min_lifetime_days(rotation)} with rotationDays {rotation}: the previous "
-                      f"credential must stay valid until the next renewal removes it, and the newest must be "
-                      f"valid {MIN_VALID_AHEAD_DAYS} days ahead at every deploy. Raise {lifetime_key}: that "
-                      f"replaces nothing (end dates already set are kept); a new rotationDays would start a new "
-                      f"schedule and replace both current credentials in one deploy")
+                      f"at least {min_lifetime_days(rotation)} with rotationDays {rotation}: a superseded "
+                      f"credential must stay valid through its {OVERLAP_DAYS} days of overlap, and the one handed "
+                      f"out valid {MIN_VALID_AHEAD_DAYS} days ahead after every deploy. Raise {lifetime_key} (or "
+                      f"lower rotationDays): either replaces nothing, since end dates already set are kept and a "
+                      f"credential in use is never removed before its successor's {OVERLAP_DAYS} days")
             return None
         return rotation, False
+    if lifetime is None:
+        return None
     return default_rotation_days(lifetime), True
 
 
 # Why a renewed credential lives at least MIN_RENEWABLE_LIFETIME_DAYS, said where the range is refused.
-_RENEWABLE_WHY = (f"the program renews the credential on the weekly schedule, keeps the previous one {OVERLAP_DAYS} "
-                  f"days after its successor exists, and keeps the newest valid {MIN_VALID_AHEAD_DAYS} days ahead")
+_RENEWABLE_WHY = (f"the program renews the credential on the weekly schedule, keeps the superseded one {OVERLAP_DAYS} "
+                  f"days after its successor is handed out, and keeps the handed-out one valid {MIN_VALID_AHEAD_DAYS} "
+                  "days ahead")
 
 
 def _secret(check: Checker, obj: Mapping[str, Any], path: str) -> SecretCredential | None:

@@ -1,0 +1,85 @@
+"""The last deploy's ``clients`` output, read through a ``StackReference`` to the running stack itself.
+
+The renewal ledger (``components/renewal.py``) lives in the stack's own outputs; this is how the
+next run reads it back, through Pulumi alone: the engine answers a ``StackReference`` from the
+stack's last checkpoint, in ``pulumi preview`` as in ``pulumi up`` (and the mock engine answers it
+through ``Mocks.new_resource``, type ``pulumi:pulumi:StackReference``).  Resources are declared
+from what it returns, so the value is awaited at program time, the way the SDK's own
+synchronous invokes wait (``pulumi.runtime.sync_await._sync_await``): declaring them inside an
+``apply`` would hide them from a preview.
+
+The stack is ``<organization>/<project>/<stack>`` of the running program; a DIY backend's
+organization is ``organization`` (what ``pulumi.get_organization()`` answers there, and what it
+falls back to when the SDK has none, as under the mock engine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.runtime.sync_await import _sync_await
+
+DIY_ORGANIZATION = "organization"
+CLIENTS_OUTPUT = "clients"
+
+
+def own_stack_name() -> str:
+    """The fully qualified name of the stack being deployed."""
+    organization = pulumi.get_organization() or DIY_ORGANIZATION
+    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def read_own_clients(parent: pulumi.Resource | None = None) -> dict[str, Any]:
+    """The last deploy's ``clients`` output, by client key ({} for a stack never deployed).
+
+    Only the non-secret ``clients`` output is read; a value the engine cannot tell (unknown) is
+    treated as no history, which the renewal treats as new clients.
+    """
+    name = own_stack_name()
+    reference = pulumi.StackReference(name, opts=pulumi.ResourceOptions(parent=parent))
+    return known_clients(_sync_await(_resolve(reference.outputs)))
+
+
+async def _resolve(output: pulumi.Output[Any]) -> Any:
+    if not await output.is_known():
+        return None
+    return await output.future()
+
+
+def known_clients(outputs: Any) -> dict[str, Any]:
+    """The ``clients`` map of a stack's outputs (``{}`` when there is none)."""
+    if not isinstance(outputs, Mapping):
+        return {}
+    clients = outputs.get(CLIENTS_OUTPUT)
+    return {str(k): v for k, v in clients.items()} if isinstance(clients, Mapping) else {}
+
+
+# -- the package: history handed in by the consumer -----------------------------------------------
+
+RENEWAL_LEDGER_ARG = "renewalLedger"
+RENEWAL_LEDGER_ALLOWED = ("a map by client key, as the last deploy's `clients` output of this component (each "
+                          "client's `renewal` is read), known when the component is constructed")
+
+
+def split_renewal_ledger(args: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """The args without ``renewalLedger``; its value as history (None: not given); what is wrong with it.
+
+    A consumer may pass another resource's output (its own ``StackReference``): it is awaited
+    here, as the program's own read is; an unknown value is refused rather than taken as no history,
+    which would plan every credential anew.
+    """
+    rest = {k: v for k, v in args.items() if k != RENEWAL_LEDGER_ARG}
+    if RENEWAL_LEDGER_ARG not in args:
+        return rest, None, None
+    value = args[RENEWAL_LEDGER_ARG]
+    if isinstance(value, pulumi.Output):
+        if not _sync_await(value.is_known()):
+            return rest, None, "an unknown value (an output not known yet)"
+        value = _sync_await(value.future())
+    if value is None:
+        return rest, {}, None  # the consumer's stack has no such output yet: a new stack
+    if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):
+        return rest, None, f"{type(value).__name__} value"
+    return rest, {str(k): dict(v) for k, v in value.items()}, None
