@@ -2,9 +2,9 @@
 
 ``pulumi.Output.from_input`` unwraps such a value level by level: every key and every value,
 outputs or not, becomes an ``Output`` of its own, and each dict becomes two ``Output.all`` and an
-``apply``.  The ``clients`` output has about twenty of them per client (its ids, its
-``credentialKeyIds``, its renewal ledger), so at a hundred clients that is thousands of outputs
-the runtime schedules and resolves for nothing (``benchmarks/README.md``).
+``apply``.  The ``clients`` output made dozens of them per client (its ids, its
+``credentialKeyIds``, its renewal ledger): at a hundred clients, thousands of outputs the
+runtime schedules, resolves and garbage-collects for nothing (``benchmarks/README.md``).
 
 :func:`nested_output` waits once for all the distinct leaf outputs and rebuilds the plain value:
 the same value, known only when every leaf is known, secret when any leaf is secret, depending on
