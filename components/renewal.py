@@ -143,7 +143,7 @@ class Held:
     """One credential a client keeps, as the ledger records it."""
 
     generation: str
-    """Its name suffix: the UTC date of the deploy that created it ("" for a pre-renewal secret)."""
+    """Its name suffix, a UTC date (see the module's docstring; "" for a pre-renewal secret)."""
     since: dt.datetime | None = None
     """When a deploy first handed it out (the handed-out credential only)."""
     end: dt.datetime | None = None
