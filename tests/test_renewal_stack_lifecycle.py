@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, PROVISIONING_APP, secret_client
+from tests.test_credentials_renewal import package_consumer
 from tools.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation
 from tools.offline_azure import SECRET_TYPE
 
@@ -140,3 +141,14 @@ def test_destroy_then_up_is_a_new_stack_and_a_renamed_stack_keeps_its_history() 
     again = simulation.up(config, START + 30 * DAY, stack="hr-dev")
     assert len(again.of_kind("create", CREDENTIAL_TYPES)) == 1, "no history: one new credential"
     assert "superseded" not in again.run.outputs["clients"]["hr"]["renewal"]
+
+
+def test_a_package_consumer_that_exports_the_clients_under_another_name_is_warned() -> None:
+    """Without the ledger every deploy on a new day would replace the credential: the component says so."""
+    simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
+    first = simulation.up({}, START, program=package_consumer("hrAccess", False, START))
+    assert not [m for level, m in first.run.logs if level == "warning" and "renewalLedger" in m], "a new stack"
+    second = simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
+    assert [m for level, m in second.run.logs if level == "warning" and "none named `clients`" in m]
+    passed = simulation.up({}, START + 2 * DAY, program=package_consumer("hrAccess", True, START + 2 * DAY))
+    assert not [m for level, m in passed.run.logs if level == "warning" and "none named `clients`" in m]
