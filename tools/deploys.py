@@ -6,7 +6,7 @@ runs and decides, for each registration, what the engine and the real providers 
 
 * a resource that is new is **created**;
 * one whose replace-forcing input differs from its state is **replaced** (create-before-delete),
-  with the rules of ``../shared/PROVIDER-FACTS.md`` (``REPLACED_BY`` below);
+  with the rules of ``../shared/PROVIDER-FACTS.md`` (``REPLACED_BY``, ``tools/replacement.py``);
 * one whose other inputs differ is **updated** in place, keeping its id and outputs;
 * one that is no longer registered is **deleted** at the end of the run;
 * ``ignore_changes`` keeps the state's value of the named inputs, and ``aliases`` carry a
@@ -53,40 +53,9 @@ from pulumi.runtime.sync_await import _sync_await
 from tools.offline_entra import DirectoryEntry, OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
 from tools.offline_values import parse_time
+from tools.replacement import CREDENTIAL_TYPES, REPLACED_BY
 
-# Inputs whose change replaces the resource. Sources: terraform-provider-azuread v3 (`ForceNew`
-# in each resource's schema), terraform-provider-tls (`RequiresReplace` on every certificate and
-# key attribute), azure-native (the ARM resource's name, group and location).
-REPLACED_BY: dict[str, frozenset[str]] = {
-    "azuread:index/applicationPassword:ApplicationPassword": frozenset(
-        {"applicationId", "displayName", "startDate", "endDate", "endDateRelative", "rotateWhenChanged"}),
-    "azuread:index/applicationCertificate:ApplicationCertificate": frozenset(
-        {"applicationId", "type", "encoding", "value", "startDate", "endDate", "endDateRelative", "keyId"}),
-    "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential": frozenset(
-        {"applicationId", "displayName"}),
-    "azuread:index/appRoleAssignment:AppRoleAssignment": frozenset(
-        {"appRoleId", "principalObjectId", "resourceObjectId"}),
-    "azuread:index/servicePrincipal:ServicePrincipal": frozenset({"clientId"}),
-    "azuread:index/synchronizationJob:SynchronizationJob": frozenset({"servicePrincipalId", "templateId"}),
-    "azuread:index/applicationFromTemplate:ApplicationFromTemplate": frozenset({"templateId"}),
-    "tls:index/privateKey:PrivateKey": frozenset({"algorithm", "rsaBits", "ecdsaCurve"}),
-    "tls:index/selfSignedCert:SelfSignedCert": frozenset(
-        {"privateKeyPem", "subject", "validityPeriodHours", "allowedUses", "dnsNames", "ipAddresses", "uris",
-         "isCaCertificate", "setSubjectKeyId", "setAuthorityKeyId"}),
-    "azure-native:managedidentity:UserAssignedIdentity": frozenset(
-        {"resourceName", "resourceGroupName", "location"}),
-    # A secret's path; its properties (value, content type, attributes) are a PUT to the same
-    # secret, which Key Vault keeps as a new version.
-    "azure-native:keyvault:Secret": frozenset({"resourceGroupName", "vaultName", "secretName"}),
-    # Resource Manager refuses to change an assignment's principal or role (RoleAssignmentUpdateNotPermitted).
-    "azure-native:authorization:RoleAssignment": frozenset(
-        {"scope", "roleAssignmentName", "principalId", "roleDefinitionId", "principalType"}),
-}
-
-CREDENTIAL_TYPES = frozenset({
-    "azuread:index/applicationPassword:ApplicationPassword",
-    "azuread:index/applicationCertificate:ApplicationCertificate",
-})
+__all__ = ["CREDENTIAL_TYPES", "REPLACED_BY", "Change", "Deploy", "DeploySimulation", "Deployed"]
 
 ChangeKind = Literal["create", "replace", "update", "delete"]
 
