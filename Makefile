@@ -68,7 +68,7 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 	touch $@
 
 # Tests on every core. worksteal: a worker stuck on the long deploy simulation
-# (tests/test_credentials.py) hands its queued tests to the others.
+# (tests/test_credentials_renewal.py) hands its queued tests to the others.
 ## test | lint, type check and tests (offline: no Pulumi CLI, no Azure)
 test: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -164,7 +164,7 @@ class RenewalCredentialOutput(TypedDict, total=False):
     """One credential in the renewal ledger."""
 
     generation: str
-    """Its resource name suffix: the UTC date (``YYYYMMDD``) of the deploy that created it."""
+    """Its resource name suffix, a UTC date (``YYYYMMDD``): see ``components/renewal.py``."""
     keyId: str
     """Its Graph key id."""
     since: str

@@ -28,7 +28,7 @@ from components.settings.stack_config import NAMESPACE
 
 NAME = NAMESPACE
 VERSION = "0.1.0"
-"""The package version; tag the commit that sets it ``v<VERSION>`` (see the README)."""
+"""The package version; tag the commit that sets it ``v<VERSION>`` (see docs/package.md, 'Versions and releases')."""
 COMPONENTS: list[type[pulumi.ComponentResource]] = [InboundProvisioningAccess]
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.json"
 

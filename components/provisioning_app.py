@@ -133,7 +133,7 @@ class ProvisioningApp(pulumi.ComponentResource):
             job.template_id.apply(lambda stored: _warn_job_template(stored, settings))
         # Application ownership only: azuread 6.x has no resource for the owners of a service principal
         # it did not create (azuread.ServicePrincipal's `owners` would take over the gallery's service
-        # principal and rewrite its tags).  The README gives the one command that adds that ownership.
+        # principal and rewrite its tags).  docs/provisioning-app.md gives the one command that adds that ownership.
         self.owners = {
             key: azuread.ApplicationOwner(
                 f"{name}-owner-{key}",

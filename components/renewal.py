@@ -28,8 +28,10 @@ plan the same.  No history (a new stack, a new client) means a new credential.  
                     "keptUntil": "<RFC 3339>"}}            # only while one is kept
 
 A credential's *generation* names its resources (``<key>-secret-<generation>``; a generated
-certificate's ``<key>-key-``, ``<key>-cert-`` and ``<key>-certificate-<generation>``): the UTC
-date of the deploy that created it (``-2`` appended if that name is taken).  Names come from the
+certificate's ``<key>-key-``, ``<key>-cert-`` and ``<key>-certificate-<generation>``): a new
+client's first credential is named by the UTC date of the deploy that creates it; a successor by
+the UTC date its predecessor became due, while that is at most ``RETRY_NAME_DAYS`` (21) ago, else
+by the deploy's date (``-2`` appended if the name is taken).  Names come from the
 ledger, never from today's date, so a deploy with nothing due declares exactly the resources, and
 the inputs (a secret's end date is the ledger's), that the last one did.
 
@@ -63,9 +65,16 @@ names could not be known), not guessed.  Only there can H be due while S is insi
 tight schedule, first deployed after a pause past ``credentialRenewsAt``): S then goes early, the
 one exception to promise 2, and the deploy warns (``Retired.in_use``).
 
-A deploy that fails after creating a credential but before its outputs are saved leaves the
-ledger as it was: the next deploy decides again from it, and the credential no consumer received
-is dropped (or, on the same UTC day, kept under the same name).
+**A deploy that fails half-way** keeps, in Pulumi's state, the credentials it created (and any Key
+Vault secret it already wrote them to: a consumer may hold one), but not its outputs: the next
+deploy reads the ledger as it was and makes the same decision.  A successor is named by the date
+its predecessor became due, not by the deploy's date, so that retry declares the very resource
+the failed deploy created and Pulumi keeps it (its end date is ignored after creation): no third
+credential, and nobody who read it from Key Vault is cut off.  Only while that date is at most
+``RETRY_NAME_DAYS`` ago: a credential created then ends at least ``MIN_RENEWABLE_LIFETIME_DAYS``
+(51) after it, so it is still valid ``MIN_VALID_AHEAD_DAYS`` ahead, whatever lifetime it was made
+with.  A retry later than that (or after a change of ``rotationDays``, or a new client's first
+deploy that failed) names a new credential and drops the one the failed deploy made.
 
 The limits below (``rotationDays ≥ 21``, lifetime ``≥ 2 × rotationDays + 7`` and ``≥ rotationDays +
 30``) are the calendar version's; the ledger needs only ``rotationDays > OVERLAP_DAYS`` and
@@ -95,6 +104,8 @@ MIN_ROTATION_DAYS = OVERLAP_DAYS + SCHEDULE_INTERVAL_DAYS
 # The smallest lifetime any rotation period fits: max(2 * 21 + 7, 21 + 30) = 51 days.
 MIN_RENEWABLE_LIFETIME_DAYS = max(2 * MIN_ROTATION_DAYS + SCHEDULE_INTERVAL_DAYS,
                                   MIN_ROTATION_DAYS + MIN_VALID_AHEAD_DAYS)
+RETRY_NAME_DAYS = MIN_RENEWABLE_LIFETIME_DAYS - MIN_VALID_AHEAD_DAYS
+"""A successor is named by its predecessor's due date this long after it (see "A deploy that fails half-way")."""
 
 # Default periods, in whole weeks: the default is the longest one the lifetime fits.
 DEFAULT_ROTATION_LADDER_DAYS = (21, 28, 56, 84, 168, 336)
@@ -132,7 +143,7 @@ class Held:
     """One credential a client keeps, as the ledger records it."""
 
     generation: str
-    """Its name suffix: the UTC date of the deploy that created it ("" for a pre-renewal secret)."""
+    """Its name suffix, a UTC date (see the module's docstring; "" for a pre-renewal secret)."""
     since: dt.datetime | None = None
     """When a deploy first handed it out (the handed-out credential only)."""
     end: dt.datetime | None = None
@@ -263,8 +274,9 @@ def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation
     """Which credentials a client keeps after a deploy at ``now`` (see the module's rules)."""
     now = now.astimezone(dt.UTC).replace(microsecond=0)
 
-    def new(taken: set[str]) -> Held:
-        base = now.strftime("%Y%m%d")
+    def new(taken: set[str], due: dt.datetime | None = None) -> Held:
+        named = due if due is not None and now - due <= dt.timedelta(days=RETRY_NAME_DAYS) else now
+        base = named.strftime("%Y%m%d")
         generation, n = base, 1
         while generation in taken:
             n += 1
@@ -297,7 +309,8 @@ def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation
     if superseded is not None:
         # Only a calendar-era ledger gets here (see the module's docstring): keeping three is not an option.
         retired.append(Retired(superseded.generation, "superseded early", True))
-    successor = new({held.generation, *([superseded.generation] if superseded else [])})
+    successor = new({held.generation, *([superseded.generation] if superseded else [])},
+                    renews_at(held, rotation_days))
     if expired:
         retired.append(Retired(held.generation, "expired", False))
         return decision(successor, None, True, retired)

@@ -23,6 +23,11 @@ from pulumi.runtime.sync_await import _sync_await
 
 DIY_ORGANIZATION = "organization"
 CLIENTS_OUTPUT = "clients"
+NO_CLIENTS_OUTPUT = (
+    f"this stack has outputs, but none named `{CLIENTS_OUTPUT}`: the renewal record of the last deploy cannot be "
+    "read, so each deploy on a new day makes new secrets and generated certificates and drops the ones handed out. "
+    f"Export the component's clients output as `{CLIENTS_OUTPUT}`, or pass it back as the `renewalLedger` arg "
+    "(docs/credentials-and-renewal.md, 'The component package')")
 
 
 def own_stack_name() -> str:
@@ -39,7 +44,11 @@ def read_own_clients(parent: pulumi.Resource | None = None) -> dict[str, Any]:
     """
     name = own_stack_name()
     reference = pulumi.StackReference(name, opts=pulumi.ResourceOptions(parent=parent))
-    return known_clients(_sync_await(_resolve(reference.outputs)))
+    outputs = _sync_await(_resolve(reference.outputs))
+    if isinstance(outputs, Mapping) and outputs and CLIENTS_OUTPUT not in outputs:
+        # Deployed, yet no ledger: a program using the component that exports its clients under another name.
+        pulumi.log.warn(NO_CLIENTS_OUTPUT)
+    return known_clients(outputs)
 
 
 async def _resolve(output: pulumi.Output[Any]) -> Any:

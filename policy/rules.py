@@ -197,7 +197,7 @@ def validate_no_owners(args: ResourceValidationArgs, report_violation: ReportVio
 
 def validate_prod_protect(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """On stacks named prod*, everything that carries access is protected, whatever the config says."""
-    # The same rule as the program's protect default (components.settings.is_prod_stack): any case.
+    # The same rule as the program's protect default (components.settings.parse.is_prod_stack): any case.
     prod = stack_of(args.urn).casefold().startswith("prod")
     if args.resource_type in PROTECTED_TYPES and prod and not args.opts.protect:
         report_violation(f"{args.name}: stack {stack_of(args.urn)!r} is a prod* stack, so "

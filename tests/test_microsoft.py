@@ -51,7 +51,7 @@ def test_fixtures_match_the_shared_copies(ours: Path, shared: Path) -> None:
 def test_every_module_the_code_cites_exists() -> None:
     """Docstrings and comments point readers at modules; each must be there (microsoft.py cited graph.py)."""
     root = Path(__file__).resolve().parent.parent
-    sources = [p for folder in ("components", "tools", "benchmarks", "tests") for p in (root / folder).glob("*.py")]
+    sources = [p for folder in ("components", "tools", "benchmarks", "tests") for p in (root / folder).rglob("*.py")]
     cited = {(source.name, match) for source in sources
              for match in re.findall(r"\b((?:components|tools|benchmarks|tests)/[\w/]+\.py)\b", source.read_text())}
     assert cited, "the pattern finds citations"

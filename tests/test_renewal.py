@@ -102,10 +102,27 @@ def test_a_long_pause_renews_at_once_and_an_expired_one_goes() -> None:
     assert late.handed_out.end - (NOW + 100 * DAY) >= 30 * DAY
 
 
-def test_a_second_renewal_on_the_same_day_gets_another_name() -> None:
+def test_a_name_already_taken_gets_another() -> None:
     # Not reachable with the accepted limits, but the rule is total: a name is never reused.
-    ledger = Ledger("secret", Held(NOW.strftime("%Y%m%d"), since=NOW - 30 * DAY, end=NOW + 10 * DAY))
-    assert decide(ledger, NOW, 90, 28).handed_out.generation == NOW.strftime("%Y%m%d") + "-2"
+    due = NOW - 20 * DAY  # 30 days before its end, before since + 28
+    ledger = Ledger("secret", Held(due.strftime("%Y%m%d"), since=NOW - 30 * DAY, end=NOW + 10 * DAY))
+    assert decide(ledger, NOW, 90, 28).handed_out.generation == due.strftime("%Y%m%d") + "-2"
+
+
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(("late", "named_by"), [
+    (5 * HOUR, "due"), (3 * DAY + 5 * HOUR, "due"), (21 * DAY, "due"), (21 * DAY + HOUR, "now"), (200 * DAY, "now")])
+def test_a_successor_is_named_by_its_due_day_for_three_weeks(late: dt.timedelta, named_by: str) -> None:
+    """So a retry of a deploy that failed after creating it declares the same resource (Pulumi keeps it)."""
+    first = decide(None, NOW, 90, 28)
+    now = first.renews_at + late
+    renewed = decide(as_ledger(first), now, 90, 28)
+    assert renewed.created
+    assert renewed.handed_out.generation == (first.renews_at if named_by == "due" else now).strftime("%Y%m%d")
+    # Made at the due day with the shortest lifetime any config accepts, it is still valid 30 days ahead.
+    assert first.renews_at + MIN_RENEWABLE_LIFETIME_DAYS * DAY - now >= 30 * DAY or named_by == "now"
 
 
 CADENCES = {
@@ -218,4 +235,4 @@ def test_only_a_calendar_upgrade_after_a_pause_can_retire_the_superseded_one_ear
     assert ledger is not None
     decision = decide(ledger, at, 51, 21)
     assert [(r.reason, r.in_use) for r in decision.retired] == [("superseded early", True)]
-    assert [h.generation for h in decision.kept] == [at.strftime("%Y%m%d"), newest.suffix]
+    assert [h.generation for h in decision.kept] == [renews.strftime("%Y%m%d"), newest.suffix], "named by its due day"

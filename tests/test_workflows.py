@@ -1,5 +1,5 @@
 """GitHub Actions workflows: valid against GitHub's schema, clean under zizmor, and holding the trust
-boundaries the README describes (which code runs with which identity and which secrets)."""
+boundaries docs/gitops.md describes (which code runs with which identity and which secrets)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ runs and decides, for each registration, what the engine and the real providers 
 
 * a resource that is new is **created**;
 * one whose replace-forcing input differs from its state is **replaced** (create-before-delete),
-  with the rules of ``../shared/PROVIDER-FACTS.md`` (``REPLACED_BY`` below);
+  with the rules of ``../shared/PROVIDER-FACTS.md`` (``REPLACED_BY``, ``tools/replacement.py``);
 * one whose other inputs differ is **updated** in place, keeping its id and outputs;
 * one that is no longer registered is **deleted** at the end of the run;
 * ``ignore_changes`` keeps the state's value of the named inputs, and ``aliases`` carry a
@@ -23,6 +23,14 @@ A ``StackReference`` to the stack itself is answered from the last deploy's outp
 listed in ``secretOutputNames``), as the engine answers it from the stack's checkpoint: the
 renewal ledger (``components/renewal.py``) is read back that way.  ``pulumi stack rename`` keeps
 a stack's outputs, and so does this.
+
+A deploy can **fail half-way** (``fail_at``): the named resource's operation fails, and, as the
+engine stops at the first failure, nothing registered after it is created or changed.  What was
+created before it stays in the state (the engine checkpoints each step), nothing is deleted (the
+engine deletes what the program no longer declares only after a successful run), and the stack's
+outputs stay the previous deploy's (the root stack resource is a "same" step that keeps its old
+outputs until the program registers new ones, which it cannot do once an output it exports has
+failed).
 
 What a provider stores is what it compares with: the offline tenant stores credential dates
 the way Graph does (whole seconds), and pulumi-tls's times in Go's nanosecond text.  A pulumi-tls
@@ -45,40 +53,9 @@ from pulumi.runtime.sync_await import _sync_await
 from tools.offline_entra import DirectoryEntry, OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
 from tools.offline_values import parse_time
+from tools.replacement import CREDENTIAL_TYPES, REPLACED_BY
 
-# Inputs whose change replaces the resource. Sources: terraform-provider-azuread v3 (`ForceNew`
-# in each resource's schema), terraform-provider-tls (`RequiresReplace` on every certificate and
-# key attribute), azure-native (the ARM resource's name, group and location).
-REPLACED_BY: dict[str, frozenset[str]] = {
-    "azuread:index/applicationPassword:ApplicationPassword": frozenset(
-        {"applicationId", "displayName", "startDate", "endDate", "endDateRelative", "rotateWhenChanged"}),
-    "azuread:index/applicationCertificate:ApplicationCertificate": frozenset(
-        {"applicationId", "type", "encoding", "value", "startDate", "endDate", "endDateRelative", "keyId"}),
-    "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential": frozenset(
-        {"applicationId", "displayName"}),
-    "azuread:index/appRoleAssignment:AppRoleAssignment": frozenset(
-        {"appRoleId", "principalObjectId", "resourceObjectId"}),
-    "azuread:index/servicePrincipal:ServicePrincipal": frozenset({"clientId"}),
-    "azuread:index/synchronizationJob:SynchronizationJob": frozenset({"servicePrincipalId", "templateId"}),
-    "azuread:index/applicationFromTemplate:ApplicationFromTemplate": frozenset({"templateId"}),
-    "tls:index/privateKey:PrivateKey": frozenset({"algorithm", "rsaBits", "ecdsaCurve"}),
-    "tls:index/selfSignedCert:SelfSignedCert": frozenset(
-        {"privateKeyPem", "subject", "validityPeriodHours", "allowedUses", "dnsNames", "ipAddresses", "uris",
-         "isCaCertificate", "setSubjectKeyId", "setAuthorityKeyId"}),
-    "azure-native:managedidentity:UserAssignedIdentity": frozenset(
-        {"resourceName", "resourceGroupName", "location"}),
-    # A secret's path; its properties (value, content type, attributes) are a PUT to the same
-    # secret, which Key Vault keeps as a new version.
-    "azure-native:keyvault:Secret": frozenset({"resourceGroupName", "vaultName", "secretName"}),
-    # Resource Manager refuses to change an assignment's principal or role (RoleAssignmentUpdateNotPermitted).
-    "azure-native:authorization:RoleAssignment": frozenset(
-        {"scope", "roleAssignmentName", "principalId", "roleDefinitionId", "principalType"}),
-}
-
-CREDENTIAL_TYPES = frozenset({
-    "azuread:index/applicationPassword:ApplicationPassword",
-    "azuread:index/applicationCertificate:ApplicationCertificate",
-})
+__all__ = ["CREDENTIAL_TYPES", "REPLACED_BY", "Change", "Deploy", "DeploySimulation", "Deployed"]
 
 ChangeKind = Literal["create", "replace", "update", "delete"]
 
@@ -119,6 +96,8 @@ class Deploy:
     changes: list[Change] = field(default_factory=list)
     timeouts: list[str] = field(default_factory=list)
     """What a provider waited for until its timeout, and failed (see :class:`ProvisioningTenant`)."""
+    failed: str = ""
+    """The resource whose operation failed the deploy ("" when it succeeded)."""
 
     def of_kind(self, kind: ChangeKind, types: Iterable[str] | None = None) -> list[Change]:
         wanted = None if types is None else set(types)
@@ -163,11 +142,15 @@ class _SimulatingMonitor(RecordingMonitor):
         """The engine's URN (see the module's docstring) of each registered resource, by the mock's URN."""
         self.aliases: dict[str, frozenset[str]] = {}
         """The URNs each registered resource's aliases resolve to, by its URN: its children inherit them."""
+        self.fail_at = ""
+        """The name of the resource whose operation fails this deploy (``DeploySimulation.up``'s ``fail_at``)."""
 
     def respond(self, request: Any) -> Any:
         if request.type == "pulumi:pulumi:Stack":
             return super().respond(request)
         urn, aliases = self._urns(request)
+        if request.custom and (self.deploy.failed or request.name == self.fail_at):
+            return self._not_applied(request, urn)
         if not request.custom:
             response = super().respond(request)
             self.urns[response.urn] = urn
@@ -213,6 +196,19 @@ class _SimulatingMonitor(RecordingMonitor):
         old.urn = urn
         state[key] = old
         return self._answer(request, old)
+
+    def _not_applied(self, request: Any, urn: str) -> Any:
+        """The failed step, or one after it: the state is left as it is (the program is still answered,
+        so that it runs to its end; its outputs are not kept)."""
+        self.deploy.failed = self.deploy.failed or request.name
+        old = self.simulation.state.get(_key(request.type, request.name))
+        if old is not None:
+            return self._answer(request, old)
+        resource_id, outputs = self.entra.new_resource(pulumi.runtime.MockResourceArgs(
+            typ=request.type, name=request.name, inputs=unwrap_secrets(rpc.deserialize_properties(request.object)),
+            provider=request.provider, resource_id=request.importId, custom=True))
+        return self._answer(request, Deployed(request.type, request.name, resource_id or "", {}, outputs,
+                                              self.deploy.number, self.deploy.now, urn))
 
     def _urns(self, request: Any) -> tuple[str, frozenset[str]]:
         """The registration's URN and the URNs its aliases (its own and its parents') resolve to."""
@@ -285,11 +281,14 @@ class DeploySimulation:
         self.secret_outputs: frozenset[str] = frozenset()
 
     def up(self, config: Mapping[str, Any], now: dt.datetime, stack: str = "dev",
-           program: Callable[[], None] | None = None, refresh: bool = False) -> Deploy:
+           program: Callable[[], None] | None = None, refresh: bool = False, fail_at: str = "") -> Deploy:
         """Run the program (by default this one, at ``now``) against the stack's state, as ``pulumi up`` does.
 
         ``refresh`` first reads what the tenant holds into the state, as ``pulumi up --refresh`` (the
         pipeline's deploys) does, with the providers' Read (:class:`ProvisioningTenant`).
+        ``fail_at`` names a resource whose operation fails: the deploy stops there (see the module's
+        docstring) and is returned with ``failed`` set; the state keeps what it created, the outputs
+        are unchanged.
         """
         mocks = OfflineEntra(self.graph_app_roles, tenant_id=self.tenant_id, directory=self.directory, now=now,
                              **self.tenant.entra_options())
@@ -297,10 +296,17 @@ class DeploySimulation:
             self.tenant.refresh(self.state)
         deploy = Deploy(number=len(self.deploys) + 1, now=now, run=ProgramRun([], [], []))
         monitor = _SimulatingMonitor(mocks, self, deploy)
+        monitor.fail_at = fail_at
         # The stack's StackReference to itself reads the last deploy's outputs (issue 20's ledger).
         mocks.stack_outputs, mocks.secret_output_names = self.outputs, self.secret_outputs
         self.tenant.before_run(mocks, self.state)
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
+        if fail_at and not deploy.failed:
+            raise AssertionError(f"fail_at={fail_at!r}: no such resource was registered")
+        if deploy.failed:
+            self.tenant.apply(deploy, self.state)
+            self.deploys.append(deploy)
+            return deploy
         for key in [k for k in self.state if k not in monitor.seen]:
             gone = self.state.pop(key)
             deploy.changes.append(Change("delete", gone.type, gone.name))

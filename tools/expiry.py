@@ -101,8 +101,8 @@ def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) 
         out.write(f"| {key} | {kind} | {expires_text} | {renews} | {status} |\n")
     if failing:
         out.write(f"\n{failing} client(s) need a new credential within {days} days: for a bring-your-own "
-                  "certificate, add its successor to `pem` (README, 'Credential renewal'); for a credential "
-                  "the program renews, check that the scheduled deploy has run.\n")
+                  "certificate, add its successor to `pem` (docs/credentials-and-renewal.md, 'Credential renewal'); "
+                  "for a credential the program renews, check that the scheduled deploy has run.\n")
     return EXIT_EXPIRING if failing else EXIT_OK
 
 

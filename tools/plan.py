@@ -7,6 +7,10 @@ would manage.  Nothing in it is read from a tenant: principals that already exis
 named as configured, and role ids are Microsoft's published ids (labelled "planned");
 ``pulumi up`` resolves them by value from Graph's service principal in the tenant.
 
+With ``--outputs`` (the last deploy's ``pulumi stack output --json``) the plan is of the next deploy of
+that stack; with ``--history`` (``pulumi stack history --json``) it also says when the stack was last
+deployed, as the expiry check does (``tools/deploy_history.py``).
+
 The stack file is read the way the Pulumi CLI reads it (``read_stack_file``), so the plan
 accepts and refuses what ``pulumi up`` would; every value in the Markdown is escaped.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 import sys
 import traceback
@@ -28,6 +33,7 @@ from components.settings.model import Settings
 from components.settings.parse import parse_settings
 from components.settings.problems import Problem, SettingsError
 from components.stack_history import known_clients
+from tools.deploy_history import MAX_DEPLOY_AGE_DAYS, HistoryError, Update, deploy_age, describe, read_updates
 from tools.offline_entra import OfflineEntra, published_graph_roles
 from tools.offline_run import ProgramRun, run_offline
 from tools.plan_markdown import render
@@ -62,18 +68,46 @@ def settings_or_problems(stack: str, stack_file: StackFile, now: dt.datetime) ->
     return SettingsError(stack, typed) if typed else settings
 
 
-def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_path: Path | None = None) -> int:
+HISTORY_HELP = ("the stack's update history, as `pulumi stack history --stack <stack> --json` writes it: the plan "
+                "then says when the stack was last deployed, and warns (STALE) when deploys have stopped")
+
+
+def read_history_file(path: Path) -> list[Update]:
+    """The updates of a ``pulumi stack history --json`` file, newest first; kind and result kept to plain words
+    (they are printed as they are)."""
+    try:
+        updates = read_updates(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, HistoryError) as error:
+        raise OutputsFileError(f"cannot read the stack's history {shown_path(path)}: {error}") from None
+    return [Update(re.sub(r"[^a-z-]", "", u.kind.lower())[:20] or "?", re.sub(r"[^a-z-]", "", u.result.lower())[:20]
+                   or "?", u.started) for u in updates]
+
+
+def render_last_deployed(updates: Sequence[Update], now: dt.datetime, out: TextIO) -> None:
+    """The expiry check's "Last deployed" lines (``tools/deploy_history.py``), as a section of the plan."""
+    lines = describe(deploy_age(updates), now, MAX_DEPLOY_AGE_DAYS).splitlines()
+    out.write("\n## Last deployed\n\n" + "".join(
+        f"- **{line.split(': ', 1)[0]}**: {line.split(': ', 1)[1]}\n" if line.startswith("STALE: ") else f"- {line}\n"
+        for line in lines))
+
+
+def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_path: Path | None = None,
+         history_path: Path | None = None) -> int:
     """Print the access plan of one stack file; return the exit status (see ``EXIT_CODES``).
 
     ``outputs_path``: the last deploy's outputs (``pulumi stack output --json``), so the plan is of
-    the next deploy of that stack (renewal decides from them); without it, of a new stack."""
+    the next deploy of that stack (renewal decides from them); without it, of a new stack.
+    ``history_path``: the stack's ``pulumi stack history --json``, for when it was last deployed."""
     history: dict[str, Any] | None = None
-    if outputs_path is not None:
-        try:
+    updates: list[Update] | None = None
+    try:
+        if outputs_path is not None:
             history = read_outputs_file(outputs_path)
-        except OutputsFileError as error:
-            err.write(f"error: {error}\n")
-            return EXIT_UNREADABLE
+        if history_path is not None:
+            updates = read_history_file(history_path)
+    except OutputsFileError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_UNREADABLE
     if not stack_file_path.exists():
         err.write(f"error: {shown_path(stack_file_path)} does not exist\n")
         return EXIT_UNREADABLE
@@ -93,6 +127,8 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
         err.write(f"{error}\n")
         return EXIT_INVALID
     render(stack, stack_file_path, settings, run, out, known_clients(history) if history is not None else None, now)
+    if updates is not None:
+        render_last_deployed(updates, now, out)
     return EXIT_OK
 
 
@@ -121,13 +157,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
     parser.add_argument("--outputs", type=Path, help=OUTPUTS_HELP)
+    parser.add_argument("--history", type=Path, help=HISTORY_HELP)
     parser.add_argument("--debug", action="store_true", help="print a traceback on an unexpected error")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return EXIT_OK if exit_.code == 0 else EXIT_UNREADABLE
     try:
-        return plan(args.stack, args.config_file or ROOT / f"Pulumi.{args.stack}.yaml", out, err, args.outputs)
+        return plan(args.stack, args.config_file or ROOT / f"Pulumi.{args.stack}.yaml", out, err, args.outputs,
+                    args.history)
     except Exception as error:  # a bug in make plan: a clean line, the traceback only when asked for
         if args.debug:
             traceback.print_exc(file=err)

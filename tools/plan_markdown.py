@@ -174,11 +174,13 @@ def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) 
     pending = []
     if owner_keys:
         pending.append(("owners of the service principal", ", ".join(owner_keys),
-                        "**pending, manual**: azuread has no resource for it (README, 'Least privilege')"))
+                        "**pending, manual**: azuread has no resource for it "
+                        "(docs/provisioning-app.md, 'Least privilege: the OwnedBy permission')"))
     if create.target == "activeDirectory":
         pending += [
             ("provisioning agent", "install the agent on a domain-joined server and assign it to the app",
-             "**pending, manual**: needs delegated permissions (README, 'Creating the provisioning app')"),
+             "**pending, manual**: needs delegated permissions "
+             "(docs/provisioning-app.md, 'Not managed here, on purpose')"),
             ("domain and OU", "select the domain and default OU on the app's *Provisioning* page",
              "**pending, manual**"),
         ]

@@ -22,7 +22,7 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-# What, the bound, and why that number (the README's table repeats it).
+# What, the bound, and why that number (docs/gitops.md's table repeats it).
 MAX_FILE_BYTES = 256 * 1024
 """25 clients with two PEM certificates each are under 150 KB; the pure-Python YAML parser reads
 256 KiB in under a second."""

@@ -6,7 +6,7 @@ decrypts secret values: a ``secure:`` config value, or a client whose credential
 material in the stack's outputs (a client secret, a generated certificate).  Anything this reader
 cannot tell counts as secret.  Such stacks are previewed in the ``preview-secrets`` environment,
 which has required reviewers.  This is routing only: what a job can decrypt is decided by what
-its environment holds (README, GitOps).
+its environment holds (docs/gitops.md, 'Trust boundaries').
 """
 
 from __future__ import annotations

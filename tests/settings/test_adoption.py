@@ -7,18 +7,14 @@ from typing import Any
 import pytest
 
 from components.settings.model import Adoption, ManagedIdentityClientSettings
-from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
-from tests.conftest import NOW, existing_identity, secret_client
+from tests.conftest import existing_identity, secret_client
+from tests.settings.helpers import parse
 
 APP = "0b7e8d3a-1c2f-4a5b-9c8d-7e6f5a4b3c2d"
 SP = "5f4e3d2c-1b0a-4998-8776-655443322110"
 UPLOAD = "a1b2c3d4-0000-4000-8000-000000000001"
 AUDIT = "a1b2c3d4-0000-4000-8000-000000000002"
-
-
-def parse(raw: dict[str, Any]) -> Any:
-    return parse_settings(raw, "dev", NOW)
 
 
 def adopting(client: dict[str, Any], adopt: Any) -> dict[str, Any]:
@@ -105,19 +101,3 @@ def test_every_adopt_problem_is_reported_at_once() -> None:
     paths = [p.path for p in caught.value.problems]
     assert paths == ["clients.a.adopt.application", "clients.a.adopt.servicePrincipal",
                      "clients.b.adopt.application", "clients.b.adopt.grants.X"]
-
-
-# -- removing a client from a protected stack: its own protect ------------------------------------
-
-def test_client_protect_overrides_the_stack() -> None:
-    settings = parse_settings({"clients": {"old": {**secret_client(), "protect": False}, "kept": secret_client()}},
-                              "prod", NOW)
-    assert settings.protect is True
-    assert settings.clients["old"].protect is False
-    assert settings.clients["kept"].protect is None
-
-
-def test_client_protect_must_be_a_boolean() -> None:
-    with pytest.raises(SettingsError) as caught:
-        parse({"clients": {"old": {**existing_identity(displayName="x"), "protect": "no"}}})
-    assert [p.path for p in caught.value.problems] == ["clients.old.protect"]

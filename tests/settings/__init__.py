@@ -1,0 +1,1 @@
+"""Tests of components/settings/, one file per module: config validated without the Pulumi engine."""
