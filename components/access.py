@@ -35,6 +35,7 @@ from components.microsoft import (
     provisioning_logs_url,
     token_endpoint,
 )
+from components.nested_output import nested_output
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings.model import (
@@ -123,7 +124,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         self.tenant_id = pulumi.Output.from_input(tenant.tenant_id)
         self.token_endpoint = pulumi.Output.from_input(token_endpoint(tenant.tenant_id))
         self.graph_scope = pulumi.Output.from_input(GRAPH_SCOPE)
-        self.clients = cast(pulumi.Output[dict[str, ClientOutput]], pulumi.Output.from_input(
+        self.clients = cast(pulumi.Output[dict[str, ClientOutput]], nested_output(
             {key: _client_output(settings, key, client) for key, client in clients.items()}))
         self.client_credentials = cast(pulumi.Output[dict[str, ClientCredentialOutput]], pulumi.Output.secret({
             key: client.secret_material

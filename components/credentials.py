@@ -160,11 +160,13 @@ def _secrets(name: str, decision: Decision, application: azuread.Application,
             opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_PASSWORD_INPUTS),
         )
     handed_out = passwords[decision.handed_out.generation]
+    # Secret before it is wrapped: marking the dict secret instead would walk it into outputs again.
+    secret_value: pulumi.Output[str] = pulumi.Output.secret(handed_out.value)
     return AttachedCredential(
         "secret",
         expires_at=handed_out.end_date,
         renews_at=text(decision.renews_at),
-        secret_material=pulumi.Output.secret(handed_out.value.apply(lambda v: {"clientSecret": v})),
+        secret_material=secret_value.apply(lambda v: {"clientSecret": v}),
         key_ids=[p.key_id for p in passwords.values()],
         renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()},
                               {g: p.end_date for g, p in passwords.items()}),
