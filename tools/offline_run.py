@@ -215,7 +215,10 @@ def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "de
             program()
             stack_outputs: dict[str, Any] = runtime_settings.get_root_resource().outputs  # type: ignore[union-attr]
             names = list(stack_outputs)
-            values = [pulumi.Output.from_input(stack_outputs[n]) for n in names]
+            # An exported Output is read as it is: Output.from_input would rebuild its value as an
+            # Output per key and leaf, work the engine never does (its serialization walks the value once).
+            values = [v if isinstance(v, pulumi.Output) else pulumi.Output.from_input(v)
+                      for v in (stack_outputs[n] for n in names)]
             secrets = [v.is_secret() for v in values]
 
             async def _resolve() -> None:
