@@ -108,7 +108,7 @@ def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
          now: dt.datetime | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack>", description=__doc__,
+    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack> ARGS=...", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--outputs", type=Path, help="a file of `pulumi stack output --json` instead of the CLI")

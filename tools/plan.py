@@ -152,7 +152,7 @@ def verdict(stack: str, stack_file_path: Path, now: dt.datetime | None = None) -
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="make plan STACK=<stack>", description=__doc__, epilog=EXIT_CODES,
+    parser = argparse.ArgumentParser(prog="make plan STACK=<stack> ARGS=...", description=__doc__, epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")

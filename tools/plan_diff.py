@@ -225,7 +225,7 @@ EXIT_STATUS = """exit status:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="make plan-diff BASE=<file> PR=<file>", description=__doc__,
+    parser = argparse.ArgumentParser(prog="make plan-diff PR=<file> [BASE=<file>] ARGS=...", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_STATUS)
     parser.add_argument("--base", type=Path, help="the base branch's stack file (absent: a new stack)")
     parser.add_argument("--pr", type=Path, required=True, help="the pull request's stack file (absent: deleted)")
