@@ -62,6 +62,12 @@ def test_an_encrypted_value_is_never_shown_nor_measured() -> None:
      "clients.a.kind", "(did you mean `servicePrincipal`? names are case-sensitive)"),
     ({"clients": {"a": {"kind": SP, "credentials": {"type": "secret"}}}},
      "clients.a.credentials", "unknown key (did you mean `credential`?); allowed keys here: "),
+    ({"clients": {"a": {"kind": SP, "credential": {"type": "secrets"}}}},
+     "clients.a.credential.type", "not a known type (did you mean `secret`?); secret, certificate or federated"),
+    ({"clients": {"a": {**secret_client(), "keyVault": {
+        "vaultId": "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/rg/providers/"
+                   "Microsoft.KeyVault/vaults/hr-vault", "readers": ["bob@contoso.com"]}}}},
+     "clients.a.keyVault.readers[0]", "`az ad user show --id <name> --query id -o tsv`"),
     ({"clients": {"a": {**secret_client(), "protect": "yes"}}}, "clients.a.protect",
      "this client); YAML 1.2, which Pulumi reads, takes yes, no, on and off as strings, not booleans"),
 ])
