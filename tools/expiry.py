@@ -83,7 +83,12 @@ def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) 
         expires_text = client.get("credentialExpiresAt")
         renews = str(client.get("credentialRenewsAt") or "-")
         if not expires_text:
-            out.write(f"| {key} | {kind} | - | - | no expiry |\n")
+            if kind in ("secret", "certificate"):  # these always end: outputs without the date are not trusted
+                unknown = "END DATE UNKNOWN: no credentialExpiresAt in the outputs"
+                out.write(f"| {key} | {kind} | - | {renews} | {unknown} |\n")
+                failing += 1
+            else:
+                out.write(f"| {key} | {kind} | - | - | no expiry |\n")
             continue
         try:
             expires = dt.datetime.fromisoformat(str(expires_text).replace("Z", "+00:00"))
