@@ -473,3 +473,23 @@ def test_a_name_with_line_breaks_cannot_forge_lines_of_the_report(files: tuple[P
     assert "\nClean:" not in text
     assert "\r" not in text
     assert "helper\\n\\nClean: everything" in text
+
+
+def test_without_the_pulumi_cli_it_says_which_file_to_give(files: tuple[Path, Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outputs are what is missing, not the stack file: one line naming --outputs FILE."""
+    monkeypatch.setenv("PATH", str(files[0].parent))
+    err = io.StringIO()
+    code = audit.main(["--stack", "dev", "--config-file", str(files[1])], out=io.StringIO(), err=err)
+    assert code == audit.EXIT_USAGE
+    assert err.getvalue() == ("error: cannot read the stack's outputs: the Pulumi CLI is not on PATH; give them with "
+                              "--outputs FILE (`pulumi stack output --stack <stack> --json`, no secrets needed)\n")
+
+
+def test_an_unreadable_stack_file_is_named_alone(files: tuple[Path, Path]) -> None:
+    stack_file = files[1]
+    stack_file.write_text("config: [\n")
+    code, _, err = run(files, clean_tenant())
+    assert code == audit.EXIT_USAGE
+    assert err.startswith(f"error: cannot read {stack_file.name}: ")
+    assert "outputs" not in err

@@ -49,6 +49,16 @@ def test_expired_and_soon_expiring_credentials_fail(tmp_path: Path) -> None:
     assert run_check(tmp_path, {"clients": {"soon": clients["soon"]}}, "--days", "7")[0] == 0
 
 
+def test_a_secret_or_certificate_without_an_end_date_is_not_passed_as_never_expiring(tmp_path: Path) -> None:
+    clients = {"hr": {"credentialType": "secret"}, "gen": {"credentialType": "certificate"},
+               "fed": {"credentialType": "federated"}}
+    code, text, _ = run_check(tmp_path, {"clients": clients})
+    assert code == 1
+    assert "| hr | secret | - | - | END DATE UNKNOWN: no credentialExpiresAt in the outputs |" in text
+    assert "| gen | certificate | - | - | END DATE UNKNOWN" in text
+    assert "| fed | federated | - | - | no expiry |" in text
+
+
 def test_unreadable_outputs_are_a_usage_error(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert expiry.main(["--stack", "prod", "--outputs", str(tmp_path / "missing.json")], out, err) == 2

@@ -360,6 +360,20 @@ def test_dry_run_prints_the_request_and_sends_nothing(outputs: dict[str, Any]) -
     assert_nothing_secret(text, outputs)
 
 
+def test_a_dry_run_says_what_the_outputs_lack(outputs: dict[str, Any], tmp_path: Path) -> None:
+    """The shipped dev stack has no provisioningApp: its outputs have no bulkUploadUrl, and a typo'd client is named."""
+    without_app = tmp_path / "dev.json"
+    without_app.write_text(json.dumps({k: v for k, v in outputs.items() if k not in ("bulkUploadUrl", "_path")}))
+    fake = FakeAzure(outputs["tenantId"])
+    code, text, _ = run_client(fake, "--outputs", str(without_app), "--client", "workday", "--dry-run")
+    assert code == 2
+    assert f"{without_app} has no bulkUploadUrl: the stack has no provisioningApp" in text
+    assert "--bulk-upload-url" in text
+    code, text, _ = run_client(fake, "--outputs", str(without_app), "--client", "workdy", "--dry-run")
+    assert code == 2
+    assert f"{without_app} has no client 'workdy'; give --client, one of: workday, gen-cert, logic-app" in text
+
+
 def test_certificate_from_key_vault(outputs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT"):
         monkeypatch.delenv(variable, raising=False)

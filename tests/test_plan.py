@@ -142,6 +142,14 @@ def test_missing_stack_file(tmp_path: Path) -> None:
     assert "does not exist" in err
 
 
+def test_a_missing_stack_file_names_the_stacks_beside_it(tmp_path: Path) -> None:
+    for stack in ("prod", "dev"):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config: {}\n")
+    code, _, err = run_plan("deb", tmp_path / "Pulumi.deb.yaml")
+    assert code == 2
+    assert err.endswith("Pulumi.deb.yaml does not exist; the stacks beside it: dev, prod\n")
+
+
 def test_plan_with_a_provisioning_app_and_lookups(tmp_path: Path) -> None:
     stack_file = write_stack_file(tmp_path, "test", {
         "provisioningApp": {

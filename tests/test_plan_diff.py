@@ -67,6 +67,20 @@ def test_states_the_code_commit_and_that_pr_code_did_not_run(tmp_path: Path) -> 
     assert "No change to who can do what." in text
 
 
+def test_without_a_data_label_the_file_read_is_named(tmp_path: Path) -> None:
+    pr = stack_file(tmp_path / "pr", BASE)
+    code, text = diff(pr, pr)
+    assert code == 0
+    assert f"`Pulumi.dev.yaml` ({pr}) read as data" in text
+
+
+def test_help_gives_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        plan_diff.main(["--help"])
+    assert done.value.code == 0
+    assert "exit status:\n  0  the diff was printed" in capsys.readouterr().out
+
+
 def test_default_code_commit_is_this_checkouts_head(tmp_path: Path) -> None:
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],  # noqa: S607
                           capture_output=True, text=True, check=True).stdout.strip()

@@ -291,9 +291,15 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     stack_file: Path = args.config_file or ROOT / f"Pulumi.{args.stack}.yaml"
     try:
         record = ownership.stack_record(read_outputs(args.stack, args.outputs))
+    except (OSError, ValueError, StackOutputError, ownership.OutputsError) as error:
+        hint = ("; give them with --outputs FILE (`pulumi stack output --stack <stack> --json`, no secrets needed)"
+                if args.outputs is None else "")
+        err.write(f"error: cannot read the stack's outputs: {error}{hint}\n")
+        return EXIT_USAGE
+    try:
         created_app = provisioning_app_created(stack_file)
-    except (OSError, ValueError, yaml.YAMLError, StackOutputError, ownership.OutputsError) as error:
-        err.write(f"error: cannot read the stack's outputs or {stack_file.name}: {error}\n")
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        err.write(f"error: cannot read {stack_file.name}: {error}\n")
         return EXIT_USAGE
     if not record.clients and not record.provisioning_app_principal_id:
         err.write(f"nothing checked: the outputs of stack {args.stack!r} list no clients and no provisioning app "

@@ -83,7 +83,12 @@ def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) 
         expires_text = client.get("credentialExpiresAt")
         renews = str(client.get("credentialRenewsAt") or "-")
         if not expires_text:
-            out.write(f"| {key} | {kind} | - | - | no expiry |\n")
+            if kind in ("secret", "certificate"):  # these always end: outputs without the date are not trusted
+                unknown = "END DATE UNKNOWN: no credentialExpiresAt in the outputs"
+                out.write(f"| {key} | {kind} | - | {renews} | {unknown} |\n")
+                failing += 1
+            else:
+                out.write(f"| {key} | {kind} | - | - | no expiry |\n")
             continue
         try:
             expires = dt.datetime.fromisoformat(str(expires_text).replace("Z", "+00:00"))
@@ -108,7 +113,7 @@ def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
          now: dt.datetime | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack>", description=__doc__,
+    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack> ARGS=...", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--outputs", type=Path, help="a file of `pulumi stack output --json` instead of the CLI")

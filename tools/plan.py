@@ -109,7 +109,10 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
         err.write(f"error: {error}\n")
         return EXIT_UNREADABLE
     if not stack_file_path.exists():
-        err.write(f"error: {shown_path(stack_file_path)} does not exist\n")
+        found = sorted(p.name[len("Pulumi."):-len(".yaml")]
+                       for p in stack_file_path.parent.glob("Pulumi.*.yaml"))
+        here = f"; the stacks beside it: {', '.join(found)}" if found else ""
+        err.write(f"error: {shown_path(stack_file_path)} does not exist{here}\n")
         return EXIT_UNREADABLE
     try:
         stack_file = read_stack_file(stack_file_path)
@@ -152,7 +155,7 @@ def verdict(stack: str, stack_file_path: Path, now: dt.datetime | None = None) -
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="make plan STACK=<stack>", description=__doc__, epilog=EXIT_CODES,
+    parser = argparse.ArgumentParser(prog="make plan STACK=<stack> ARGS=...", description=__doc__, epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")

@@ -217,14 +217,21 @@ def code_commit_of(root: Path) -> str:
     return result.stdout.strip()
 
 
+EXIT_STATUS = """exit status:
+  0  the diff was printed
+  1  the pull request's stack file is refused by validation (the diff says why)
+  2  usage: the stack cannot be told from the file name (pass --stack), or --outputs is unreadable
+"""
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="make plan-diff BASE=<file> PR=<file>", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="make plan-diff PR=<file> [BASE=<file>] ARGS=...", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_STATUS)
     parser.add_argument("--base", type=Path, help="the base branch's stack file (absent: a new stack)")
     parser.add_argument("--pr", type=Path, required=True, help="the pull request's stack file (absent: deleted)")
     parser.add_argument("--stack", help="default: <stack> of the file name Pulumi.<stack>.yaml")
     parser.add_argument("--code-commit", help="default: this checkout's HEAD")
-    parser.add_argument("--data-label", default="pull request", help="where the pull request's file came from")
+    parser.add_argument("--data-label", help="where the pull request's file came from (default: the --pr path)")
     parser.add_argument("--outputs", type=Path, help=OUTPUTS_HELP)
     args = parser.parse_args(argv)
     named = re.fullmatch(r"Pulumi\.(.+)\.yaml", args.pr.name)
@@ -240,7 +247,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextI
         return 2
     base = access_of(stack, args.base, now, history)
     head = access_of(stack, args.pr, now, history)
-    render(stack, base, head, args.code_commit or code_commit_of(ROOT), args.data_label, out,
+    render(stack, base, head, args.code_commit or code_commit_of(ROOT), args.data_label or str(args.pr), out,
            known_clients(history) if history is not None else None, now)
     return 1 if head.error is not None else 0
 

@@ -79,8 +79,9 @@ def parse_permissions(check: Checker, obj: Mapping[str, Any], key: str, path: st
     ok = True
     for index, item in enumerate(value):
         if not isinstance(item, str) or item not in ALLOWED_PERMISSIONS:
+            near = check.near_miss(path, item, ALLOWED_PERMISSIONS)
             check.add(f"{path}[{index}]", item,
-                      f"not allowed (least privilege); allowed: {', '.join(ALLOWED_PERMISSIONS)}")
+                      f"not allowed (least privilege){near}; allowed: {', '.join(ALLOWED_PERMISSIONS)}")
             ok = False
         elif item in seen:
             check.add(f"{path}[{index}]", item, "listed twice; each permission once")
@@ -108,7 +109,8 @@ def parse_client(check: Checker, stack: str, key: str, value: Any,
         return None
     kind = obj.get("kind", MISSING)
     if kind not in ("servicePrincipal", "managedIdentity"):
-        known = "required" if kind is MISSING else "not a known kind"
+        known = ("required" if kind is MISSING
+                 else f"not a known kind{check.near_miss(path, kind, ('servicePrincipal', 'managedIdentity'))}")
         check.add(f"{path}.kind", kind, f"{known}; servicePrincipal or managedIdentity")
         return None
     permissions = parse_permissions(check, obj, "graphPermissions", f"{path}.graphPermissions",

@@ -58,7 +58,9 @@ def parse_credential(check: Checker, value: Any, path: str) -> Credential | None
         return _certificate(check, obj, path)
     if ctype == "federated":
         return _federated(check, obj, path)
-    check.add(f"{path}.type", ctype, "required; secret, certificate or federated")
+    known = ("required" if ctype is MISSING
+             else f"not a known type{check.near_miss(path, ctype, ('secret', 'certificate', 'federated'))}")
+    check.add(f"{path}.type", ctype, f"{known}; secret, certificate or federated")
     return None
 
 

@@ -93,7 +93,9 @@ def _readers(check: Checker, value: Any, path: str) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     for index, reader in enumerate(value):
         if not isinstance(reader, str) or not GUID_RE.match(reader):
-            check.add(f"{path}[{index}]", reader, READER_RULE)
+            by_name = ("; for a user by sign-in name: `az ad user show --id <name> --query id -o tsv`"
+                       if isinstance(reader, str) and "@" in reader else "")
+            check.add(f"{path}[{index}]", reader, f"{READER_RULE}{by_name}")
         elif reader.lower() in seen:
             check.add(f"{path}[{index}]", reader, f"the same principal as readers[{seen[reader.lower()]}]; "
                       "list each reader once")

@@ -8,9 +8,10 @@ registered.  No value under a ``--secret`` key, and no key material, is ever sho
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +85,8 @@ class SettingsError(pulumi.RunError):
 def quoted_hint(value: Any, expected: type[bool] | type[int]) -> str:
     """``"; drop the quotes ..."`` when a string holds the boolean or integer expected, else ``""``.
 
-    ``lifetimeDays: "90"`` or ``protect: "true"`` inside an object reaches the program as a string.
+    ``lifetimeDays: "90"`` or ``protect: "true"`` inside an object reaches the program as a string,
+    and so does ``protect: yes``: YAML 1.2, which Pulumi reads, has no yes/no booleans.
     The hint never repeats the value: it may sit under a ``--secret`` key.
     """
     if not isinstance(value, str):
@@ -92,9 +94,25 @@ def quoted_hint(value: Any, expected: type[bool] | type[int]) -> str:
     text = value.strip()
     if expected is bool and text.casefold() in ("true", "false"):
         return "; drop the quotes: a quoted true or false is a string to YAML, not a boolean"
+    if expected is bool and text.casefold() in ("yes", "no", "on", "off", "y", "n"):
+        return "; YAML 1.2, which Pulumi reads, takes yes, no, on and off as strings, not booleans"
     if expected is int and re.fullmatch(r"[+-]?\d+", text):
         return "; drop the quotes: a quoted number is a string to YAML, not an integer"
     return ""
+
+
+def did_you_mean(given: str, choices: Iterable[str]) -> str:
+    """`` (did you mean `X`?)`` when ``given`` is a near miss of exactly one choice, else ``""``.
+
+    A choice differing only in case is named as such (Graph's permission names and the config's
+    keys are case-sensitive); otherwise the closest choice by spelling, if it is close.
+    """
+    choices = list(choices)
+    folded = [choice for choice in choices if choice.casefold() == given.casefold()]
+    if len(folded) == 1 and folded[0] != given:
+        return f" (did you mean `{folded[0]}`? names are case-sensitive)"
+    close = difflib.get_close_matches(given, choices, n=1, cutoff=0.8)
+    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 class _Missing:
@@ -124,6 +142,13 @@ class Checker:
             shown = _show(value, path.rsplit(".", 1)[-1])
         self.problems.append(Problem(path, shown, allowed))
 
+    def near_miss(self, path: str, value: Any, choices: Iterable[str]) -> str:
+        """:func:`did_you_mean` for a value, but never under a ``--secret`` key (it would hint at the value)."""
+        top = re.split(r"[.\[]", path, maxsplit=1)[0]
+        if not isinstance(value, str) or top in self.secret_keys:
+            return ""
+        return did_you_mean(value, choices)
+
     def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             self.add(path, value, "expected an object (a map of keys to values)")
@@ -134,7 +159,8 @@ class Checker:
         for key in obj:
             if key not in allowed:
                 hint = why or f"allowed keys here: {', '.join(allowed)}"
-                self.add(f"{path}.{key}" if path else str(key), obj[key], f"unknown key; {hint}")
+                near = did_you_mean(key, allowed) if isinstance(key, str) else ""
+                self.add(f"{path}.{key}" if path else str(key), obj[key], f"unknown key{near}; {hint}")
 
     def string(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = True,
                max_len: int = 256, pattern: re.Pattern[str] | None = None,

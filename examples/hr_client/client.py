@@ -102,7 +102,8 @@ def _stack_values(args: argparse.Namespace) -> dict[str, Any]:
     if args.client is None and len(clients) == 1:
         args.client = next(iter(clients))
     if args.client not in clients:
-        raise SignInError(f"give --client, one of: {', '.join(clients) or '(none)'}")
+        unknown = "" if args.client is None else f"{args.outputs} has no client {args.client!r}; "
+        raise SignInError(f"{unknown}give --client, one of: {', '.join(clients) or '(none)'}")
     client = clients[args.client]
     args.tenant_id = args.tenant_id or outputs.get("tenantId")
     args.client_id = args.client_id or client.get("clientId")
@@ -218,8 +219,9 @@ def main(argv: Sequence[str] | None = None, *, transport: Transport | None = Non
         stack = _stack_values(args)
         request = load_bulk_request(args.request)
         if not args.bulk_upload_url:
-            raise SignInError("no bulkUploadUrl: give --outputs from a stack with a provisioningApp, or "
-                              "--bulk-upload-url")
+            where = (f"{args.outputs} has no bulkUploadUrl: the stack has no provisioningApp (add one: "
+                     "docs/provisioning-app.md)" if args.outputs else "no bulkUploadUrl")
+            raise SignInError(f"{where}; give --outputs from a stack with a provisioningApp, or --bulk-upload-url")
         body = render_bulk_request(request)
         if args.dry_run:
             out.write(f"POST {args.bulk_upload_url}\nContent-Type: {CONTENT_TYPE}\n"

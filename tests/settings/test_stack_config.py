@@ -99,4 +99,5 @@ def test_protect_given_as_the_cli_string_is_accepted(run_program: RunProgram) ->
     assert all(r.protect for r in run.registrations if r.type == "azuread:index/application:Application")
     with pytest.raises(SettingsError) as caught:
         run_program({}, "dev", cli_config={**base, "inbound-provisioning-access:protect": "yes"})
-    assert str(caught.value.problems[0]) == 'protect: got "yes"; true or false'
+    assert str(caught.value.problems[0]) == ('protect: got "yes"; true or false; YAML 1.2, which Pulumi reads, '
+                                             'takes yes, no, on and off as strings, not booleans')
