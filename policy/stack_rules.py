@@ -78,6 +78,11 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
     app = check.read(apps[0]) if apps else None
     sp = check.read(sps[0]) if sps else None
     app_object_id = app.get("objectId") if app else None
+    if sps and not apps:
+        # Nothing else says whose app the service principal is: one of another tenant's multi-tenant
+        # apps would receive the client's Graph roles.
+        check.refuse(sps[0], "is a client's service principal with no app registration beside it: a client's "
+                             "service principal is of its own app, which the program creates with it")
     if sp is not None and app is not None:
         client_id, app_client_id = sp.get("clientId"), app.get("clientId")
         if client_id is not None and app_client_id is not None and not _eq(client_id, app_client_id):
@@ -92,8 +97,13 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
                 check.refuse(credential, f"is a credential of application {application_id}, not of its client's "
                                          f"app ({app_object_id})")
             check.done(on)
-    principal = sp.get("objectId") if sp else None
-    _check_grants_go_to(check, resources, client, principal)
+    if sp is None:
+        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+            holder = check.read(grant)
+            check.refuse(grant, f"grants to principal {holder.get('principalObjectId')}, but its client has no "
+                                "service principal of its own to hold the grant")
+            check.done(holder)
+    _check_grants_go_to(check, resources, client, sp.get("objectId") if sp else None)
     for reading in (app, sp):
         if reading is not None:
             check.done(reading)

@@ -176,3 +176,25 @@ def test_unknown_fields_of_one_resource_leave_its_other_fields_mandatory() -> No
         ACCESS_FIELDS.validate(args(t.APPLICATION, props), collector(found))
     assert len(found) == 1
     assert "inline `password`" in found[0]
+
+
+def _without(resources: list[PolicyResource], typ: str, client: str) -> list[PolicyResource]:
+    return [r for r in resources if not (r.resource_type == typ and r.parent is not None and r.parent.name == client)]
+
+
+def test_a_service_principal_of_a_foreign_app_with_no_app_registration_beside_it_is_refused(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # Without its client's app, nothing said whose app the service principal was: one of another
+    # tenant's multi-tenant apps would have received the client's Graph roles.
+    [sp] = [r for r in stack if r.resource_type == t.SERVICE_PRINCIPAL and r.parent is not None
+            and r.parent.name == "secret"]
+    with_props(sp, clientId="11111111-2222-3333-4444-555555555555")
+    found = stack_violations(_without(stack, t.APPLICATION, "secret"), entra.graph_object_id)
+    assert any("no app registration" in message for message in found), found
+
+
+def test_a_grant_in_a_client_with_no_service_principal_is_refused(stack: list[PolicyResource],
+                                                                  entra: OfflineEntra) -> None:
+    with_props(named(stack, "secret-grant-ProvisioningLog.Read.All"), principalObjectId="someone-else")
+    found = stack_violations(_without(stack, t.SERVICE_PRINCIPAL, "secret"), entra.graph_object_id)
+    assert any("someone-else" in message for message in found), found
