@@ -139,8 +139,10 @@ def _end_date_problem(props: Mapping[str, Any], now: dt.datetime, limit: dt.time
             return f"endDateRelative {relative!r} does not parse"
         if limit is not None and span > limit:
             return f"endDateRelative {relative} is more than {MAX_CREDENTIAL_DAYS} days"
-        return None
-    if "endDate" not in props:
+        if not _known_str(props.get("endDate")):
+            return None
+        # Both set: the provider refuses the pair today; judge the end date too, whatever it does.
+    elif "endDate" not in props:
         return "no end date: every credential must expire (the program always sets endDate)"
     end = _known_str(props.get("endDate"))
     if end is None:
