@@ -29,7 +29,7 @@ from pulumi_policy.proxy import UnknownValueError
 from components.microsoft import ALLOWED_PERMISSIONS, UPLOAD_OWNED_BY
 from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
-from policy.props import Reading
+from policy.props import Reading, Unknown
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # An adopted (imported) app registration or service principal has, during the preview of its
@@ -103,22 +103,37 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
             check.refuse(grant, f"grants to principal {holder.get('principalObjectId')}, but its client has no "
                                 "service principal of its own to hold the grant")
             check.done(holder)
-    _check_grants_go_to(check, resources, client, sp.get("objectId") if sp else None)
+    _check_grants_go_to(check, resources, client, sps[0] if sps else None, "objectId")
     for reading in (app, sp):
         if reading is not None:
             check.done(reading)
 
 
 def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
-                        principal: object) -> None:
-    if principal is None:
+                        holder: PolicyResource | None, key: str) -> None:
+    """Every grant of ``client`` goes to ``holder``'s principal (its output ``key``).
+
+    During preview a new client's principal is unknown: a grant to a principal known already cannot be
+    its, and a grant to one computed from another resource must be computed from ``holder``."""
+    if holder is None:
         return
+    reading = check.read(holder)
+    principal = reading.get(key)
+    new_principal = isinstance(reading.data.get(key), Unknown)
+    check.done(reading)
     for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
-        reading = check.read(grant)
-        holder = reading.get("principalObjectId")
-        if holder is not None and not _eq(holder, principal):
-            check.refuse(grant, f"grants to principal {holder}, not to its client's own principal ({principal})")
-        check.done(reading)
+        on = check.read(grant)
+        to = on.get("principalObjectId")
+        if to is not None and (new_principal or (principal is not None and not _eq(to, principal))):
+            check.refuse(grant, f"grants to principal {to}, not to its client's own principal "
+                                f"({principal if principal is not None else 'of ' + holder.name + ', created now'})")
+        elif isinstance(on.data.get("principalObjectId"), Unknown):
+            sources = (grant.property_dependencies or {}).get("principalObjectId") or []
+            foreign = sorted(d.name for d in sources if d.urn != holder.urn)
+            if foreign:
+                check.refuse(grant, f"grants to a principal computed from {', '.join(foreign)}, not from its "
+                                    f"client's own principal ({holder.name})")
+        check.done(on)
 
 
 def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
@@ -126,9 +141,7 @@ def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyReso
     if len(identities) > 1:
         check.refuse(client, "a managed identity client has at most one user-assigned identity")
     if identities:
-        reading = check.read(identities[0])
-        _check_grants_go_to(check, resources, client, reading.get("principalId"))
-        check.done(reading)
+        _check_grants_go_to(check, resources, client, identities[0], "principalId")
     # An existing identity's principal is looked up from config at deploy time: nothing to compare with.
 
 
