@@ -15,7 +15,9 @@ composed YAML nodes with every alias and merge key expanded by count, never by c
 
 from __future__ import annotations
 
+import errno
 import json
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,12 @@ class StackFileLimitError(Exception):
 
 
 def read_bounded(path: Path) -> bytes:
-    """The file's bytes, refusing a file of more than :data:`MAX_FILE_BYTES` without reading the rest."""
+    """The file's bytes, refusing a file of more than :data:`MAX_FILE_BYTES` without reading the rest.
+
+    Only a regular file (a symbolic link to one is followed): a FIFO would block ``open`` forever and a
+    device (``/dev/zero``) never ends."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
     with path.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
