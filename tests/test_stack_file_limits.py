@@ -170,3 +170,16 @@ def test_a_stack_file_that_is_not_a_regular_file_is_refused_without_blocking(tmp
     fifo = tmp_path / "Pulumi.dev.yaml"
     os.mkfifo(fifo)  # open() would wait for a writer forever
     assert "not a regular file" in refused(fifo)
+
+
+def test_json_text_with_a_number_python_will_not_convert_is_refused(tmp_path: Path) -> None:
+    # json.loads raised ValueError (not JSONDecodeError) past 4,300 digits: a traceback, not a refusal.
+    huge = f"config:\n  {NS}:clients: '{{\"a\": {'1' * 5000}}}'\n"
+    assert "a number of more than 32 characters" in refused(write(tmp_path, huge))
+
+
+@pytest.mark.parametrize("json_text", ['{"\\ud800": {"kind": "servicePrincipal"}}', '{"a": {"kind": "\\udfff"}}'],
+                         ids=["in a key", "in a value"])
+def test_json_text_with_a_lone_surrogate_is_refused(tmp_path: Path, json_text: str) -> None:
+    # JSON's \ud800 escape decodes to a string no output can encode: the plan crashed writing the error.
+    assert "not valid Unicode" in refused(write(tmp_path, f"config:\n  {NS}:clients: '{json_text}'\n"))

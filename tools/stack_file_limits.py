@@ -152,6 +152,9 @@ def _check_value(value: Any, where: str, depth: int, budget: list[int]) -> None:
         raise StackFileLimitError(f"`{where}` is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str) and len(value) > MAX_SCALAR_CHARS:
         raise StackFileLimitError(f"`{where}` holds a value of more than {MAX_SCALAR_CHARS:,} characters")
+    if isinstance(value, str) and not _encodable(value):
+        raise StackFileLimitError(f"`{where}` holds a value that is not valid Unicode (a lone surrogate, from "
+                                  "JSON's \\uD800-\\uDFFF escapes)")
     if isinstance(value, int | float) and not isinstance(value, bool) and len(repr(value)) > MAX_NUMBER_CHARS:
         raise StackFileLimitError(f"`{where}` holds a number of more than {MAX_NUMBER_CHARS} characters")
     if isinstance(value, Mapping | list):
@@ -161,7 +164,19 @@ def _check_value(value: Any, where: str, depth: int, budget: list[int]) -> None:
         for key, item in items:
             if len(str(key)) > MAX_KEY_CHARS:
                 raise StackFileLimitError(f"`{where}` holds a key of more than {MAX_KEY_CHARS} characters")
+            if not _encodable(str(key)):
+                raise StackFileLimitError(f"`{where}` holds a key that is not valid Unicode (a lone surrogate, "
+                                          "from JSON's \\uD800-\\uDFFF escapes)")
             _check_value(item, where, depth + 1, budget)
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written out at all: JSON's ``\\ud800`` escape decodes to a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decoded(text: str, where: str) -> Any:
@@ -172,6 +187,8 @@ def _decoded(text: str, where: str) -> Any:
         return text
     except RecursionError as error:
         raise StackFileLimitError(f"`{where}` is JSON text nested too deeply") from error
+    except ValueError as error:  # an integer of more than 4,300 digits, which Python will not convert
+        raise StackFileLimitError(f"`{where}` holds a number of more than {MAX_NUMBER_CHARS} characters") from error
 
 
 def check_values(values: Mapping[str, Any], clients_key: str) -> None:
