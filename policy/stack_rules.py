@@ -157,6 +157,21 @@ def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> 
     return principals
 
 
+def _owned_by_holders(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
+    """URNs of the principals (service principal or user-assigned identity) of clients granted OwnedBy."""
+    holders = set()
+    for client in resources:
+        if client.resource_type not in (t.SERVICE_PRINCIPAL_CLIENT, t.MANAGED_IDENTITY_CLIENT):
+            continue
+        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+            reading = check.read(grant)
+            if _eq(reading.get("appRoleId"), OWNED_BY_ROLE_ID):
+                holders |= {r.urn for typ in (t.SERVICE_PRINCIPAL, t.USER_ASSIGNED_IDENTITY)
+                            for r in _children(resources, client, typ)}
+            check.done(reading)
+    return holders
+
+
 def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
     templates = _children(resources, component, t.APPLICATION_FROM_TEMPLATE)
     if len(templates) != 1:
@@ -171,9 +186,16 @@ def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], 
                 check.refuse(resource, f"is on service principal {own}, not on the provisioning app's ({sp_id})")
             check.done(reading)
     owned_by = _owned_by_principals(check, resources)
+    holders = _owned_by_holders(check, resources)
     for owner in _children(resources, component, t.APPLICATION_OWNER):
         reading = check.read(owner)
         application, holder = reading.get("applicationId"), reading.get("ownerObjectId")
+        if isinstance(reading.data.get("ownerObjectId"), Unknown):  # preview: computed from a new principal
+            sources = (owner.property_dependencies or {}).get("ownerObjectId") or []
+            foreign = sorted(d.name for d in sources if d.urn not in holders)
+            if foreign:
+                check.refuse(owner, f"makes an owner of a principal computed from {', '.join(foreign)}, which is "
+                                    f"not a client granted {UPLOAD_OWNED_BY}: an owner can add credentials to the app")
         if application is not None and app_id is not None and not _eq(application, app_id):
             check.refuse(owner, f"adds an owner to application {application}, not to the provisioning app ({app_id})")
         if holder is not None and str(holder).casefold() not in owned_by:

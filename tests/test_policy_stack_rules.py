@@ -242,3 +242,27 @@ def test_at_preview_a_grant_computed_from_another_principal_is_refused(stack: li
 def test_at_preview_a_grant_computed_from_its_own_principal_passes(stack: list[PolicyResource],
                                                                    entra: OfflineEntra) -> None:
     assert _preview(stack, UNKNOWN_STRING_VALUE, "secret-sp", entra) == []
+
+
+def _preview_owner(stack: list[PolicyResource], source: str, entra: OfflineEntra) -> list[str]:
+    """A new OwnedBy client during preview: the owner's object id is computed from a principal."""
+    owner = next(r for r in stack if r.resource_type == t.APPLICATION_OWNER)
+    owner.props = unknown_checking_proxy({**dict(owner.props), "ownerObjectId": UNKNOWN_STRING_VALUE})
+    owner.property_dependencies = {"ownerObjectId": [named(stack, source)]}
+    found: list[str] = []
+    with pytest.raises(UnknownValueError):
+        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+                              collector(found))
+    return found
+
+
+def test_at_preview_an_owner_computed_from_a_client_without_owned_by_is_refused(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    [message] = _preview_owner(stack, "secret-sp", entra)
+    assert "secret-sp" in message
+    assert "OwnedBy" in message
+
+
+def test_at_preview_an_owner_computed_from_the_owned_by_clients_principal_passes(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    assert _preview_owner(stack, "owner-sp", entra) == []
