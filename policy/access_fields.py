@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policy import resource_types as t
-from policy.props import Reading
+from policy.props import Reading, number
 
 # Azure's built-in role "Key Vault Secrets User" (read secret contents), the same id in every tenant:
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
@@ -93,10 +93,10 @@ def _federated(p: Reading, _args: ResourceValidationArgs) -> list[str]:
 
 
 def _private_key(p: Reading, _args: ResourceValidationArgs) -> list[str]:
-    algorithm, bits = p.get("algorithm"), p.get("rsaBits")
+    algorithm, bits = p.get("algorithm"), number(p.get("rsaBits"))
     if algorithm not in (None, "RSA"):
         return [f"algorithm {algorithm!r}: the program generates RSA keys"]
-    if isinstance(bits, int | float) and bits < MIN_RSA_BITS:
+    if bits is not None and not bits >= MIN_RSA_BITS:
         return [f"rsaBits {bits}: at least {MIN_RSA_BITS}"]
     return []
 

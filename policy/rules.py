@@ -33,6 +33,7 @@ from pulumi_policy import (
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
 from policy.access_fields import validate_access_fields
+from policy.props import number
 from policy.resource_types import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
@@ -173,8 +174,9 @@ def make_validate_lifetimes(clock: Callable[[], dt.datetime]) -> Callable[[Resou
             problem = _end_date_problem(args.props, now, None)
         elif args.resource_type == SELF_SIGNED_CERT:
             hours = args.props.get("validityPeriodHours")
+            spelled = number(hours)
             problem = (f"validityPeriodHours {hours} is more than {MAX_CREDENTIAL_DAYS} days"
-                       if isinstance(hours, int | float) and hours > MAX_CREDENTIAL_DAYS * 24 else None)
+                       if spelled is not None and not spelled <= MAX_CREDENTIAL_DAYS * 24 else None)
         else:
             return
         if problem is not None:

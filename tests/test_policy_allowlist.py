@@ -290,3 +290,12 @@ def test_an_end_date_beside_a_short_relative_one_is_still_judged() -> None:
     props = {"endDateRelative": "1h", "endDate": "2099-01-01T00:00:00Z"}
     found = resource_violations(t.APPLICATION_PASSWORD, props, parents=(ACCESS, SP))
     assert any("2099" in message for message in found), found
+
+
+@pytest.mark.parametrize(("typ", "props"), [
+    (t.SELF_SIGNED_CERT, {"validityPeriodHours": "1000000"}),
+    (t.PRIVATE_KEY, {"algorithm": "RSA", "rsaBits": "1024"}),
+], ids=["a validity as text", "key bits as text"])
+def test_a_number_given_as_text_is_judged_as_the_number(typ: str, props: dict[str, Any]) -> None:
+    # The bridged providers turn "1000000" into the number it spells; the rules must too.
+    assert resource_violations(typ, props, parents=(ACCESS, SP))
