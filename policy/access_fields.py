@@ -33,7 +33,7 @@ JOB_TEMPLATES = frozenset({"API2AAD", "API2AD"})
 MIN_RSA_BITS = 2048
 SIGN_IN_AUDIENCE = "AzureADMyOrg"
 
-_DEFAULT_PROVIDER = re.compile(r"^default(?:_\d+_\d+_\d+(?:_[0-9A-Za-z]+)*)?$")
+_DEFAULT_PROVIDER = re.compile(r"^default(?:_\d+_\d+_\d+(?:_[0-9A-Za-z-]+)*)?$")
 # Inputs of the azuread and azure-native providers that carry a credential of their own.
 _PROVIDER_CREDENTIALS = frozenset(key.casefold() for key in (
     "clientSecret", "clientSecretFilePath", "clientCertificate", "clientCertificatePassword",
