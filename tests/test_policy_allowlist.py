@@ -272,18 +272,18 @@ def test_a_stack_reference_to_the_stack_itself_passes(name: str) -> None:
     assert resource_violations(t.STACK_REFERENCE, {"name": name}) == []
 
 
-@pytest.mark.parametrize(("name", "props", "parents"), [
-    ("default_evil", {"version": "6.11.0"}, ()),
-    ("default_6_11_0", {"version": "6.11.0"}, (ACCESS, SP)),
-    ("default_6_11_0", {"version": "6.11.0", "clientSecret": "s", "tenantId": "another-tenant"}, ()),
-    ("default", {"clientCertificatePassword": "p", "clientCertificate": "MII..."}, ()),
-], ids=["a made-up default name", "under a component", "a client secret", "a certificate"])
 @pytest.mark.parametrize("name", ["default_0_17_7_dev_1555435978_gb7030aa4_dirty", "default_3_0_0_alpha-1"])
 def test_the_engines_names_for_pre_release_providers_pass(name: str) -> None:
     # pkg/resource/deploy/providers/provider.go, DefaultName: default_<major>_<minor>_<patch>_<pre>_<build>
     assert resource_violations("pulumi:providers:azuread", {"version": "1.0.0"}, name=name) == []
 
 
+@pytest.mark.parametrize(("name", "props", "parents"), [
+    ("default_evil", {"version": "6.11.0"}, ()),
+    ("default_6_11_0", {"version": "6.11.0"}, (ACCESS, SP)),
+    ("default_6_11_0", {"version": "6.11.0", "clientSecret": "s", "tenantId": "another-tenant"}, ()),
+    ("default", {"clientCertificatePassword": "p", "clientCertificate": "MII..."}, ()),
+], ids=["a made-up default name", "under a component", "a client secret", "a certificate"])
 def test_an_explicit_provider_passing_for_a_default_one_is_refused(name: str, props: dict[str, Any],
                                                                     parents: tuple[str, ...]) -> None:
     # The engine names its default providers default[_<version>] at the top of the stack, and they
