@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policy import resource_types as t
-from policy.props import Reading
+from policy.props import Reading, number
 
 # Azure's built-in role "Key Vault Secrets User" (read secret contents), the same id in every tenant:
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
@@ -32,6 +32,13 @@ SYNC_SECRET_KEYS = frozenset({"SyncNotificationSettings"})
 JOB_TEMPLATES = frozenset({"API2AAD", "API2AD"})
 MIN_RSA_BITS = 2048
 SIGN_IN_AUDIENCE = "AzureADMyOrg"
+
+_DEFAULT_PROVIDER = re.compile(r"^default(?:_\d+_\d+_\d+(?:_[0-9A-Za-z-]+)*)?$")
+# Inputs of the azuread and azure-native providers that carry a credential of their own.
+_PROVIDER_CREDENTIALS = frozenset(key.casefold() for key in (
+    "clientSecret", "clientSecretFilePath", "clientCertificate", "clientCertificatePassword",
+    "clientCertificatePath", "oidcToken", "oidcTokenFilePath", "oidcRequestToken", "adoPipelineServiceConnectionId",
+    "msiEndpoint", "auxiliaryTenantIds"))
 
 Rule = Callable[[Reading, ResourceValidationArgs], list[str]]
 
@@ -86,10 +93,10 @@ def _federated(p: Reading, _args: ResourceValidationArgs) -> list[str]:
 
 
 def _private_key(p: Reading, _args: ResourceValidationArgs) -> list[str]:
-    algorithm, bits = p.get("algorithm"), p.get("rsaBits")
+    algorithm, bits = p.get("algorithm"), number(p.get("rsaBits"))
     if algorithm not in (None, "RSA"):
         return [f"algorithm {algorithm!r}: the program generates RSA keys"]
-    if isinstance(bits, int | float) and bits < MIN_RSA_BITS:
+    if bits is not None and not bits >= MIN_RSA_BITS:
         return [f"rsaBits {bits}: at least {MIN_RSA_BITS}"]
     return []
 
@@ -143,13 +150,20 @@ def _stack_reference(p: Reading, args: ResourceValidationArgs) -> list[str]:
     return []
 
 
-def _provider(_p: Reading, args: ResourceValidationArgs) -> list[str]:
+def _provider(p: Reading, args: ResourceValidationArgs) -> list[str]:
     # The engine's default providers take their settings from the stack's config and the pipeline's
     # environment (OIDC); an explicit provider in code could sign in as someone else, or elsewhere.
-    if not (args.name == "default" or args.name.startswith("default_")):
-        return [f"is an explicit provider ({args.name}): the program uses only the default providers, "
-                "configured by the stack and the pipeline's identity"]
-    return []
+    # The engine names them default[_<major>_<minor>_<patch>[_<pre-release or build>]] at the top of
+    # the stack; code may pick any name, so a provider holding a credential is refused too.
+    problems = []
+    if not _DEFAULT_PROVIDER.match(args.name) or t.parent_type(args.urn) not in ("", t.STACK):
+        problems.append(f"is an explicit provider ({args.name}): the program uses only the default providers, "
+                        "configured by the stack and the pipeline's identity")
+    held = sorted(key for key in p.data if key.casefold() in _PROVIDER_CREDENTIALS)
+    if held:
+        problems.append(f"holds sign-in credentials ({', '.join(held)}): providers sign in as the pipeline's "
+                        "identity (OIDC, from the environment), never with a credential in the program or config")
+    return problems
 
 
 RULES: dict[str, Rule] = {

@@ -93,3 +93,18 @@ class Reading:
         """Raise the first unknown value read, so the analyzer reports what it could not check."""
         if self.unknown:
             raise self.unknown[0]
+
+
+def number(value: Any) -> float | None:
+    """A number, also when given as text (the bridged providers convert ``"1000000"`` to the number it
+    spells); None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None

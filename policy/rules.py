@@ -33,6 +33,7 @@ from pulumi_policy import (
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
 from policy.access_fields import validate_access_fields
+from policy.props import number
 from policy.resource_types import (
     APP_ROLE_ASSIGNMENT,
     APPLICATION,
@@ -139,8 +140,10 @@ def _end_date_problem(props: Mapping[str, Any], now: dt.datetime, limit: dt.time
             return f"endDateRelative {relative!r} does not parse"
         if limit is not None and span > limit:
             return f"endDateRelative {relative} is more than {MAX_CREDENTIAL_DAYS} days"
-        return None
-    if "endDate" not in props:
+        if not _known_str(props.get("endDate")):
+            return None
+        # Both set: the provider refuses the pair today; judge the end date too, whatever it does.
+    elif "endDate" not in props:
         return "no end date: every credential must expire (the program always sets endDate)"
     end = _known_str(props.get("endDate"))
     if end is None:
@@ -171,8 +174,9 @@ def make_validate_lifetimes(clock: Callable[[], dt.datetime]) -> Callable[[Resou
             problem = _end_date_problem(args.props, now, None)
         elif args.resource_type == SELF_SIGNED_CERT:
             hours = args.props.get("validityPeriodHours")
+            spelled = number(hours)
             problem = (f"validityPeriodHours {hours} is more than {MAX_CREDENTIAL_DAYS} days"
-                       if isinstance(hours, int | float) and hours > MAX_CREDENTIAL_DAYS * 24 else None)
+                       if spelled is not None and not spelled <= MAX_CREDENTIAL_DAYS * 24 else None)
         else:
             return
         if problem is not None:

@@ -29,7 +29,7 @@ from pulumi_policy.proxy import UnknownValueError
 from components.microsoft import ALLOWED_PERMISSIONS, UPLOAD_OWNED_BY
 from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
-from policy.props import Reading
+from policy.props import Reading, Unknown
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # An adopted (imported) app registration or service principal has, during the preview of its
@@ -78,6 +78,11 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
     app = check.read(apps[0]) if apps else None
     sp = check.read(sps[0]) if sps else None
     app_object_id = app.get("objectId") if app else None
+    if sps and not apps:
+        # Nothing else says whose app the service principal is: one of another tenant's multi-tenant
+        # apps would receive the client's Graph roles.
+        check.refuse(sps[0], "is a client's service principal with no app registration beside it: a client's "
+                             "service principal is of its own app, which the program creates with it")
     if sp is not None and app is not None:
         client_id, app_client_id = sp.get("clientId"), app.get("clientId")
         if client_id is not None and app_client_id is not None and not _eq(client_id, app_client_id):
@@ -92,23 +97,43 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
                 check.refuse(credential, f"is a credential of application {application_id}, not of its client's "
                                          f"app ({app_object_id})")
             check.done(on)
-    principal = sp.get("objectId") if sp else None
-    _check_grants_go_to(check, resources, client, principal)
+    if sp is None:
+        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+            holder = check.read(grant)
+            check.refuse(grant, f"grants to principal {holder.get('principalObjectId')}, but its client has no "
+                                "service principal of its own to hold the grant")
+            check.done(holder)
+    _check_grants_go_to(check, resources, client, sps[0] if sps else None, "objectId")
     for reading in (app, sp):
         if reading is not None:
             check.done(reading)
 
 
 def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
-                        principal: object) -> None:
-    if principal is None:
+                        holder: PolicyResource | None, key: str) -> None:
+    """Every grant of ``client`` goes to ``holder``'s principal (its output ``key``).
+
+    During preview a new client's principal is unknown: a grant to a principal known already cannot be
+    its, and a grant to one computed from another resource must be computed from ``holder``."""
+    if holder is None:
         return
+    reading = check.read(holder)
+    principal = reading.get(key)
+    new_principal = isinstance(reading.data.get(key), Unknown)
+    check.done(reading)
     for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
-        reading = check.read(grant)
-        holder = reading.get("principalObjectId")
-        if holder is not None and not _eq(holder, principal):
-            check.refuse(grant, f"grants to principal {holder}, not to its client's own principal ({principal})")
-        check.done(reading)
+        on = check.read(grant)
+        to = on.get("principalObjectId")
+        if to is not None and (new_principal or (principal is not None and not _eq(to, principal))):
+            check.refuse(grant, f"grants to principal {to}, not to its client's own principal "
+                                f"({principal if principal is not None else 'of ' + holder.name + ', created now'})")
+        elif isinstance(on.data.get("principalObjectId"), Unknown):
+            sources = (grant.property_dependencies or {}).get("principalObjectId") or []
+            foreign = sorted(d.name for d in sources if d.urn != holder.urn)
+            if foreign:
+                check.refuse(grant, f"grants to a principal computed from {', '.join(foreign)}, not from its "
+                                    f"client's own principal ({holder.name})")
+        check.done(on)
 
 
 def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
@@ -116,9 +141,7 @@ def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyReso
     if len(identities) > 1:
         check.refuse(client, "a managed identity client has at most one user-assigned identity")
     if identities:
-        reading = check.read(identities[0])
-        _check_grants_go_to(check, resources, client, reading.get("principalId"))
-        check.done(reading)
+        _check_grants_go_to(check, resources, client, identities[0], "principalId")
     # An existing identity's principal is looked up from config at deploy time: nothing to compare with.
 
 
@@ -132,6 +155,21 @@ def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> 
             principals.add(str(reading.get("principalObjectId")).casefold())
         check.done(reading)
     return principals
+
+
+def _owned_by_holders(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
+    """URNs of the principals (service principal or user-assigned identity) of clients granted OwnedBy."""
+    holders = set()
+    for client in resources:
+        if client.resource_type not in (t.SERVICE_PRINCIPAL_CLIENT, t.MANAGED_IDENTITY_CLIENT):
+            continue
+        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+            reading = check.read(grant)
+            if _eq(reading.get("appRoleId"), OWNED_BY_ROLE_ID):
+                holders |= {r.urn for typ in (t.SERVICE_PRINCIPAL, t.USER_ASSIGNED_IDENTITY)
+                            for r in _children(resources, client, typ)}
+            check.done(reading)
+    return holders
 
 
 def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
@@ -148,9 +186,16 @@ def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], 
                 check.refuse(resource, f"is on service principal {own}, not on the provisioning app's ({sp_id})")
             check.done(reading)
     owned_by = _owned_by_principals(check, resources)
+    holders = _owned_by_holders(check, resources)
     for owner in _children(resources, component, t.APPLICATION_OWNER):
         reading = check.read(owner)
         application, holder = reading.get("applicationId"), reading.get("ownerObjectId")
+        if isinstance(reading.data.get("ownerObjectId"), Unknown):  # preview: computed from a new principal
+            sources = (owner.property_dependencies or {}).get("ownerObjectId") or []
+            foreign = sorted(d.name for d in sources if d.urn not in holders)
+            if foreign:
+                check.refuse(owner, f"makes an owner of a principal computed from {', '.join(foreign)}, which is "
+                                    f"not a client granted {UPLOAD_OWNED_BY}: an owner can add credentials to the app")
         if application is not None and app_id is not None and not _eq(application, app_id):
             check.refuse(owner, f"adds an owner to application {application}, not to the provisioning app ({app_id})")
         if holder is not None and str(holder).casefold() not in owned_by:

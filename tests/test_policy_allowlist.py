@@ -270,3 +270,38 @@ def test_the_secrets_user_role_on_one_secret_passes() -> None:
 @pytest.mark.parametrize("name", ["dev", "organization/inbound-provisioning-access/dev", "contoso/dev"])
 def test_a_stack_reference_to_the_stack_itself_passes(name: str) -> None:
     assert resource_violations(t.STACK_REFERENCE, {"name": name}) == []
+
+
+@pytest.mark.parametrize("name", ["default_0_17_7_dev_1555435978_gb7030aa4_dirty", "default_3_0_0_alpha-1"])
+def test_the_engines_names_for_pre_release_providers_pass(name: str) -> None:
+    # pkg/resource/deploy/providers/provider.go, DefaultName: default_<major>_<minor>_<patch>_<pre>_<build>
+    assert resource_violations("pulumi:providers:azuread", {"version": "1.0.0"}, name=name) == []
+
+
+@pytest.mark.parametrize(("name", "props", "parents"), [
+    ("default_evil", {"version": "6.11.0"}, ()),
+    ("default_6_11_0", {"version": "6.11.0"}, (ACCESS, SP)),
+    ("default_6_11_0", {"version": "6.11.0", "clientSecret": "s", "tenantId": "another-tenant"}, ()),
+    ("default", {"clientCertificatePassword": "p", "clientCertificate": "MII..."}, ()),
+], ids=["a made-up default name", "under a component", "a client secret", "a certificate"])
+def test_an_explicit_provider_passing_for_a_default_one_is_refused(name: str, props: dict[str, Any],
+                                                                    parents: tuple[str, ...]) -> None:
+    # The engine names its default providers default[_<version>] at the top of the stack, and they
+    # sign in as the pipeline's identity (environment), with no credential in their inputs.
+    found = resource_violations("pulumi:providers:azuread", props, name=name, parents=parents)
+    assert any("provider" in message for message in found), found
+
+
+def test_an_end_date_beside_a_short_relative_one_is_still_judged() -> None:
+    props = {"endDateRelative": "1h", "endDate": "2099-01-01T00:00:00Z"}
+    found = resource_violations(t.APPLICATION_PASSWORD, props, parents=(ACCESS, SP))
+    assert any("2099" in message for message in found), found
+
+
+@pytest.mark.parametrize(("typ", "props"), [
+    (t.SELF_SIGNED_CERT, {"validityPeriodHours": "1000000"}),
+    (t.PRIVATE_KEY, {"algorithm": "RSA", "rsaBits": "1024"}),
+], ids=["a validity as text", "key bits as text"])
+def test_a_number_given_as_text_is_judged_as_the_number(typ: str, props: dict[str, Any]) -> None:
+    # The bridged providers turn "1000000" into the number it spells; the rules must too.
+    assert resource_violations(typ, props, parents=(ACCESS, SP))

@@ -159,6 +159,8 @@ def test_unknown_values_leave_the_known_checks_mandatory_and_the_rest_advisory(
     # analyzer is told what could not be (it reports that as advisory).
     named(stack, "secret-sp").props = unknown_checking_proxy({"clientId": UNKNOWN_STRING_VALUE,
                                                               "objectId": UNKNOWN_STRING_VALUE})
+    for grant in _grants_of(stack, "secret"):  # computed from that principal, so unknown too
+        grant.props = unknown_checking_proxy({**dict(grant.props), "principalObjectId": UNKNOWN_STRING_VALUE})
     with_props(named(stack, "rotated-sp"), clientId="another-app")
     found: list[str] = []
     with pytest.raises(UnknownValueError):
@@ -176,3 +178,91 @@ def test_unknown_fields_of_one_resource_leave_its_other_fields_mandatory() -> No
         ACCESS_FIELDS.validate(args(t.APPLICATION, props), collector(found))
     assert len(found) == 1
     assert "inline `password`" in found[0]
+
+
+def _grants_of(resources: list[PolicyResource], client: str) -> list[PolicyResource]:
+    return [r for r in resources if r.resource_type == t.APP_ROLE_ASSIGNMENT and r.parent is not None
+            and r.parent.name == client]
+
+
+def _without(resources: list[PolicyResource], typ: str, client: str) -> list[PolicyResource]:
+    return [r for r in resources if not (r.resource_type == typ and r.parent is not None and r.parent.name == client)]
+
+
+def test_a_service_principal_of_a_foreign_app_with_no_app_registration_beside_it_is_refused(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # Without its client's app, nothing said whose app the service principal was: one of another
+    # tenant's multi-tenant apps would have received the client's Graph roles.
+    [sp] = [r for r in stack if r.resource_type == t.SERVICE_PRINCIPAL and r.parent is not None
+            and r.parent.name == "secret"]
+    with_props(sp, clientId="11111111-2222-3333-4444-555555555555")
+    found = stack_violations(_without(stack, t.APPLICATION, "secret"), entra.graph_object_id)
+    assert any("no app registration" in message for message in found), found
+
+
+def test_a_grant_in_a_client_with_no_service_principal_is_refused(stack: list[PolicyResource],
+                                                                  entra: OfflineEntra) -> None:
+    with_props(named(stack, "secret-grant-ProvisioningLog.Read.All"), principalObjectId="someone-else")
+    found = stack_violations(_without(stack, t.SERVICE_PRINCIPAL, "secret"), entra.graph_object_id)
+    assert any("someone-else" in message for message in found), found
+
+
+def _preview(stack: list[PolicyResource], grant_principal: object, depends_on: str | None,
+             entra: OfflineEntra) -> list[str]:
+    """A new client during preview: its service principal's ids are unknown."""
+    sp = named(stack, "secret-sp")
+    sp.props = unknown_checking_proxy({**dict(sp.props), "clientId": UNKNOWN_STRING_VALUE,
+                                       "objectId": UNKNOWN_STRING_VALUE})
+    for grant in _grants_of(stack, "secret"):
+        wrong = grant.name == "secret-grant-ProvisioningLog.Read.All"
+        grant.props = unknown_checking_proxy({**dict(grant.props),
+                                              "principalObjectId": grant_principal if wrong else UNKNOWN_STRING_VALUE})
+        source = depends_on if wrong else "secret-sp"
+        grant.property_dependencies = {"principalObjectId": [named(stack, source)]} if source else {}
+    found: list[str] = []
+    with pytest.raises(UnknownValueError):
+        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+                              collector(found))
+    return [message for message in found if "secret-grant" in message]
+
+
+def test_at_preview_a_grant_to_a_known_principal_while_its_client_is_new_is_refused(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    # The client's service principal does not exist yet, so no principal known today can be it.
+    [message] = _preview(stack, "11111111-2222-3333-4444-555555555555", None, entra)
+    assert "11111111-2222-3333-4444-555555555555" in message
+
+
+def test_at_preview_a_grant_computed_from_another_principal_is_refused(stack: list[PolicyResource],
+                                                                       entra: OfflineEntra) -> None:
+    [message] = _preview(stack, UNKNOWN_STRING_VALUE, "rotated-sp", entra)
+    assert "rotated-sp" in message
+
+
+def test_at_preview_a_grant_computed_from_its_own_principal_passes(stack: list[PolicyResource],
+                                                                   entra: OfflineEntra) -> None:
+    assert _preview(stack, UNKNOWN_STRING_VALUE, "secret-sp", entra) == []
+
+
+def _preview_owner(stack: list[PolicyResource], source: str, entra: OfflineEntra) -> list[str]:
+    """A new OwnedBy client during preview: the owner's object id is computed from a principal."""
+    owner = next(r for r in stack if r.resource_type == t.APPLICATION_OWNER)
+    owner.props = unknown_checking_proxy({**dict(owner.props), "ownerObjectId": UNKNOWN_STRING_VALUE})
+    owner.property_dependencies = {"ownerObjectId": [named(stack, source)]}
+    found: list[str] = []
+    with pytest.raises(UnknownValueError):
+        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+                              collector(found))
+    return found
+
+
+def test_at_preview_an_owner_computed_from_a_client_without_owned_by_is_refused(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    [message] = _preview_owner(stack, "secret-sp", entra)
+    assert "secret-sp" in message
+    assert "OwnedBy" in message
+
+
+def test_at_preview_an_owner_computed_from_the_owned_by_clients_principal_passes(
+        stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    assert _preview_owner(stack, "owner-sp", entra) == []

@@ -4,6 +4,7 @@ real stack needs with the usual one-line error, and a legitimate anchor or merge
 from __future__ import annotations
 
 import datetime as dt
+import os
 import resource
 import subprocess
 import sys
@@ -154,3 +155,31 @@ def test_the_commands_refuse_a_bomb_in_seconds_and_bounded_memory(tmp_path: Path
     else:
         assert result.returncode == 1
         assert "aliases are expanded" in result.stdout
+
+
+@pytest.mark.parametrize("text", [
+    f"config:\n  {NS}:x: !{'t' * 100_000} bar\n",  # the parser quotes an unknown tag
+    f"config:\n  {NS}:x: *{'a' * 100_000}\n",  # and an undefined alias
+], ids=["a long tag", "a long alias"])
+def test_the_parsers_message_is_bounded_too(tmp_path: Path, text: str) -> None:
+    # The message goes into the pull request's comment (at most 65,536 characters) and the job summary.
+    assert len(refused(write(tmp_path, text))) < 1_000
+
+
+def test_a_stack_file_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "Pulumi.dev.yaml"
+    os.mkfifo(fifo)  # open() would wait for a writer forever
+    assert "not a regular file" in refused(fifo)
+
+
+def test_json_text_with_a_number_python_will_not_convert_is_refused(tmp_path: Path) -> None:
+    # json.loads raised ValueError (not JSONDecodeError) past 4,300 digits: a traceback, not a refusal.
+    huge = f"config:\n  {NS}:clients: '{{\"a\": {'1' * 5000}}}'\n"
+    assert "a number of more than 32 characters" in refused(write(tmp_path, huge))
+
+
+@pytest.mark.parametrize("json_text", ['{"\\ud800": {"kind": "servicePrincipal"}}', '{"a": {"kind": "\\udfff"}}'],
+                         ids=["in a key", "in a value"])
+def test_json_text_with_a_lone_surrogate_is_refused(tmp_path: Path, json_text: str) -> None:
+    # JSON's \ud800 escape decodes to a string no output can encode: the plan crashed writing the error.
+    assert "not valid Unicode" in refused(write(tmp_path, f"config:\n  {NS}:clients: '{json_text}'\n"))

@@ -90,8 +90,13 @@ def _yaml_error(path: Path, error: YAMLError) -> StackFileError:
             problem = "a tab character; YAML indents with spaces only"
         elif "another document" in problem or "expected a single document" in problem:
             problem = "more than one YAML document; a stack file holds one"
-        return StackFileError(path, f"not valid YAML: {problem}", mark.line + 1, mark.column + 1)
-    return StackFileError(path, f"not valid YAML: {str(error).splitlines()[0]}")
+        return StackFileError(path, f"not valid YAML: {_shortened(problem)}", mark.line + 1, mark.column + 1)
+    return StackFileError(path, f"not valid YAML: {_shortened(str(error).splitlines()[0])}")
+
+
+def _shortened(problem: str, limit: int = 200) -> str:
+    """The parser's message, which may quote a tag or alias name of any length from the file."""
+    return problem if len(problem) <= limit else f"{problem[:limit]}... ({len(problem):,} characters)"
 
 
 def _plaintext(value: Any, path: str) -> Any:

@@ -15,7 +15,9 @@ composed YAML nodes with every alias and merge key expanded by count, never by c
 
 from __future__ import annotations
 
+import errno
 import json
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,12 @@ class StackFileLimitError(Exception):
 
 
 def read_bounded(path: Path) -> bytes:
-    """The file's bytes, refusing a file of more than :data:`MAX_FILE_BYTES` without reading the rest."""
+    """The file's bytes, refusing a file of more than :data:`MAX_FILE_BYTES` without reading the rest.
+
+    Only a regular file (a symbolic link to one is followed): a FIFO would block ``open`` forever and a
+    device (``/dev/zero``) never ends."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
     with path.open("rb") as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
@@ -145,6 +152,9 @@ def _check_value(value: Any, where: str, depth: int, budget: list[int]) -> None:
         raise StackFileLimitError(f"`{where}` is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str) and len(value) > MAX_SCALAR_CHARS:
         raise StackFileLimitError(f"`{where}` holds a value of more than {MAX_SCALAR_CHARS:,} characters")
+    if isinstance(value, str) and not _encodable(value):
+        raise StackFileLimitError(f"`{where}` holds a value that is not valid Unicode (a lone surrogate, from "
+                                  "JSON's \\uD800-\\uDFFF escapes)")
     if isinstance(value, int | float) and not isinstance(value, bool) and len(repr(value)) > MAX_NUMBER_CHARS:
         raise StackFileLimitError(f"`{where}` holds a number of more than {MAX_NUMBER_CHARS} characters")
     if isinstance(value, Mapping | list):
@@ -154,7 +164,19 @@ def _check_value(value: Any, where: str, depth: int, budget: list[int]) -> None:
         for key, item in items:
             if len(str(key)) > MAX_KEY_CHARS:
                 raise StackFileLimitError(f"`{where}` holds a key of more than {MAX_KEY_CHARS} characters")
+            if not _encodable(str(key)):
+                raise StackFileLimitError(f"`{where}` holds a key that is not valid Unicode (a lone surrogate, "
+                                          "from JSON's \\uD800-\\uDFFF escapes)")
             _check_value(item, where, depth + 1, budget)
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written out at all: JSON's ``\\ud800`` escape decodes to a lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _decoded(text: str, where: str) -> Any:
@@ -165,6 +187,8 @@ def _decoded(text: str, where: str) -> Any:
         return text
     except RecursionError as error:
         raise StackFileLimitError(f"`{where}` is JSON text nested too deeply") from error
+    except ValueError as error:  # an integer of more than 4,300 digits, which Python will not convert
+        raise StackFileLimitError(f"`{where}` holds a number of more than {MAX_NUMBER_CHARS} characters") from error
 
 
 def check_values(values: Mapping[str, Any], clients_key: str) -> None:
