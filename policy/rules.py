@@ -33,6 +33,7 @@ from pulumi_policy import (
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
 from policy.access_fields import validate_access_fields
+from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG, EXISTING_SCHEMA, validate_configured
 from policy.props import number
 from policy.resource_types import (
     APP_ROLE_ASSIGNMENT,
@@ -67,6 +68,9 @@ GRAPH_SP_SCHEMA = PolicyConfigSchema(properties={GRAPH_SP_CONFIG: {
     "type": "string",
     "description": "Object id of Microsoft Graph's service principal in the tenant deployed to.",
 }})
+# The whole-stack policy also gets each existing identity's expected principal (policy/existing_identities.py).
+STACK_SCHEMA = PolicyConfigSchema(properties={**GRAPH_SP_SCHEMA.properties, EXISTING_CONFIG: EXISTING_SCHEMA})
+EXISTING_ONLY_SCHEMA = PolicyConfigSchema(properties={EXISTING_CONFIG: EXISTING_SCHEMA})
 
 # Graph stores end dates in whole seconds and the program fixes them when a credential is created;
 # a day of slack covers a run that started before midnight and clock skew between runners.
@@ -216,7 +220,8 @@ STACK_POLICY = "whole-stack"
 
 
 def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    """Every policy of the pack, all mandatory: a violation fails preview and up."""
+    """Every policy of the pack, all mandatory (a violation fails preview and up) but one advisory: it says
+    when the config to check existing identities' grants is missing."""
     mandatory = EnforcementLevel.MANDATORY
     per_resource = [
         ResourceValidationPolicy(
@@ -253,4 +258,10 @@ def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValida
         name=STACK_POLICY,
         description="Every resource of the stack, imported and read ones included, passes the rules above; "
                     "grants, credentials and owners belong to the program's own clients and apps.",
-        validate=make_validate_stack(per_resource), enforcement_level=mandatory, config_schema=GRAPH_SP_SCHEMA)]
+        validate=make_validate_stack(per_resource), enforcement_level=mandatory, config_schema=STACK_SCHEMA),
+        StackValidationPolicy(
+            name=ADVISORY_POLICY,
+            description="Advisory: the policy config names each existing identity's principal "
+                        "(tools/policy-config.sh with the stack); without it their grants go unchecked.",
+            validate=validate_configured, enforcement_level=EnforcementLevel.ADVISORY,
+            config_schema=EXISTING_ONLY_SCHEMA)]

@@ -6,7 +6,8 @@ stack policies, with every resource's final properties (outputs).  So this polic
 and the resource rules again over the whole stack (see :data:`ADOPTABLE` for the one exception), and
 adds the rules that need two resources at once:
 
-- a client's grants go to that client's own principal; its credentials sit on its own app, and its
+- a client's grants go to that client's own principal (an existing identity's: the one the policy
+  config names, see policy/existing_identities.py); its credentials sit on its own app, and its
   service principal is its own app's;
 - the provisioning app's job and secret are on its own service principal, and its owners are clients
   that hold the OwnedBy permission;
@@ -15,7 +16,7 @@ adds the rules that need two resources at once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from pulumi_policy import (
     PolicyResource,
@@ -29,6 +30,7 @@ from pulumi_policy.proxy import UnknownValueError
 from components.microsoft import ALLOWED_PERMISSIONS, UPLOAD_OWNED_BY
 from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
+from policy.existing_identities import check_existing_identity_grants, expected_principals
 from policy.props import Reading, Unknown
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
@@ -136,13 +138,17 @@ def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], clie
         check.done(on)
 
 
-def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
+def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
+                                   expected: Mapping[str, str] | None) -> None:
     identities = _children(resources, client, t.USER_ASSIGNED_IDENTITY)
     if len(identities) > 1:
         check.refuse(client, "a managed identity client has at most one user-assigned identity")
     if identities:
         _check_grants_go_to(check, resources, client, identities[0], "principalId")
-    # An existing identity's principal is looked up from config at deploy time: nothing to compare with.
+    elif expected is not None:
+        # An existing identity is looked up at program time: its grants go to the principal the
+        # pipeline resolved from the same config (without that map the advisory policy says so).
+        check_existing_identity_grants(check.read, check.done, check.refuse, resources, client, expected)
 
 
 def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
@@ -234,6 +240,7 @@ def make_validate_stack(resource_policies: Sequence[ResourceValidationPolicy]) -
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         check = _Check(report_violation)
         config = dict(args.get_config())
+        expected = expected_principals(config)
         for resource in args.resources:
             def report(message: str, _urn: str | None = None, urn: str = resource.urn) -> None:
                 report_violation(message, urn)
@@ -249,7 +256,7 @@ def make_validate_stack(resource_policies: Sequence[ResourceValidationPolicy]) -
             if resource.resource_type == t.SERVICE_PRINCIPAL_CLIENT:
                 _check_service_principal_client(check, args.resources, resource)
             elif resource.resource_type == t.MANAGED_IDENTITY_CLIENT:
-                _check_managed_identity_client(check, args.resources, resource)
+                _check_managed_identity_client(check, args.resources, resource, expected)
             elif resource.resource_type == t.PROVISIONING_APP:
                 _check_provisioning_app(check, args.resources, resource)
         _check_key_vault_scopes(check, args.resources)

@@ -21,6 +21,11 @@ echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
 for arg in "$@"; do case "$prev" in --policy-pack-config) cat "$arg" >> "$RECORD.policy" ;; esac; prev="$arg"; done
 """
 GRAPH_SP = "0b5f3c2e-1111-4222-8333-444455556666"
+# Resolves Pulumi.prod.yaml's existing identity (tools/policy-config.sh asks `az` for its object id).
+AZ_STAND_IN = """#!/usr/bin/env bash
+case "$*" in "ad sp list --filter displayName eq 'CSV2SCIMBulkUpload' "*) echo 7c6d5e4f-3a2b-4c1d-8e0f-a1b2c3d4e5f6 ;;
+  *) exit 3 ;; esac
+"""
 POLICY = f"--policy-pack {ROOT}/policy --policy-pack-config <config>"
 
 
@@ -36,6 +41,8 @@ def stand_in(tmp_path: Path) -> tuple[dict[str, str], Path]:
     bin_dir.mkdir()
     (bin_dir / "pulumi").write_text(STAND_IN)
     (bin_dir / "pulumi").chmod(0o755)
+    (bin_dir / "az").write_text(AZ_STAND_IN)
+    (bin_dir / "az").chmod(0o755)
     record = tmp_path / "record.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
     env.update(PATH=f"{bin_dir}:{env['PATH']}", RECORD=str(record), PULUMI_CONFIG_PASSPHRASE="test-passphrase",
@@ -58,8 +65,10 @@ def test_up_selects_or_creates_the_stack_on_the_local_backend(stand_in: tuple[di
         f"{backend}|up --stack dev {POLICY}",
     ]
     config = json.loads(Path(f"{record}.policy").read_text())
+    # Pulumi.dev.yaml has no existing identity: an empty map, which the pack checks grants against.
     assert config == {"graph-roles-allowlist": {"graphServicePrincipalObjectId": GRAPH_SP},
-                      "whole-stack": {"graphServicePrincipalObjectId": GRAPH_SP}}
+                      "whole-stack": {"graphServicePrincipalObjectId": GRAPH_SP, "existingIdentityPrincipals": {}},
+                      "existing-identity-principals": {"existingIdentityPrincipals": {}}}
 
 
 def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[dict[str, str], Path]) -> None:
@@ -71,6 +80,9 @@ def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[
         "azblob://state|stack select --create prod --non-interactive",
         f"azblob://state|preview --diff --stack prod {POLICY} --expect-no-changes",
     ]
+    config = json.loads(Path(f"{record}.policy").read_text())
+    assert config["whole-stack"]["existingIdentityPrincipals"] == {
+        "csv-logic-app": "7c6d5e4f-3a2b-4c1d-8e0f-a1b2c3d4e5f6"}
 
 
 def test_policy_pack_needs_graphs_object_id(stand_in: tuple[dict[str, str], Path]) -> None:

@@ -21,6 +21,7 @@ from pulumi_policy import (
 
 from policy import resource_types as t
 from policy import rules
+from policy.existing_identities import ADVISORY_POLICY
 from tests.conftest import LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tools.offline_entra import OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline
@@ -28,7 +29,7 @@ from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offl
 PROJECT = "inbound-provisioning-access"
 POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}
 RESOURCE_POLICIES = [p for p in POLICIES.values() if isinstance(p, ResourceValidationPolicy)]
-[STACK_POLICY] = [p for p in POLICIES.values() if isinstance(p, StackValidationPolicy)]
+[STACK_POLICY] = [p for p in POLICIES.values() if isinstance(p, StackValidationPolicy) and p.name == rules.STACK_POLICY]
 ENGINE_PROVIDERS = {"azuread": "default_6_11_0", "azure-native": "default_3_10_0", "tls": "default_5_2_0",
                     "pulumi-python": "default", "pulumi": "default"}
 
@@ -133,9 +134,11 @@ def stack_violations(resources: list[PolicyResource], graph_sp: str) -> list[str
     return found
 
 
-def test_the_pack_has_one_stack_policy_and_all_are_mandatory() -> None:
-    assert STACK_POLICY.name == rules.STACK_POLICY
-    assert {p.enforcement_level for p in POLICIES.values()} == {EnforcementLevel.MANDATORY}
+def test_the_pack_has_one_mandatory_stack_policy_and_one_advisory() -> None:
+    stack_policies = {p.name: p.enforcement_level for p in POLICIES.values() if isinstance(p, StackValidationPolicy)}
+    assert stack_policies == {rules.STACK_POLICY: EnforcementLevel.MANDATORY,
+                              ADVISORY_POLICY: EnforcementLevel.ADVISORY}
+    assert {p.enforcement_level for p in RESOURCE_POLICIES} == {EnforcementLevel.MANDATORY}
     assert STACK_POLICY.config_schema is not None
 
 
