@@ -240,7 +240,10 @@ def test_every_preview_and_up_runs_the_policy_pack_with_graphs_object_id() -> No
             assert step["with"]["policyPacks"] in {"${{ github.workspace }}/policy",
                                                    "${{ github.workspace }}/trusted/policy"}, f"{name}:{job_id}"
             assert step["with"]["policyPackConfigs"] == "${{ runner.temp }}/policy-config.json"
-            assert "tools/policy-config.sh \"$RUNNER_TEMP/policy-config.json\"" in runs(job), f"{name}:{job_id}"
+            assert "tools/policy-config.sh \"$RUNNER_TEMP/policy-config.json\" \"$STACK\"" in runs(job), \
+                f"{name}:{job_id}: the stack, so its existing identities' principals are checked"
+            [config_step] = [s for s in job["steps"] if "policy-config.sh" in s.get("run", "")]
+            assert config_step["env"] == {"STACK": "${{ matrix.stack }}"}, f"{name}:{job_id}"
     assert found == 5
 
 
