@@ -22,7 +22,8 @@ from pulumi_policy import (
 from policy import resource_types as t
 from policy import rules
 from policy.existing_identities import ADVISORY_POLICY
-from tests.conftest import LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
+from tests.conftest import LOGIC_APP, NOW, ROLE_ID, secret_client
+from tests.test_policy import ALL_KINDS
 from tools.offline_entra import OfflineEntra
 from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline
 
@@ -76,26 +77,17 @@ class OutputRecorder(RecordingMonitor):
         return response
 
 
-# Every kind of client, the OwnedBy permission and the provisioning app the stack creates: every
-# resource type the program registers today.
+# Every kind of client (test_policy's), the OwnedBy permission, Key Vault delivery and the provisioning
+# app the stack creates: every resource type the program registers today.
 EVERYTHING: dict[str, Any] = {
+    **ALL_KINDS,
     "clients": {
-        "secret": secret_client(lifetimeDays=730),
-        "rotated": secret_client(lifetimeDays=67, rotationDays=30),
-        "generated": {"kind": "servicePrincipal",
-                      "credential": {"type": "certificate", "generate": {"subject": "hr", "validityDays": 730}}},
-        "federated": {"kind": "servicePrincipal",
-                      "credential": {"type": "federated", "issuer": "https://token.actions.githubusercontent.com",
-                                     "subject": "repo:contoso/hr:environment:prod"}},
+        **ALL_KINDS["clients"],
         "owner": {**secret_client(), "graphPermissions": ["SynchronizationData-User.Upload.OwnedBy"]},
         "delivered": {**secret_client(), "keyVault": {
             "vaultId": "/subscriptions/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/resourceGroups/hr-rg/providers/"
                        "Microsoft.KeyVault/vaults/hr-vault", "readers": [LOGIC_APP.object_id]}},
-        "logic": existing_identity(displayName="CSV2SCIMBulkUpload"),
-        "uami": {"kind": "managedIdentity",
-                 "userAssigned": {"name": "id-hr", "resourceGroupName": "rg", "location": "westeurope"}},
     },
-    "graphPermissions": ["SynchronizationData-User.Upload", "ProvisioningLog.Read.All"],
     "provisioningApp": {"create": {"notificationEmail": "hr-ops@contoso.com"}},
 }
 
