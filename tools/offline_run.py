@@ -107,7 +107,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom), protect=bool(request.protect),
                 dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
                 aliases=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
-                inputs=unwrap_secrets(rpc.deserialize_properties(request.object)),
+                inputs=unwrap_secrets(raw),
                 import_id=request.importId,
                 secret_inputs=frozenset(k for k, v in raw.items() if holds_secret(v)),
             ))
