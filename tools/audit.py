@@ -39,6 +39,7 @@ import yaml
 from azure.core.credentials import TokenCredential
 
 from components.microsoft import UPLOAD_OWNED_BY
+from components.settings.stack_config import NAMESPACE
 from tools import ownership
 from tools.audit_report import render_json, render_text
 from tools.graph_reader import GraphAccessError, GraphReader, ObjectGoneError, Transport, deployer_credential
@@ -56,7 +57,6 @@ AUDIT_PERMISSIONS = ("Application.Read.All", "Directory.Read.All")
 PERMISSION_HINT = (f"make audit needs Microsoft Graph {' and '.join(AUDIT_PERMISSIONS)} (a pipeline's service "
                    "principal: those application permissions, admin-consented; a person: a directory role "
                    "that can read them, such as Global Reader)")
-NAMESPACE = "inbound-provisioning-access"
 
 
 @dataclass
