@@ -201,7 +201,7 @@ def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "de
 
     Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
     registered before one is still on ``mocks``' monitor, which tests read through
-    ``last_registrations``. The run has event loops of its own, closed when it ends
+    ``LAST_RUN``. The run has event loops of its own, closed when it ends
     (``tools/event_loops.py``: otherwise a loop left to the garbage collector can print
     ``Exception ignored in BaseEventLoop.__del__`` at exit).
     """
