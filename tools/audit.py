@@ -32,7 +32,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,6 +39,7 @@ import yaml
 from azure.core.credentials import TokenCredential
 
 from components.microsoft import UPLOAD_OWNED_BY
+from components.settings.stack_config import NAMESPACE
 from tools import ownership
 from tools.audit_report import render_json, render_text
 from tools.graph_reader import GraphAccessError, GraphReader, ObjectGoneError, Transport, deployer_credential
@@ -57,7 +57,6 @@ AUDIT_PERMISSIONS = ("Application.Read.All", "Directory.Read.All")
 PERMISSION_HINT = (f"make audit needs Microsoft Graph {' and '.join(AUDIT_PERMISSIONS)} (a pipeline's service "
                    "principal: those application permissions, admin-consented; a person: a directory role "
                    "that can read them, such as Global Reader)")
-NAMESPACE = "inbound-provisioning-access"
 
 
 @dataclass
@@ -171,6 +170,18 @@ def _grants(section: Section, reads: _Reads, client: StackClient, graph_id: str,
         section.findings.append(Finding("directory role", where, name, str(role.get("id"))))
 
 
+def _app_registration(section: Section, reads: _Reads, record: StackRecord, client: StackClient | None,
+                      app: Mapping[str, Any], *, of_provisioning_app: bool) -> None:
+    """An app registration's credentials, federated credentials and owners (``client``: the stack's client
+    whose app it is; None for the provisioning app, where the stack registered no credential)."""
+    app_id = str(app["id"])
+    _credentials(section, client, app, "app registration")
+    fics = reads("federated credentials", lambda: reads.reader.federated_credentials(app_id), "app registration",
+                 app_id)
+    _federated(section, client, fics or [], "app registration")
+    _owners(section, reads, record, "applications", app_id, "app registration", of_provisioning_app)
+
+
 def audit_client(reader: GraphReader, record: StackRecord, client: StackClient, graph_id: str,
                  roles: Mapping[str, str]) -> Section:
     section = Section(f"client {client.key}", f"{client.key} ({client.kind}): {client.display_name!r}, "
@@ -183,12 +194,7 @@ def audit_client(reader: GraphReader, record: StackRecord, client: StackClient, 
             section.findings.append(Finding("gone", "app registration", "no app registration has this client id",
                                             client.client_id))
         else:
-            app = apps[0]
-            _credentials(section, client, app, "app registration")
-            fics = reads("federated credentials", lambda: reader.federated_credentials(app["id"]), "app registration",
-                         app["id"])
-            _federated(section, client, fics or [], "app registration")
-            _owners(section, reads, record, "applications", app["id"], "app registration", False)
+            _app_registration(section, reads, record, client, apps[0], of_provisioning_app=False)
     principal = reads("service principal and its credentials",
                       lambda: reader.principal_with_credentials(client.principal_id),
                       "service principal", client.principal_id)
@@ -221,11 +227,7 @@ def audit_provisioning_app(reader: GraphReader, record: StackRecord, principal_i
     apps = reads("app registration", lambda: reader.applications("appId", str(principal.get("appId"))),
                  "app registration", str(principal.get("appId")))
     for app in apps or []:
-        app_id = str(app["id"])
-        _credentials(section, None, app, "app registration")
-        fics = reads("federated credentials", partial(reader.federated_credentials, app_id), "app registration", app_id)
-        _federated(section, None, fics or [], "app registration")
-        _owners(section, reads, record, "applications", app_id, "app registration", True)
+        _app_registration(section, reads, record, None, app, of_provisioning_app=True)
     return section
 
 

@@ -303,16 +303,13 @@ class DeploySimulation:
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
         if fail_at and not deploy.failed:
             raise AssertionError(f"fail_at={fail_at!r}: no such resource was registered")
-        if deploy.failed:
-            self.tenant.apply(deploy, self.state)
-            self.deploys.append(deploy)
-            return deploy
-        for key in [k for k in self.state if k not in monitor.seen]:
-            gone = self.state.pop(key)
-            deploy.changes.append(Change("delete", gone.type, gone.name))
+        if not deploy.failed:  # only a run that succeeds deletes what it no longer declares, and keeps its outputs
+            for key in [k for k in self.state if k not in monitor.seen]:
+                gone = self.state.pop(key)
+                deploy.changes.append(Change("delete", gone.type, gone.name))
+            self.outputs, self.secret_outputs = dict(deploy.run.outputs), deploy.run.secret_outputs
         self.tenant.apply(deploy, self.state)
         self.deploys.append(deploy)
-        self.outputs, self.secret_outputs = dict(deploy.run.outputs), deploy.run.secret_outputs
         return deploy
 
     def of_type(self, typ: str) -> list[Deployed]:

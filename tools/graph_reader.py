@@ -28,7 +28,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
 from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
-from tools.sign_in import sign_in_failure
+from tools.sign_in import first_line, sign_in_failure
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 
@@ -95,9 +95,8 @@ class GraphReader:
             except ClientAuthenticationError as error:
                 raise GraphAccessError(sign_in_failure(error)) from error
             except AzureError as error:  # unreachable after azure-core's retries: DNS, proxy, TLS, reset
-                first = str(error.message or error).strip().splitlines()[0][:300] if str(error) else "no detail"
-                raise GraphAccessError(f"Microsoft Graph unreachable for GET {shown} ({first}); run again later") \
-                    from error
+                raise GraphAccessError(f"Microsoft Graph unreachable for GET {shown} ({first_line(error)}); run "
+                                       "again later") from error
             if response.status_code not in THROTTLED:
                 break
             wait = _retry_after(response, attempt)

@@ -107,7 +107,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom), protect=bool(request.protect),
                 dependencies=tuple(request.dependencies), ignore_changes=tuple(request.ignoreChanges),
                 aliases=tuple(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name),
-                inputs=unwrap_secrets(rpc.deserialize_properties(request.object)),
+                inputs=unwrap_secrets(raw),
                 import_id=request.importId,
                 secret_inputs=frozenset(k for k, v in raw.items() if holds_secret(v)),
             ))
@@ -201,7 +201,7 @@ def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "de
 
     Exceptions from the program (a ``SettingsError``, for instance) propagate; what was
     registered before one is still on ``mocks``' monitor, which tests read through
-    ``last_registrations``. The run has event loops of its own, closed when it ends
+    ``LAST_RUN``. The run has event loops of its own, closed when it ends
     (``tools/event_loops.py``: otherwise a loop left to the garbage collector can print
     ``Exception ignored in BaseEventLoop.__del__`` at exit).
     """

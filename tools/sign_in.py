@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 SIGN_IN = "sign in as a deployer (`az login`, or the pipeline's OIDC login) and run again"
 DEBUG_HINT = "ARGS=--debug shows what each sign-in method answered"
@@ -23,10 +23,14 @@ def show_sign_in_detail(debug: bool) -> None:
     logging.getLogger("azure.identity").setLevel(logging.NOTSET if debug else logging.CRITICAL)
 
 
+def first_line(error: AzureError) -> str:
+    """The first line of an azure-core error's message (at most 300 characters), or "no detail"."""
+    text = str(error.message or error).strip()
+    return text.splitlines()[0][:300] if text else "no detail"
+
+
 def sign_in_failure(error: ClientAuthenticationError) -> str:
     """One line for a deployer whose sign-in failed: what happened and what to do."""
-    text = str(error.message or error).strip()
-    if text.startswith(_DEFAULT_CHAIN):
+    if str(error.message or error).strip().startswith(_DEFAULT_CHAIN):
         return f"sign-in failed: no Azure sign-in found here; {SIGN_IN} ({DEBUG_HINT})"
-    first = text.splitlines()[0][:300] if text else "no detail"
-    return f"sign-in failed ({first}); {SIGN_IN} ({DEBUG_HINT})"
+    return f"sign-in failed ({first_line(error)}); {SIGN_IN} ({DEBUG_HINT})"
