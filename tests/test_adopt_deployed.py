@@ -160,3 +160,16 @@ def test_outputs_that_cannot_be_read_exit_2(tmp_path: Path, monkeypatch: pytest.
                       transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
     assert code == adopt.EXIT_ACCESS
     assert "give --outputs FILE" in err.getvalue()
+
+
+def test_an_outputs_file_that_is_not_a_json_object_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(STACK_FILE)
+    outputs_file = tmp_path / "outputs.json"
+    outputs_file.write_text("[1]")
+    err = io.StringIO()
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file), "--outputs", str(outputs_file)],
+                      credential=FakeCredential(), transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
+    assert code == adopt.EXIT_ACCESS
+    assert "not a JSON object" in err.getvalue()
+    assert "Traceback" not in err.getvalue()

@@ -73,3 +73,9 @@ def test_a_stack_never_deployed_made_nothing() -> None:
 def test_outputs_that_are_not_the_stacks_are_refused(outputs: dict[str, Any], message: str) -> None:
     with pytest.raises(OutputsError, match=message.replace("`", ".")):
         stack_record(outputs)
+
+
+@pytest.mark.parametrize("outputs", [[1], [], None, "clients"])
+def test_outputs_that_are_not_a_json_object_are_refused(outputs: object) -> None:
+    with pytest.raises(OutputsError, match="not a JSON object"):
+        stack_record(outputs)

@@ -264,12 +264,12 @@ def run_audit(stack: str, reader: GraphReader, record: StackRecord, created_app:
     return Audit(stack, sections)
 
 
-def read_outputs(stack: str, outputs_file: Path | None) -> Mapping[str, Any]:
-    """The stack's outputs, non-secret: from a file of ``pulumi stack output --json`` or from the CLI."""
-    loaded = json.loads(outputs_file.read_text()) if outputs_file is not None else pulumi_stack_output(stack)
-    if not isinstance(loaded, dict):
-        raise ownership.OutputsError("the outputs are not a JSON object")
-    return loaded
+def read_outputs(stack: str, outputs_file: Path | None) -> Any:
+    """The stack's outputs, non-secret: from a file of ``pulumi stack output --json`` or from the CLI.
+
+    Whether they are a JSON object is :func:`tools.ownership.stack_record`'s check, shared with adopt.
+    """
+    return json.loads(outputs_file.read_text()) if outputs_file is not None else pulumi_stack_output(stack)
 
 
 def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,

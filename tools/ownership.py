@@ -92,8 +92,10 @@ def _strings(value: Any, path: str, problems: list[str]) -> frozenset[str] | Non
     return frozenset(value)
 
 
-def stack_record(outputs: Mapping[str, Any]) -> StackRecord:
+def stack_record(outputs: Any) -> StackRecord:
     """The record in ``pulumi stack output --json`` (secrets need not be shown); raises :class:`OutputsError`."""
+    if not isinstance(outputs, Mapping):
+        raise OutputsError("the outputs are not a JSON object")
     if not outputs:  # what `pulumi stack output --json` prints for a stack never deployed
         return StackRecord({}, None)
     clients = outputs.get("clients")
