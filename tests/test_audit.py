@@ -339,6 +339,17 @@ def test_a_provisioning_app_the_stack_did_not_create_is_not_audited(files: tuple
     assert "provisioning app" not in text
 
 
+def test_a_created_provisioning_app_is_audited_whatever_spelling_of_its_key_the_cli_reads(
+        files: tuple[Path, Path]) -> None:
+    # A bare key in a stack file is the project's own, as the Pulumi CLI reads it.
+    files[1].write_text(STACK_FILE.replace("inbound-provisioning-access:provisioningApp", "provisioningApp"))
+    tenant = clean_tenant()
+    _provisioning_owner(tenant)
+    code, text, _ = run(files, tenant)
+    assert code == audit.EXIT_FINDINGS
+    assert "provisioning app" in text
+
+
 def test_json_and_step_summary(files: tuple[Path, Path], tmp_path: Path) -> None:
     tenant = clean_tenant()
     _add_secret(tenant)

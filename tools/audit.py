@@ -35,16 +35,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from azure.core.credentials import TokenCredential
 
 from components.microsoft import UPLOAD_OWNED_BY
-from components.settings.stack_config import NAMESPACE
 from tools import ownership
 from tools.audit_report import render_json, render_text
 from tools.graph_reader import GraphAccessError, GraphReader, ObjectGoneError, Transport, deployer_credential
 from tools.ownership import FOREIGN, UNKNOWN, StackClient, StackRecord
 from tools.sign_in import show_sign_in_detail
+from tools.stack_file import StackFileError, read_stack_file
 from tools.stack_outputs import StackOutputError, pulumi_stack_output
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,11 +246,14 @@ def audit_tenant(reader: GraphReader, record: StackRecord, roles: Mapping[str, s
 
 
 def provisioning_app_created(stack_file: Path) -> bool:
-    """Whether the stack file says ``provisioningApp.create`` (the only part of it this tool reads)."""
+    """Whether the stack file says ``provisioningApp.create`` (the only part of it this tool reads).
+
+    Read as the Pulumi CLI reads it (``tools/stack_file.py``), so every spelling of the key the CLI
+    hands the program counts, not only ``inbound-provisioning-access:provisioningApp``.
+    """
     if not stack_file.exists():
         return False
-    config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
-    app = config.get(f"{NAMESPACE}:provisioningApp") if isinstance(config, dict) else None
+    app = read_stack_file(stack_file).raw.get("provisioningApp")
     return isinstance(app, dict) and "create" in app
 
 
@@ -300,7 +302,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         return EXIT_USAGE
     try:
         created_app = provisioning_app_created(stack_file)
-    except (OSError, ValueError, yaml.YAMLError) as error:
+    except (OSError, ValueError, StackFileError) as error:
         err.write(f"error: cannot read {stack_file.name}: {error}\n")
         return EXIT_USAGE
     if not record.clients and not record.provisioning_app_principal_id:
