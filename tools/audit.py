@@ -316,13 +316,14 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     except GraphAccessError as error:
         err.write(f"error: {error}\n")
         return EXIT_USAGE
+    report = result.as_dict()
+    text = io.StringIO()
+    render_text(report, text)
     if args.json:
-        render_json(result.as_dict(), out)
+        render_json(report, out)
     else:
-        render_text(result.as_dict(), out)
+        out.write(text.getvalue())
     if args.summary is not None:
-        text = io.StringIO()
-        render_text(result.as_dict(), text)
         # Longer than any run of backticks in the names the tenant gave: none can close the block.
         fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text.getvalue())), default=0))
         with args.summary.open("a") as summary:
