@@ -125,8 +125,8 @@ def default_rotation_days(lifetime_days: int) -> int:
     return fitting[-1] if fitting else MIN_ROTATION_DAYS
 
 
-def text(moment: dt.datetime) -> str:
-    """RFC 3339, whole seconds, UTC: how the ledger writes times (and Graph stores end dates)."""
+def rfc3339(moment: dt.datetime) -> str:
+    """RFC 3339, whole seconds, UTC: how Entra stores end dates, and how the ledger writes times."""
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -325,13 +325,13 @@ def ledger_output(form: Form, decision: Decision, key_ids: Mapping[str, Any], en
         "scheme": LEDGER_SCHEME,
         "form": form,
         "handedOut": {"generation": handed_out.generation, "keyId": key_ids[handed_out.generation],
-                      "since": text(handed_out_since(handed_out)), "endDate": end_dates[handed_out.generation]},
+                      "since": rfc3339(handed_out_since(handed_out)), "endDate": end_dates[handed_out.generation]},
     }
     superseded = decision.superseded
     if superseded is not None and decision.kept_until is not None:
         ledger["superseded"] = {"generation": superseded.generation, "keyId": key_ids[superseded.generation],
-                                "endDate": text(superseded.end) if superseded.end else None,
-                                "keptUntil": text(decision.kept_until)}
+                                "endDate": rfc3339(superseded.end) if superseded.end else None,
+                                "keptUntil": rfc3339(decision.kept_until)}
     return ledger
 
 

@@ -27,8 +27,8 @@ from components.renewal import (
     next_renewal,
     read_ledger,
     renewal_slots,
-    text,
 )
+from components.renewal import rfc3339 as text
 from tests.conftest import NOW
 
 DAY = dt.timedelta(days=1)
