@@ -334,32 +334,3 @@ def ledger_output(form: Form, decision: Decision, key_ids: Mapping[str, Any], en
                                 "keptUntil": rfc3339(decision.kept_until)}
     return ledger
 
-
-# -- the calendar version's schedule (to read the stacks it deployed) ---------------------------
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One credential of the calendar schedule, identified by the start of its period."""
-
-    period_start: dt.datetime
-    end_date: dt.datetime
-
-    @property
-    def suffix(self) -> str:
-        """The resource name suffix the calendar version used: the period's start date."""
-        return self.period_start.strftime("%Y%m%d")
-
-
-def renewal_slots(now: dt.datetime, lifetime_days: int, rotation_days: int) -> list[Slot]:
-    """The calendar version's credentials at ``now``: the current period's, then the previous one's."""
-    period = dt.timedelta(days=rotation_days)
-    index = (now - ROTATION_EPOCH) // period
-    starts = [ROTATION_EPOCH + index * period, ROTATION_EPOCH + (index - 1) * period]
-    return [Slot(start, start + dt.timedelta(days=lifetime_days)) for start in starts]
-
-
-def next_renewal(now: dt.datetime, rotation_days: int) -> dt.datetime:
-    """When the calendar version's next period starts after ``now`` (its ``credentialRenewsAt``)."""
-    period = dt.timedelta(days=rotation_days)
-    return ROTATION_EPOCH + ((now - ROTATION_EPOCH) // period + 1) * period
