@@ -304,13 +304,13 @@ def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation
             retired.append(Retired(superseded.generation, "overlap over", False))
             superseded = None
     expired = held.end is not None and held.end <= now
-    if not expired and now < renews_at(held, rotation_days):
+    due = renews_at(held, rotation_days)
+    if not expired and now < due:
         return decision(held, superseded, False, retired)
     if superseded is not None:
         # Only a calendar-era ledger gets here (see the module's docstring): keeping three is not an option.
         retired.append(Retired(superseded.generation, "superseded early", True))
-    successor = new({held.generation, *([superseded.generation] if superseded else [])},
-                    renews_at(held, rotation_days))
+    successor = new({held.generation, *([superseded.generation] if superseded else [])}, due)
     if expired:
         retired.append(Retired(held.generation, "expired", False))
         return decision(successor, None, True, retired)
