@@ -80,8 +80,6 @@ class AttachedCredential:
     """Graph key ids of every credential kept (``credentialKeyIds``), the handed-out one first."""
     renewal: dict[str, Any] | None = None
     """The renewal ledger (``clients.<key>.renewal``), values may be outputs; credentials the program makes."""
-    decision: Decision | None = None
-    """What this deploy keeps, creates and removes (credentials the program makes)."""
 
 
 def attach_credential(name: str, credential: Credential, application: azuread.Application,
@@ -170,7 +168,6 @@ def _secrets(name: str, decision: Decision, application: azuread.Application,
         key_ids=[p.key_id for p in passwords.values()],
         renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()},
                               {g: p.end_date for g, p in passwords.items()}),
-        decision=decision,
     )
 
 
@@ -244,7 +241,6 @@ def _generated_certificates(name: str, credential: GeneratedCertificateCredentia
         key_ids=[made[h.generation][2].key_id for h in decision.kept],
         renewal=ledger_output("generatedCertificate", decision, {g: m[2].key_id for g, m in made.items()},
                               {g: m[2].end_date for g, m in made.items()}),
-        decision=decision,
     )
 
 
