@@ -30,9 +30,9 @@ from components.renewal import (
     decide,
     ledger_output,
     read_ledger,
-    text,
+    rfc3339,
 )
-from components.settings.credentials import rfc3339, thumbprint
+from components.settings.credentials import thumbprint
 from components.settings.model import (
     CertificateCredential,
     Credential,
@@ -80,8 +80,6 @@ class AttachedCredential:
     """Graph key ids of every credential kept (``credentialKeyIds``), the handed-out one first."""
     renewal: dict[str, Any] | None = None
     """The renewal ledger (``clients.<key>.renewal``), values may be outputs; credentials the program makes."""
-    decision: Decision | None = None
-    """What this deploy keeps, creates and removes (credentials the program makes)."""
 
 
 def attach_credential(name: str, credential: Credential, application: azuread.Application,
@@ -156,7 +154,7 @@ def _secrets(name: str, decision: Decision, application: azuread.Application,
             f"{name}-secret{resource_suffix(held.generation)}",
             application_id=application.id,
             display_name=_display_name(held.generation),
-            end_date=text(end),
+            end_date=rfc3339(end),
             opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_PASSWORD_INPUTS),
         )
     handed_out = passwords[decision.handed_out.generation]
@@ -165,12 +163,11 @@ def _secrets(name: str, decision: Decision, application: azuread.Application,
     return AttachedCredential(
         "secret",
         expires_at=handed_out.end_date,
-        renews_at=text(decision.renews_at),
+        renews_at=rfc3339(decision.renews_at),
         secret_material=secret_value.apply(lambda v: {"clientSecret": v}),
         key_ids=[p.key_id for p in passwords.values()],
         renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()},
                               {g: p.end_date for g, p in passwords.items()}),
-        decision=decision,
     )
 
 
@@ -238,13 +235,12 @@ def _generated_certificates(name: str, credential: GeneratedCertificateCredentia
     return AttachedCredential(
         "certificate",
         expires_at=app_cert.end_date,
-        renews_at=text(decision.renews_at),
+        renews_at=rfc3339(decision.renews_at),
         thumbprint=cert.cert_pem.apply(certificate_thumbprint),
         secret_material=pulumi.Output.secret(material),
         key_ids=[made[h.generation][2].key_id for h in decision.kept],
         renewal=ledger_output("generatedCertificate", decision, {g: m[2].key_id for g, m in made.items()},
                               {g: m[2].end_date for g, m in made.items()}),
-        decision=decision,
     )
 
 

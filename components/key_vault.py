@@ -15,7 +15,6 @@ always reads the newest, so an App Service Key Vault reference picks it up by it
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ import pulumi
 from pulumi_azure_native import authorization, keyvault
 
 from components.microsoft import KEY_VAULT_SECRETS_USER_ROLE_ID, PEM_CONTENT_TYPE, role_definition_id
+from components.renewal import parse
 from components.settings.model import KeyVaultSettings
 
 # Role assignment names are GUIDs the caller chooses: derived from what the assignment is, a rerun
@@ -43,7 +43,7 @@ def secret_value(material: dict[str, str]) -> str:
 
 def expires_epoch(end_date: str) -> int:
     """An RFC 3339 end date as Key Vault's ``exp`` attribute: whole seconds since the epoch."""
-    return int(dt.datetime.fromisoformat(end_date.replace("Z", "+00:00")).timestamp())
+    return int(parse(end_date).timestamp())
 
 
 def versionless(secret_uri: str) -> str:

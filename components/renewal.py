@@ -125,8 +125,8 @@ def default_rotation_days(lifetime_days: int) -> int:
     return fitting[-1] if fitting else MIN_ROTATION_DAYS
 
 
-def text(moment: dt.datetime) -> str:
-    """RFC 3339, whole seconds, UTC: how the ledger writes times (and Graph stores end dates)."""
+def rfc3339(moment: dt.datetime) -> str:
+    """RFC 3339, whole seconds, UTC: how Entra stores end dates, and how the ledger writes times."""
     return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -304,13 +304,13 @@ def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation
             retired.append(Retired(superseded.generation, "overlap over", False))
             superseded = None
     expired = held.end is not None and held.end <= now
-    if not expired and now < renews_at(held, rotation_days):
+    due = renews_at(held, rotation_days)
+    if not expired and now < due:
         return decision(held, superseded, False, retired)
     if superseded is not None:
         # Only a calendar-era ledger gets here (see the module's docstring): keeping three is not an option.
         retired.append(Retired(superseded.generation, "superseded early", True))
-    successor = new({held.generation, *([superseded.generation] if superseded else [])},
-                    renews_at(held, rotation_days))
+    successor = new({held.generation, *([superseded.generation] if superseded else [])}, due)
     if expired:
         retired.append(Retired(held.generation, "expired", False))
         return decision(successor, None, True, retired)
@@ -325,41 +325,12 @@ def ledger_output(form: Form, decision: Decision, key_ids: Mapping[str, Any], en
         "scheme": LEDGER_SCHEME,
         "form": form,
         "handedOut": {"generation": handed_out.generation, "keyId": key_ids[handed_out.generation],
-                      "since": text(handed_out_since(handed_out)), "endDate": end_dates[handed_out.generation]},
+                      "since": rfc3339(handed_out_since(handed_out)), "endDate": end_dates[handed_out.generation]},
     }
     superseded = decision.superseded
     if superseded is not None and decision.kept_until is not None:
         ledger["superseded"] = {"generation": superseded.generation, "keyId": key_ids[superseded.generation],
-                                "endDate": text(superseded.end) if superseded.end else None,
-                                "keptUntil": text(decision.kept_until)}
+                                "endDate": rfc3339(superseded.end) if superseded.end else None,
+                                "keptUntil": rfc3339(decision.kept_until)}
     return ledger
 
-
-# -- the calendar version's schedule (to read the stacks it deployed) ---------------------------
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One credential of the calendar schedule, identified by the start of its period."""
-
-    period_start: dt.datetime
-    end_date: dt.datetime
-
-    @property
-    def suffix(self) -> str:
-        """The resource name suffix the calendar version used: the period's start date."""
-        return self.period_start.strftime("%Y%m%d")
-
-
-def renewal_slots(now: dt.datetime, lifetime_days: int, rotation_days: int) -> list[Slot]:
-    """The calendar version's credentials at ``now``: the current period's, then the previous one's."""
-    period = dt.timedelta(days=rotation_days)
-    index = (now - ROTATION_EPOCH) // period
-    starts = [ROTATION_EPOCH + index * period, ROTATION_EPOCH + (index - 1) * period]
-    return [Slot(start, start + dt.timedelta(days=lifetime_days)) for start in starts]
-
-
-def next_renewal(now: dt.datetime, rotation_days: int) -> dt.datetime:
-    """When the calendar version's next period starts after ``now`` (its ``credentialRenewsAt``)."""
-    period = dt.timedelta(days=rotation_days)
-    return ROTATION_EPOCH + ((now - ROTATION_EPOCH) // period + 1) * period

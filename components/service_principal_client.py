@@ -16,7 +16,6 @@ from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
 from components.key_vault import deliver_to_key_vault
 from components.microsoft import GRAPH_APP_ID
-from components.renewal import Decision
 from components.settings.model import ServicePrincipalClientSettings
 
 # What the program sets on every app registration, created or adopted (`make adopt` and
@@ -64,8 +63,6 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     """Graph key ids of every credential the stack keeps for this client, the handed-out one first."""
     renewal: dict[str, Any] | None
     """The renewal ledger output (secrets and generated certificates)."""
-    renewal_decision: Decision | None
-    """What this deploy keeps, creates and removes (secrets and generated certificates)."""
     certificate_thumbprint: pulumi.Output[str] | None
     """SHA-1 thumbprint, upper-case hex (certificates)."""
     secret_material: pulumi.Output[dict[str, str]] | None
@@ -126,7 +123,6 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.secret_material = credential.secret_material
         self.credential_key_ids = credential.key_ids
         self.renewal = credential.renewal
-        self.renewal_decision = credential.decision
         # Key Vault gets the very value clientCredentials hands out, and its expiry.
         self.key_vault_secret_uri = None
         if (settings.key_vault is not None and credential.secret_material is not None

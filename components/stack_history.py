@@ -51,9 +51,13 @@ def read_own_clients(parent: pulumi.Resource | None = None) -> dict[str, Any]:
     return known_clients(outputs)
 
 
+_UNKNOWN = object()
+
+
 async def _resolve(output: pulumi.Output[Any]) -> Any:
+    """The output's value, or ``_UNKNOWN`` when the engine cannot tell it (a preview's unknown)."""
     if not await output.is_known():
-        return None
+        return _UNKNOWN
     return await output.future()
 
 
@@ -84,9 +88,9 @@ def split_renewal_ledger(args: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         return rest, None, None
     value = args[RENEWAL_LEDGER_ARG]
     if isinstance(value, pulumi.Output):
-        if not _sync_await(value.is_known()):
+        value = _sync_await(_resolve(value))
+        if value is _UNKNOWN:
             return rest, None, "an unknown value (an output not known yet)"
-        value = _sync_await(value.future())
     if value is None:
         return rest, {}, None  # the consumer's stack has no such output yet: a new stack
     if not isinstance(value, Mapping) or not all(isinstance(v, Mapping) for v in value.values()):

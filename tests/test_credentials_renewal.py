@@ -19,7 +19,8 @@ import pytest
 
 from components.access import InboundProvisioningAccess
 from components.credentials import certificate_thumbprint
-from components.renewal import next_renewal, renewal_slots, text
+from components.renewal import rfc3339 as text
+from tests.calendar_schedule import next_renewal, renewal_slots
 from tests.conftest import GRAPH_ROLES, secret_client
 from tools.deploys import CREDENTIAL_TYPES, Deploy, Deployed, DeploySimulation
 from tools.offline_values import self_signed_pem

@@ -24,11 +24,10 @@ from components.renewal import (
     default_rotation_days,
     ledger_output,
     min_lifetime_days,
-    next_renewal,
     read_ledger,
-    renewal_slots,
-    text,
 )
+from components.renewal import rfc3339 as text
+from tests.calendar_schedule import next_renewal, renewal_slots
 from tests.conftest import NOW
 
 DAY = dt.timedelta(days=1)

@@ -30,6 +30,7 @@ from components.renewal import (
     default_rotation_days,
     min_lifetime_days,
 )
+from components.renewal import rfc3339 as rfc3339  # noqa: PLC0414 (re-exported: tools import it from here)
 from components.settings.model import (
     CertificateCredential,
     Credential,
@@ -251,8 +252,3 @@ def _federated(check: Checker, obj: Mapping[str, Any], path: str) -> FederatedCr
     if issuer is None or subject is None:
         return None
     return FederatedCredential(issuer=issuer, subject=subject, audiences=tuple(audiences))
-
-
-def rfc3339(moment: dt.datetime) -> str:
-    """An RFC 3339 UTC timestamp with second precision, as Entra stores end dates."""
-    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

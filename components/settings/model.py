@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from components.settings.problems import SECRET_SHOWN, Problem
+from components.settings.problems import SECRET_SHOWN, Problem, top_key
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Azure's rule for resource group names (user-assigned identities, Key Vault ids).
@@ -250,9 +250,5 @@ class Settings:
 
     def hide_secrets(self, problems: list[Problem]) -> list[Problem]:
         """``problems`` with the values under secret top-level keys hidden (tenant lookups report values too)."""
-        return [Problem(p.path, SECRET_SHOWN, p.allowed) if _top_key(p.path) in self.secret_keys else p
+        return [Problem(p.path, SECRET_SHOWN, p.allowed) if top_key(p.path) in self.secret_keys else p
                 for p in problems]
-
-
-def _top_key(path: str) -> str:
-    return re.split(r"[.\[]", path, maxsplit=1)[0]

@@ -101,6 +101,11 @@ def quoted_hint(value: Any, expected: type[bool] | type[int]) -> str:
     return ""
 
 
+def top_key(path: str) -> str:
+    """The top-level config key a problem's key path starts with (``clients`` of ``clients.hr.kind``)."""
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
+
+
 def did_you_mean(given: str, choices: Iterable[str]) -> str:
     """`` (did you mean `X`?)`` when ``given`` is a near miss of exactly one choice, else ``""``.
 
@@ -133,10 +138,9 @@ class Checker:
         self.secret_keys = secret_keys
 
     def add(self, path: str, value: Any, allowed: str) -> None:
-        top = re.split(r"[.\[]", path, maxsplit=1)[0]
         if isinstance(value, Encrypted):
             shown, allowed = _show(value), f"{allowed}; {ENCRYPTED_HINT}"
-        elif top in self.secret_keys:
+        elif top_key(path) in self.secret_keys:
             shown = SECRET_SHOWN
         else:
             shown = _show(value, path.rsplit(".", 1)[-1])
@@ -144,8 +148,7 @@ class Checker:
 
     def near_miss(self, path: str, value: Any, choices: Iterable[str]) -> str:
         """:func:`did_you_mean` for a value, but never under a ``--secret`` key (it would hint at the value)."""
-        top = re.split(r"[.\[]", path, maxsplit=1)[0]
-        if not isinstance(value, str) or top in self.secret_keys:
+        if not isinstance(value, str) or top_key(path) in self.secret_keys:
             return ""
         return did_you_mean(value, choices)
 
