@@ -17,7 +17,7 @@ import pulumi
 from cryptography.hazmat.primitives import serialization
 
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
-from components.settings.credentials import rfc3339
+from components.renewal import rfc3339
 from tools.offline_azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, key_vault_secret, role_assignment, updated_secret
 from tools.offline_values import go_time_text, graph_date, mock_private_key, self_signed_pem
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from components.settings.credentials import rfc3339
+from components.renewal import rfc3339
 
 
 def graph_date(text: str) -> str:

@@ -29,8 +29,8 @@ from components.renewal import (
     SCHEDULE_INTERVAL_DAYS,
     default_rotation_days,
     min_lifetime_days,
+    rfc3339,
 )
-from components.renewal import rfc3339 as rfc3339  # noqa: PLC0414 (re-exported: tools import it from here)
 from components.settings.model import (
     CertificateCredential,
     Credential,
