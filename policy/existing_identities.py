@@ -12,11 +12,11 @@ map is missing (a pipeline that calls ``policy-config.sh`` without the stack), t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
+from components.settings.model import GUID_RE
 from policy import resource_types as t
 from policy.props import Reading
 
@@ -28,7 +28,6 @@ EXISTING_SCHEMA: dict[str, object] = {
                    "(clients.<key>.existing), as tools/policy-config.sh resolves it.",
 }
 ADVISORY_POLICY = "existing-identity-principals"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _UPDATE = ("update tools/policy-config.sh and call it with the stack (policy-config.sh OUTPUT.json STACK), "
            "as `make up` / `make preview` do")
 
@@ -63,7 +62,7 @@ def check_existing_identity_grants(read: Callable[[PolicyResource], Reading], do
             refuse(grant, f"grants to principal {to} for client {client.name!r}, an existing identity the policy "
                           f"config ({EXISTING_CONFIG}) does not name: regenerate the config with "
                           "tools/policy-config.sh for this stack")
-        elif not _GUID.match(principal):
+        elif not GUID_RE.match(principal):
             refuse(grant, f"cannot tell whether client {client.name!r}'s grant goes to its identity: the policy "
                           f"config {EXISTING_CONFIG} gives {principal!r}, not an object id")
         elif to is not None and str(to).casefold() != principal.casefold():
