@@ -42,11 +42,9 @@ def expected_principals(config: Mapping[str, object]) -> dict[str, str] | None:
 
 def existing_identity_grants(resources: Sequence[PolicyResource], client: PolicyResource) -> list[PolicyResource]:
     """The grants of a managed identity client with no user-assigned identity of its own: an existing one's."""
-    def children(typ: str) -> list[PolicyResource]:
-        return [r for r in resources
-                if r.resource_type == typ and r.parent is not None and r.parent.urn == client.urn]
-
-    return [] if children(t.USER_ASSIGNED_IDENTITY) else children(t.APP_ROLE_ASSIGNMENT)
+    if t.children(resources, client, t.USER_ASSIGNED_IDENTITY):
+        return []
+    return t.children(resources, client, t.APP_ROLE_ASSIGNMENT)
 
 
 def check_existing_identity_grants(read: Callable[[PolicyResource], Reading], done: Callable[[Reading], None],

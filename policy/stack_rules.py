@@ -16,7 +16,7 @@ adds the rules that need two resources at once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pulumi_policy import (
     PolicyResource,
@@ -41,10 +41,6 @@ OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # allow-list, protect and the rules between resources, not to rules on their outputs.
 ADOPTABLE = frozenset({t.APPLICATION, t.SERVICE_PRINCIPAL})
 ON_OUTPUTS_OF_ADOPTABLE = frozenset({"allowed-resource-types", "protect-prod"})
-
-
-def _children(resources: Iterable[PolicyResource], parent: PolicyResource, typ: str) -> list[PolicyResource]:
-    return [r for r in resources if r.resource_type == typ and r.parent is not None and r.parent.urn == parent.urn]
 
 
 def _eq(a: object, b: object) -> bool:
@@ -73,8 +69,8 @@ class _Check:
 
 
 def _check_service_principal_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
-    apps = _children(resources, client, t.APPLICATION)
-    sps = _children(resources, client, t.SERVICE_PRINCIPAL)
+    apps = t.children(resources, client, t.APPLICATION)
+    sps = t.children(resources, client, t.SERVICE_PRINCIPAL)
     if len(apps) > 1 or len(sps) > 1:
         check.refuse(client, "an API client has one app registration and one service principal")
     app = check.read(apps[0]) if apps else None
@@ -91,7 +87,7 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
             check.refuse(sps[0], f"is the service principal of app {client_id}, not of its client's app "
                                  f"{app_client_id}")
     for typ in (t.APPLICATION_PASSWORD, t.APPLICATION_CERTIFICATE, t.FEDERATED_CREDENTIAL):
-        for credential in _children(resources, client, typ):
+        for credential in t.children(resources, client, typ):
             on = check.read(credential)
             application_id = on.get("applicationId")
             if application_id is not None and app_object_id is not None \
@@ -100,7 +96,7 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
                                          f"app ({app_object_id})")
             check.done(on)
     if sp is None:
-        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+        for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
             holder = check.read(grant)
             check.refuse(grant, f"grants to principal {holder.get('principalObjectId')}, but its client has no "
                                 "service principal of its own to hold the grant")
@@ -123,7 +119,7 @@ def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], clie
     principal = reading.get(key)
     new_principal = isinstance(reading.data.get(key), Unknown)
     check.done(reading)
-    for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+    for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
         on = check.read(grant)
         to = on.get("principalObjectId")
         if to is not None and (new_principal or (principal is not None and not _eq(to, principal))):
@@ -140,7 +136,7 @@ def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], clie
 
 def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
                                    expected: Mapping[str, str] | None) -> None:
-    identities = _children(resources, client, t.USER_ASSIGNED_IDENTITY)
+    identities = t.children(resources, client, t.USER_ASSIGNED_IDENTITY)
     if len(identities) > 1:
         check.refuse(client, "a managed identity client has at most one user-assigned identity")
     if identities:
@@ -169,23 +165,23 @@ def _owned_by_holders(check: _Check, resources: Sequence[PolicyResource]) -> set
     for client in resources:
         if client.resource_type not in (t.SERVICE_PRINCIPAL_CLIENT, t.MANAGED_IDENTITY_CLIENT):
             continue
-        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+        for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
             reading = check.read(grant)
             if _eq(reading.get("appRoleId"), OWNED_BY_ROLE_ID):
                 holders |= {r.urn for typ in (t.SERVICE_PRINCIPAL, t.USER_ASSIGNED_IDENTITY)
-                            for r in _children(resources, client, typ)}
+                            for r in t.children(resources, client, typ)}
             check.done(reading)
     return holders
 
 
 def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
-    templates = _children(resources, component, t.APPLICATION_FROM_TEMPLATE)
+    templates = t.children(resources, component, t.APPLICATION_FROM_TEMPLATE)
     if len(templates) != 1:
         return
     app = check.read(templates[0])
     sp_id, app_id = app.get("servicePrincipalId"), app.get("applicationId")
     for typ in (t.SYNCHRONIZATION_JOB, t.SYNCHRONIZATION_SECRET):
-        for resource in _children(resources, component, typ):
+        for resource in t.children(resources, component, typ):
             reading = check.read(resource)
             own = reading.get("servicePrincipalId")
             if own is not None and sp_id is not None and not _eq(own, sp_id):
@@ -193,7 +189,7 @@ def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], 
             check.done(reading)
     owned_by = _owned_by_principals(check, resources)
     holders = _owned_by_holders(check, resources)
-    for owner in _children(resources, component, t.APPLICATION_OWNER):
+    for owner in t.children(resources, component, t.APPLICATION_OWNER):
         reading = check.read(owner)
         application, holder = reading.get("applicationId"), reading.get("ownerObjectId")
         if isinstance(reading.data.get("ownerObjectId"), Unknown):  # preview: computed from a new principal
