@@ -33,6 +33,7 @@ from pulumi_policy import (
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
 from components.settings.model import GUID_RE
+from components.settings.parse import is_prod_stack
 from policy.access_fields import validate_access_fields
 from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG, EXISTING_SCHEMA, validate_configured
 from policy.props import number
@@ -205,8 +206,8 @@ def validate_no_owners(args: ResourceValidationArgs, report_violation: ReportVio
 
 def validate_prod_protect(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """On stacks named prod*, everything that carries access is protected, whatever the config says."""
-    # The same rule as the program's protect default (components.settings.parse.is_prod_stack): any case.
-    prod = stack_of(args.urn).casefold().startswith("prod")
+    # The same rule as the program's protect default: prod in any case.
+    prod = is_prod_stack(stack_of(args.urn))
     if args.resource_type in PROTECTED_TYPES and prod and not args.opts.protect:
         report_violation(f"{args.name}: stack {stack_of(args.urn)!r} is a prod* stack, so "
                          f"{args.resource_type.rsplit(':', 1)[-1]} must have protect set", None)
