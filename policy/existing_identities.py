@@ -12,13 +12,13 @@ map is missing (a pipeline that calls ``policy-config.sh`` without the stack), t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from components.settings.model import GUID_RE
 from policy import resource_types as t
-from policy.props import Reading
+from policy.props import Check
 
 EXISTING_CONFIG = "existingIdentityPrincipals"
 EXISTING_SCHEMA: dict[str, object] = {
@@ -47,26 +47,24 @@ def existing_identity_grants(resources: Sequence[PolicyResource], client: Policy
     return t.children(resources, client, t.APP_ROLE_ASSIGNMENT)
 
 
-def check_existing_identity_grants(read: Callable[[PolicyResource], Reading], done: Callable[[Reading], None],
-                                   refuse: Callable[[PolicyResource, str], None],
-                                   resources: Sequence[PolicyResource], client: PolicyResource,
+def check_existing_identity_grants(check: Check, resources: Sequence[PolicyResource], client: PolicyResource,
                                    expected: Mapping[str, str]) -> None:
     """Refuse every grant of ``client`` (an existing identity's) to another principal than ``expected`` names."""
     principal = expected.get(client.name)
     for grant in existing_identity_grants(resources, client):
-        reading = read(grant)
+        reading = check.read(grant)
         to = reading.get("principalObjectId")
         if principal is None:
-            refuse(grant, f"grants to principal {to} for client {client.name!r}, an existing identity the policy "
+            check.refuse(grant, f"grants to principal {to} for client {client.name!r}, an existing identity the policy "
                           f"config ({EXISTING_CONFIG}) does not name: regenerate the config with "
                           "tools/policy-config.sh for this stack")
         elif not GUID_RE.match(principal):
-            refuse(grant, f"cannot tell whether client {client.name!r}'s grant goes to its identity: the policy "
+            check.refuse(grant, f"cannot tell whether client {client.name!r}'s grant goes to its identity: the policy "
                           f"config {EXISTING_CONFIG} gives {principal!r}, not an object id")
         elif to is not None and str(to).casefold() != principal.casefold():
-            refuse(grant, f"grants to principal {to}, not to client {client.name!r}'s existing identity "
+            check.refuse(grant, f"grants to principal {to}, not to client {client.name!r}'s existing identity "
                           f"({principal}, from clients.{client.name}.existing in the stack config)")
-        done(reading)
+        check.done(reading)
 
 
 def validate_configured(args: StackValidationArgs, report_violation: ReportViolation) -> None:

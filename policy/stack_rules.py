@@ -31,7 +31,7 @@ from components.microsoft import ALLOWED_PERMISSIONS, UPLOAD_OWNED_BY
 from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
 from policy.existing_identities import check_existing_identity_grants, expected_principals
-from policy.props import Reading, Unknown
+from policy.props import Check, Unknown
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # An adopted (imported) app registration or service principal has, during the preview of its
@@ -52,23 +52,7 @@ def _object_id_of(application_id: object) -> str:
     return str(application_id).rsplit("/", 1)[-1]
 
 
-class _Check:
-    def __init__(self, report: ReportViolation) -> None:
-        self.report = report
-        self.unknown: list[UnknownValueError] = []
-
-    @staticmethod
-    def read(resource: PolicyResource) -> Reading:
-        return Reading(resource.props)
-
-    def done(self, reading: Reading) -> None:
-        self.unknown += reading.unknown
-
-    def refuse(self, resource: PolicyResource, message: str) -> None:
-        self.report(f"{resource.name}: {message}", resource.urn)
-
-
-def _check_service_principal_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
+def _check_service_principal_client(check: Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
     apps = t.children(resources, client, t.APPLICATION)
     sps = t.children(resources, client, t.SERVICE_PRINCIPAL)
     if len(apps) > 1 or len(sps) > 1:
@@ -107,7 +91,7 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
             check.done(reading)
 
 
-def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
+def _check_grants_go_to(check: Check, resources: Sequence[PolicyResource], client: PolicyResource,
                         holder: PolicyResource | None, key: str) -> None:
     """Every grant of ``client`` goes to ``holder``'s principal (its output ``key``).
 
@@ -134,7 +118,7 @@ def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], clie
         check.done(on)
 
 
-def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
+def _check_managed_identity_client(check: Check, resources: Sequence[PolicyResource], client: PolicyResource,
                                    expected: Mapping[str, str] | None) -> None:
     identities = t.children(resources, client, t.USER_ASSIGNED_IDENTITY)
     if len(identities) > 1:
@@ -144,10 +128,10 @@ def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyReso
     elif expected is not None:
         # An existing identity is looked up at program time: its grants go to the principal the
         # pipeline resolved from the same config (without that map the advisory policy says so).
-        check_existing_identity_grants(check.read, check.done, check.refuse, resources, client, expected)
+        check_existing_identity_grants(check, resources, client, expected)
 
 
-def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
+def _owned_by_principals(check: Check, resources: Sequence[PolicyResource]) -> set[str]:
     principals = set()
     for grant in resources:
         if grant.resource_type != t.APP_ROLE_ASSIGNMENT:
@@ -159,7 +143,7 @@ def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> 
     return principals
 
 
-def _owned_by_holders(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
+def _owned_by_holders(check: Check, resources: Sequence[PolicyResource]) -> set[str]:
     """URNs of the principals (service principal or user-assigned identity) of clients granted OwnedBy."""
     holders = set()
     for client in resources:
@@ -174,7 +158,7 @@ def _owned_by_holders(check: _Check, resources: Sequence[PolicyResource]) -> set
     return holders
 
 
-def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
+def _check_provisioning_app(check: Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
     templates = t.children(resources, component, t.APPLICATION_FROM_TEMPLATE)
     if len(templates) != 1:
         return
@@ -207,7 +191,7 @@ def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], 
     check.done(app)
 
 
-def _check_key_vault_scopes(check: _Check, resources: Sequence[PolicyResource]) -> None:
+def _check_key_vault_scopes(check: Check, resources: Sequence[PolicyResource]) -> None:
     secrets = set()
     for secret in (r for r in resources if r.resource_type == t.KEY_VAULT_SECRET):
         reading = check.read(secret)
@@ -234,7 +218,7 @@ def make_validate_stack(resource_policies: Sequence[ResourceValidationPolicy]) -
     """The stack rule, running ``resource_policies`` again on every resource (imports and reads too)."""
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        check = _Check(report_violation)
+        check = Check(report_violation)
         config = dict(args.get_config())
         expected = expected_principals(config)
         for resource in args.resources:
