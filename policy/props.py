@@ -83,6 +83,10 @@ class Reading:
                 value = value.get(step) if isinstance(value, dict) else None
         return self.known(value)
 
+    def is_unknown(self, key: str) -> bool:
+        """Whether the property ``key`` is unknown (during preview: computed from a resource not made yet)."""
+        return isinstance(self.data.get(key), Unknown)
+
     def items(self, *path: str) -> list[Any]:
         """The known elements of the list at ``path`` (unknown ones remembered and skipped)."""
         value = self.get(*path)

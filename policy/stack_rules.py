@@ -31,7 +31,7 @@ from components.microsoft import ALLOWED_PERMISSIONS, UPLOAD_OWNED_BY
 from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
 from policy.existing_identities import check_existing_identity_grants, expected_principals
-from policy.props import Check, Unknown
+from policy.props import Check
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # An adopted (imported) app registration or service principal has, during the preview of its
@@ -101,7 +101,7 @@ def _check_grants_go_to(check: Check, resources: Sequence[PolicyResource], clien
         return
     reading = check.read(holder)
     principal = reading.get(key)
-    new_principal = isinstance(reading.data.get(key), Unknown)
+    new_principal = reading.is_unknown(key)
     check.done(reading)
     for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
         on = check.read(grant)
@@ -109,7 +109,7 @@ def _check_grants_go_to(check: Check, resources: Sequence[PolicyResource], clien
         if to is not None and (new_principal or (principal is not None and not _eq(to, principal))):
             check.refuse(grant, f"grants to principal {to}, not to its client's own principal "
                                 f"({principal if principal is not None else 'of ' + holder.name + ', created now'})")
-        elif isinstance(on.data.get("principalObjectId"), Unknown):
+        elif on.is_unknown("principalObjectId"):
             sources = (grant.property_dependencies or {}).get("principalObjectId") or []
             foreign = sorted(d.name for d in sources if d.urn != holder.urn)
             if foreign:
@@ -176,7 +176,7 @@ def _check_provisioning_app(check: Check, resources: Sequence[PolicyResource], c
     for owner in t.children(resources, component, t.APPLICATION_OWNER):
         reading = check.read(owner)
         application, holder = reading.get("applicationId"), reading.get("ownerObjectId")
-        if isinstance(reading.data.get("ownerObjectId"), Unknown):  # preview: computed from a new principal
+        if reading.is_unknown("ownerObjectId"):  # preview: computed from a new principal
             sources = (owner.property_dependencies or {}).get("ownerObjectId") or []
             foreign = sorted(d.name for d in sources if d.urn not in holders)
             if foreign:
