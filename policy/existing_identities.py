@@ -12,13 +12,13 @@ map is missing (a pipeline that calls ``policy-config.sh`` without the stack), t
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
+from components.settings.model import GUID_RE
 from policy import resource_types as t
-from policy.props import Reading
+from policy.props import Check
 
 EXISTING_CONFIG = "existingIdentityPrincipals"
 EXISTING_SCHEMA: dict[str, object] = {
@@ -28,7 +28,6 @@ EXISTING_SCHEMA: dict[str, object] = {
                    "(clients.<key>.existing), as tools/policy-config.sh resolves it.",
 }
 ADVISORY_POLICY = "existing-identity-principals"
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _UPDATE = ("update tools/policy-config.sh and call it with the stack (policy-config.sh OUTPUT.json STACK), "
            "as `make up` / `make preview` do")
 
@@ -43,33 +42,29 @@ def expected_principals(config: Mapping[str, object]) -> dict[str, str] | None:
 
 def existing_identity_grants(resources: Sequence[PolicyResource], client: PolicyResource) -> list[PolicyResource]:
     """The grants of a managed identity client with no user-assigned identity of its own: an existing one's."""
-    def children(typ: str) -> list[PolicyResource]:
-        return [r for r in resources
-                if r.resource_type == typ and r.parent is not None and r.parent.urn == client.urn]
-
-    return [] if children(t.USER_ASSIGNED_IDENTITY) else children(t.APP_ROLE_ASSIGNMENT)
+    if t.children(resources, client, t.USER_ASSIGNED_IDENTITY):
+        return []
+    return t.children(resources, client, t.APP_ROLE_ASSIGNMENT)
 
 
-def check_existing_identity_grants(read: Callable[[PolicyResource], Reading], done: Callable[[Reading], None],
-                                   refuse: Callable[[PolicyResource, str], None],
-                                   resources: Sequence[PolicyResource], client: PolicyResource,
+def check_existing_identity_grants(check: Check, resources: Sequence[PolicyResource], client: PolicyResource,
                                    expected: Mapping[str, str]) -> None:
     """Refuse every grant of ``client`` (an existing identity's) to another principal than ``expected`` names."""
     principal = expected.get(client.name)
     for grant in existing_identity_grants(resources, client):
-        reading = read(grant)
+        reading = check.read(grant)
         to = reading.get("principalObjectId")
         if principal is None:
-            refuse(grant, f"grants to principal {to} for client {client.name!r}, an existing identity the policy "
+            check.refuse(grant, f"grants to principal {to} for client {client.name!r}, an existing identity the policy "
                           f"config ({EXISTING_CONFIG}) does not name: regenerate the config with "
                           "tools/policy-config.sh for this stack")
-        elif not _GUID.match(principal):
-            refuse(grant, f"cannot tell whether client {client.name!r}'s grant goes to its identity: the policy "
+        elif not GUID_RE.match(principal):
+            check.refuse(grant, f"cannot tell whether client {client.name!r}'s grant goes to its identity: the policy "
                           f"config {EXISTING_CONFIG} gives {principal!r}, not an object id")
         elif to is not None and str(to).casefold() != principal.casefold():
-            refuse(grant, f"grants to principal {to}, not to client {client.name!r}'s existing identity "
+            check.refuse(grant, f"grants to principal {to}, not to client {client.name!r}'s existing identity "
                           f"({principal}, from clients.{client.name}.existing in the stack config)")
-        done(reading)
+        check.done(reading)
 
 
 def validate_configured(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pulumi_policy import PolicyResource, ReportViolation
 from pulumi_policy.proxy import (
     UNKNOWN_ARCHIVE_VALUE,
     UNKNOWN_ARRAY_VALUE,
@@ -82,6 +83,10 @@ class Reading:
                 value = value.get(step) if isinstance(value, dict) else None
         return self.known(value)
 
+    def is_unknown(self, key: str) -> bool:
+        """Whether the property ``key`` is unknown (during preview: computed from a resource not made yet)."""
+        return isinstance(self.data.get(key), Unknown)
+
     def items(self, *path: str) -> list[Any]:
         """The known elements of the list at ``path`` (unknown ones remembered and skipped)."""
         value = self.get(*path)
@@ -93,6 +98,24 @@ class Reading:
         """Raise the first unknown value read, so the analyzer reports what it could not check."""
         if self.unknown:
             raise self.unknown[0]
+
+
+class Check:
+    """A whole-stack check: reads resources, refuses them, and keeps every unknown value read."""
+
+    def __init__(self, report: ReportViolation) -> None:
+        self.report = report
+        self.unknown: list[UnknownValueError] = []
+
+    @staticmethod
+    def read(resource: PolicyResource) -> Reading:
+        return Reading(resource.props)
+
+    def done(self, reading: Reading) -> None:
+        self.unknown += reading.unknown
+
+    def refuse(self, resource: PolicyResource, message: str) -> None:
+        self.report(f"{resource.name}: {message}", resource.urn)
 
 
 def number(value: Any) -> float | None:

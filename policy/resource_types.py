@@ -12,10 +12,10 @@ so a resource the program did not put under one of its components is refused too
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs
 
 PROJECT_PACKAGE = "inbound-provisioning-access"
 
@@ -119,6 +119,11 @@ def parent_type(urn: str) -> str:
         raise ValueError(f"not a Pulumi URN: {urn!r}")
     chain = parts[2].split("$")
     return chain[-2] if len(chain) > 1 else ""
+
+
+def children(resources: Iterable[PolicyResource], parent: PolicyResource, typ: str) -> list[PolicyResource]:
+    """The resources of type ``typ`` whose immediate parent is ``parent``."""
+    return [r for r in resources if r.resource_type == typ and r.parent is not None and r.parent.urn == parent.urn]
 
 
 def is_provider(resource_type: str) -> bool:

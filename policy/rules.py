@@ -32,6 +32,8 @@ from pulumi_policy import (
 )
 
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
+from components.settings.model import GUID_RE
+from components.settings.parse import is_prod_stack
 from policy.access_fields import validate_access_fields
 from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG, EXISTING_SCHEMA, validate_configured
 from policy.props import number
@@ -76,7 +78,6 @@ EXISTING_ONLY_SCHEMA = PolicyConfigSchema(properties={EXISTING_CONFIG: EXISTING_
 # a day of slack covers a run that started before midnight and clock skew between runners.
 LIFETIME_SLACK = dt.timedelta(days=1)
 _RELATIVE = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 def _known_str(value: Any) -> str | None:
@@ -113,7 +114,7 @@ def validate_graph_grants(args: ResourceValidationArgs, report_violation: Report
                              f"({', '.join(sorted(ALLOWED_ROLE_IDS.values()))})", None)
         graph_sp = args.get_config().get(GRAPH_SP_CONFIG)
         resource = args.props.get("resourceObjectId")
-        if not isinstance(graph_sp, str) or not _GUID.match(graph_sp):
+        if not isinstance(graph_sp, str) or not GUID_RE.match(graph_sp):
             report_violation(f"{args.name}: cannot tell whether the grant is on Microsoft Graph: the policy "
                              f"config {GRAPH_SP_CONFIG} is missing or not a GUID (got {graph_sp!r}); "
                              "run through `make up` / `make preview` or the pipeline, which set it", None)
@@ -205,8 +206,8 @@ def validate_no_owners(args: ResourceValidationArgs, report_violation: ReportVio
 
 def validate_prod_protect(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """On stacks named prod*, everything that carries access is protected, whatever the config says."""
-    # The same rule as the program's protect default (components.settings.parse.is_prod_stack): any case.
-    prod = stack_of(args.urn).casefold().startswith("prod")
+    # The same rule as the program's protect default: prod in any case.
+    prod = is_prod_stack(stack_of(args.urn))
     if args.resource_type in PROTECTED_TYPES and prod and not args.opts.protect:
         report_violation(f"{args.name}: stack {stack_of(args.urn)!r} is a prod* stack, so "
                          f"{args.resource_type.rsplit(':', 1)[-1]} must have protect set", None)

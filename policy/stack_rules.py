@@ -16,7 +16,7 @@ adds the rules that need two resources at once:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pulumi_policy import (
     PolicyResource,
@@ -31,7 +31,7 @@ from components.microsoft import ALLOWED_PERMISSIONS, UPLOAD_OWNED_BY
 from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
 from policy.existing_identities import check_existing_identity_grants, expected_principals
-from policy.props import Reading, Unknown
+from policy.props import Check
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # An adopted (imported) app registration or service principal has, during the preview of its
@@ -43,10 +43,6 @@ ADOPTABLE = frozenset({t.APPLICATION, t.SERVICE_PRINCIPAL})
 ON_OUTPUTS_OF_ADOPTABLE = frozenset({"allowed-resource-types", "protect-prod"})
 
 
-def _children(resources: Iterable[PolicyResource], parent: PolicyResource, typ: str) -> list[PolicyResource]:
-    return [r for r in resources if r.resource_type == typ and r.parent is not None and r.parent.urn == parent.urn]
-
-
 def _eq(a: object, b: object) -> bool:
     return str(a).casefold() == str(b).casefold()
 
@@ -56,25 +52,9 @@ def _object_id_of(application_id: object) -> str:
     return str(application_id).rsplit("/", 1)[-1]
 
 
-class _Check:
-    def __init__(self, report: ReportViolation) -> None:
-        self.report = report
-        self.unknown: list[UnknownValueError] = []
-
-    @staticmethod
-    def read(resource: PolicyResource) -> Reading:
-        return Reading(resource.props)
-
-    def done(self, reading: Reading) -> None:
-        self.unknown += reading.unknown
-
-    def refuse(self, resource: PolicyResource, message: str) -> None:
-        self.report(f"{resource.name}: {message}", resource.urn)
-
-
-def _check_service_principal_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
-    apps = _children(resources, client, t.APPLICATION)
-    sps = _children(resources, client, t.SERVICE_PRINCIPAL)
+def _check_service_principal_client(check: Check, resources: Sequence[PolicyResource], client: PolicyResource) -> None:
+    apps = t.children(resources, client, t.APPLICATION)
+    sps = t.children(resources, client, t.SERVICE_PRINCIPAL)
     if len(apps) > 1 or len(sps) > 1:
         check.refuse(client, "an API client has one app registration and one service principal")
     app = check.read(apps[0]) if apps else None
@@ -91,7 +71,7 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
             check.refuse(sps[0], f"is the service principal of app {client_id}, not of its client's app "
                                  f"{app_client_id}")
     for typ in (t.APPLICATION_PASSWORD, t.APPLICATION_CERTIFICATE, t.FEDERATED_CREDENTIAL):
-        for credential in _children(resources, client, typ):
+        for credential in t.children(resources, client, typ):
             on = check.read(credential)
             application_id = on.get("applicationId")
             if application_id is not None and app_object_id is not None \
@@ -100,7 +80,7 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
                                          f"app ({app_object_id})")
             check.done(on)
     if sp is None:
-        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+        for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
             holder = check.read(grant)
             check.refuse(grant, f"grants to principal {holder.get('principalObjectId')}, but its client has no "
                                 "service principal of its own to hold the grant")
@@ -111,7 +91,7 @@ def _check_service_principal_client(check: _Check, resources: Sequence[PolicyRes
             check.done(reading)
 
 
-def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
+def _check_grants_go_to(check: Check, resources: Sequence[PolicyResource], client: PolicyResource,
                         holder: PolicyResource | None, key: str) -> None:
     """Every grant of ``client`` goes to ``holder``'s principal (its output ``key``).
 
@@ -121,15 +101,15 @@ def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], clie
         return
     reading = check.read(holder)
     principal = reading.get(key)
-    new_principal = isinstance(reading.data.get(key), Unknown)
+    new_principal = reading.is_unknown(key)
     check.done(reading)
-    for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+    for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
         on = check.read(grant)
         to = on.get("principalObjectId")
         if to is not None and (new_principal or (principal is not None and not _eq(to, principal))):
             check.refuse(grant, f"grants to principal {to}, not to its client's own principal "
                                 f"({principal if principal is not None else 'of ' + holder.name + ', created now'})")
-        elif isinstance(on.data.get("principalObjectId"), Unknown):
+        elif on.is_unknown("principalObjectId"):
             sources = (grant.property_dependencies or {}).get("principalObjectId") or []
             foreign = sorted(d.name for d in sources if d.urn != holder.urn)
             if foreign:
@@ -138,9 +118,9 @@ def _check_grants_go_to(check: _Check, resources: Sequence[PolicyResource], clie
         check.done(on)
 
 
-def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyResource], client: PolicyResource,
+def _check_managed_identity_client(check: Check, resources: Sequence[PolicyResource], client: PolicyResource,
                                    expected: Mapping[str, str] | None) -> None:
-    identities = _children(resources, client, t.USER_ASSIGNED_IDENTITY)
+    identities = t.children(resources, client, t.USER_ASSIGNED_IDENTITY)
     if len(identities) > 1:
         check.refuse(client, "a managed identity client has at most one user-assigned identity")
     if identities:
@@ -148,10 +128,10 @@ def _check_managed_identity_client(check: _Check, resources: Sequence[PolicyReso
     elif expected is not None:
         # An existing identity is looked up at program time: its grants go to the principal the
         # pipeline resolved from the same config (without that map the advisory policy says so).
-        check_existing_identity_grants(check.read, check.done, check.refuse, resources, client, expected)
+        check_existing_identity_grants(check, resources, client, expected)
 
 
-def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
+def _owned_by_principals(check: Check, resources: Sequence[PolicyResource]) -> set[str]:
     principals = set()
     for grant in resources:
         if grant.resource_type != t.APP_ROLE_ASSIGNMENT:
@@ -163,29 +143,29 @@ def _owned_by_principals(check: _Check, resources: Sequence[PolicyResource]) -> 
     return principals
 
 
-def _owned_by_holders(check: _Check, resources: Sequence[PolicyResource]) -> set[str]:
+def _owned_by_holders(check: Check, resources: Sequence[PolicyResource]) -> set[str]:
     """URNs of the principals (service principal or user-assigned identity) of clients granted OwnedBy."""
     holders = set()
     for client in resources:
         if client.resource_type not in (t.SERVICE_PRINCIPAL_CLIENT, t.MANAGED_IDENTITY_CLIENT):
             continue
-        for grant in _children(resources, client, t.APP_ROLE_ASSIGNMENT):
+        for grant in t.children(resources, client, t.APP_ROLE_ASSIGNMENT):
             reading = check.read(grant)
             if _eq(reading.get("appRoleId"), OWNED_BY_ROLE_ID):
                 holders |= {r.urn for typ in (t.SERVICE_PRINCIPAL, t.USER_ASSIGNED_IDENTITY)
-                            for r in _children(resources, client, typ)}
+                            for r in t.children(resources, client, typ)}
             check.done(reading)
     return holders
 
 
-def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
-    templates = _children(resources, component, t.APPLICATION_FROM_TEMPLATE)
+def _check_provisioning_app(check: Check, resources: Sequence[PolicyResource], component: PolicyResource) -> None:
+    templates = t.children(resources, component, t.APPLICATION_FROM_TEMPLATE)
     if len(templates) != 1:
         return
     app = check.read(templates[0])
     sp_id, app_id = app.get("servicePrincipalId"), app.get("applicationId")
     for typ in (t.SYNCHRONIZATION_JOB, t.SYNCHRONIZATION_SECRET):
-        for resource in _children(resources, component, typ):
+        for resource in t.children(resources, component, typ):
             reading = check.read(resource)
             own = reading.get("servicePrincipalId")
             if own is not None and sp_id is not None and not _eq(own, sp_id):
@@ -193,10 +173,10 @@ def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], 
             check.done(reading)
     owned_by = _owned_by_principals(check, resources)
     holders = _owned_by_holders(check, resources)
-    for owner in _children(resources, component, t.APPLICATION_OWNER):
+    for owner in t.children(resources, component, t.APPLICATION_OWNER):
         reading = check.read(owner)
         application, holder = reading.get("applicationId"), reading.get("ownerObjectId")
-        if isinstance(reading.data.get("ownerObjectId"), Unknown):  # preview: computed from a new principal
+        if reading.is_unknown("ownerObjectId"):  # preview: computed from a new principal
             sources = (owner.property_dependencies or {}).get("ownerObjectId") or []
             foreign = sorted(d.name for d in sources if d.urn not in holders)
             if foreign:
@@ -211,7 +191,7 @@ def _check_provisioning_app(check: _Check, resources: Sequence[PolicyResource], 
     check.done(app)
 
 
-def _check_key_vault_scopes(check: _Check, resources: Sequence[PolicyResource]) -> None:
+def _check_key_vault_scopes(check: Check, resources: Sequence[PolicyResource]) -> None:
     secrets = set()
     for secret in (r for r in resources if r.resource_type == t.KEY_VAULT_SECRET):
         reading = check.read(secret)
@@ -238,7 +218,7 @@ def make_validate_stack(resource_policies: Sequence[ResourceValidationPolicy]) -
     """The stack rule, running ``resource_policies`` again on every resource (imports and reads too)."""
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        check = _Check(report_violation)
+        check = Check(report_violation)
         config = dict(args.get_config())
         expected = expected_principals(config)
         for resource in args.resources:

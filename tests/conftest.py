@@ -60,9 +60,14 @@ def job_for(tenant: str) -> str:
     return f"API2AAD.0123456789abcdef0123456789abcdef.{tenant}"
 
 
+def new_entra() -> OfflineEntra:
+    """A fresh stand-in tenant: Graph's roles and the four principals above, at :data:`NOW`."""
+    return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DUPLICATE_A, DUPLICATE_B, PROVISIONING_APP], now=NOW)
+
+
 @pytest.fixture
 def entra() -> OfflineEntra:
-    return OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP, DUPLICATE_A, DUPLICATE_B, PROVISIONING_APP], now=NOW)
+    return new_entra()
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from policy import rules
 from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG
 from tests.conftest import DUPLICATE_A, LOGIC_APP
 from tests.test_policy_allowlist import POLICIES, STACK_POLICY, collector
-from tests.test_policy_stack_rules import named, stack, with_props
+from tests.test_policy_stack_rules import dev_stack, named, stack, with_props
 from tools.offline_entra import OfflineEntra
 
-__all__ = ["stack"]  # the fixture, shared with the whole-stack tests
+__all__ = ["dev_stack", "stack"]  # the fixtures, shared with the whole-stack tests
 
 [ADVISORY] = [p for p in POLICIES.values() if isinstance(p, StackValidationPolicy) and p.name == ADVISORY_POLICY]
 # The run's existing identity: clients.logic.existing.displayName CSV2SCIMBulkUpload.

@@ -12,7 +12,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from policy import resource_types as t
 from policy.access_fields import KEY_VAULT_SECRETS_USER
-from tests.conftest import ROLE_ID
+from tests.conftest import ROLE_ID, new_entra
 from tests.test_policy import POLICIES, args
 from tests.test_policy_allowlist import (
     STACK_POLICY,
@@ -28,10 +28,16 @@ from tools.offline_entra import OfflineEntra
 ACCESS_FIELDS = POLICIES["access-fields"]
 
 
-@pytest.fixture
-def stack(entra: OfflineEntra) -> list[PolicyResource]:
-    run, monitor = run_everything(entra, "dev")
+@pytest.fixture(scope="module")
+def dev_stack() -> list[PolicyResource]:
+    """The whole dev stack, from one run of the program per module (the tests change only copies)."""
+    run, monitor = run_everything(new_entra(), "dev")
     return stack_resources(run, monitor, "dev")
+
+
+@pytest.fixture
+def stack(dev_stack: list[PolicyResource]) -> list[PolicyResource]:
+    return copy.deepcopy(dev_stack)
 
 
 def named(resources: list[PolicyResource], name: str) -> PolicyResource:
