@@ -108,8 +108,8 @@ def _self_signed(p: Reading, _args: ResourceValidationArgs) -> list[str]:
 
 
 def _sync_secret(p: Reading, _args: ResourceValidationArgs) -> list[str]:
-    keys = {str(p.known(c.get("key"))) for c in p.items("credentials") if isinstance(c, dict)}
-    extra = sorted(keys - SYNC_SECRET_KEYS - {"None"})
+    given = (p.known(c.get("key")) for c in p.items("credentials") if isinstance(c, dict))
+    extra = sorted({str(key) for key in given if key is not None} - SYNC_SECRET_KEYS)
     if extra:
         return [f"holds synchronization secrets {extra}: only {sorted(SYNC_SECRET_KEYS)} (the notification "
                 "email); other keys are credentials to other systems"]
