@@ -5,6 +5,7 @@ Another language's args become the stack config's raw shape and are validated by
 ``SettingsError`` for every problem, before anything is registered.
 """
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -69,8 +70,9 @@ class CheckedArgs:
                                                        adopt=client.adopt, protect=client.protect)
                          if key in self.deferred and isinstance(client, ManagedIdentityClientSettings) else client)
                    for key, client in self.settings.clients.items()}
-        return Settings(stack=self.settings.stack, clients=clients, protect=self.settings.protect,
-                        provisioning_app=self.settings.provisioning_app, warnings=self.settings.warnings)
+        # replace(), not a new Settings: every other field (secret_keys, which hides values in tenant
+        # errors, among them) stays as parsed.
+        return dataclasses.replace(self.settings, clients=clients)
 
     def deferred_principal(self, key: str, tenant: Tenant) -> DeferredPrincipal:
         """An identity whose object id is an output: validated and looked up in an ``apply`` once it is known.
