@@ -83,35 +83,35 @@ up preview: $(VENV)/.runtime
 ## plan STACK=<stack> | the access plan (Markdown), offline: no Pulumi CLI, no credentials
 plan: $(VENV)/.installed
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
-	@$(PY) -m tools.plan $(if $(STACK),--stack "$(STACK)") $(ARGS)
+	@$(PY) -m tools.plan.plan $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 # The other stack file is data only: this checkout's code computes the diff (BASE defaults to
 # this checkout's file of the same name).
 ## plan-diff PR=<stack file> | the access diff of another Pulumi.<stack>.yaml against this checkout's
 plan-diff: $(VENV)/.installed
 	@test -n "$(PR)$(HELP)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
-	@$(PY) -m tools.plan_diff $(if $(PR),--pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))") $(ARGS)
+	@$(PY) -m tools.plan.plan_diff $(if $(PR),--pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))") $(ARGS)
 
 ## verify STACK=<stack> | prove each client's token carries its grants
 verify: $(VENV)/.runtime
-	@$(PY) -m tools.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
+	@$(PY) -m tools.verify.verify $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 ## check-expiry STACK=<stack> | fail when a deployed credential expires within 30 days
 check-expiry: $(VENV)/.installed
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make check-expiry STACK=<stack>" >&2; exit 2; }
-	@$(PY) -m tools.expiry $(if $(STACK),--stack "$(STACK)") $(ARGS)
+	@$(PY) -m tools.stack.expiry $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 ## adopt STACK=<stack> | find what the tutorial made; print (ARGS=--write: write) adopt blocks
 adopt: $(VENV)/.installed
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make adopt STACK=<stack> [ARGS=--write]" >&2; exit 2; }
-	@$(PY) -m tools.adopt $(if $(STACK),--stack "$(STACK)") $(ARGS)
+	@$(PY) -m tools.adopt.adopt $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 # The runtime lock only, like verify: it signs in to the tenant, and the scheduled workflow runs it
 # where only the runtime dependencies are installed (docs/audit.md).
 ## audit STACK=<stack> | read-only: every credential, owner and grant the stack did not declare
 audit: $(VENV)/.runtime
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
-	@$(PY) -m tools.audit $(if $(STACK),--stack "$(STACK)") $(ARGS)
+	@$(PY) -m tools.audit.audit $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
 ## bench | benchmarks under the mock engine (ARGS=--strict: fail on a missed target)
 bench: $(VENV)/.installed

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import workloads
-from tools.offline_entra import OfflineEntra, published_graph_roles
-from tools.offline_run import ProgramRun, run_main, run_offline
+from tools.offline.entra import OfflineEntra, published_graph_roles
+from tools.offline.run import ProgramRun, run_main, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,9 +1,9 @@
 """Run `make plan`'s tool many times and count the runs that print anything on stderr.
 
-Before ``tools/event_loops.py``, about one run in thirty (5 of 170 on a two-client stack)
+Before ``tools/offline/event_loops.py``, about one run in thirty (5 of 170 on a two-client stack)
 printed ``Exception ignored in: <function BaseEventLoop.__del__ ...> ... ValueError: Invalid
 file descriptor: -1`` and still exited 0: an event loop left open, collected after its
-self-pipe. Too rare for a unit test (``tests/test_event_loops.py`` shows the cause instead,
+self-pipe. Too rare for a unit test (``tests/offline/test_event_loops.py`` shows the cause instead,
 every time, with ResourceWarning on); this is the long reproduction. Minutes for the default
 200 runs; not part of ``make test``.
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     noisy: list[tuple[int, str]] = []
     for i in range(1, args.runs + 1):
-        run = subprocess.run([sys.executable, "-m", "tools.plan", "--stack", args.stack], cwd=ROOT,  # noqa: S603
+        run = subprocess.run([sys.executable, "-m", "tools.plan.plan", "--stack", args.stack], cwd=ROOT,  # noqa: S603
                              capture_output=True, text=True, check=False, timeout=300)
         if run.returncode != 0 or run.stderr:
             noisy.append((i, run.stderr or f"exit {run.returncode}"))

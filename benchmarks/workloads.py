@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tools.offline_entra import DirectoryEntry, mock_guid
-from tools.offline_values import self_signed_pem
+from tools.offline.entra import DirectoryEntry, mock_guid
+from tools.offline.values import self_signed_pem
 
 KINDS = ("secret", "certificate", "existing-mi", "user-assigned-mi")
 

@@ -12,9 +12,9 @@ import pytest
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.proto import source_pb2
 
-from tools.event_loops import run_loops
-from tools.offline_entra import DirectoryEntry, OfflineEntra, mock_guid
-from tools.offline_run import ProgramRun, configure, program_at, run_offline
+from tools.offline.entra import DirectoryEntry, OfflineEntra, mock_guid
+from tools.offline.event_loops import run_loops
+from tools.offline.run import ProgramRun, configure, program_at, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

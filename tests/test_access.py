@@ -18,9 +18,9 @@ from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
 from tests.legacy_program import legacy_program_at
-from tools.deploys import DeploySimulation
-from tools.offline_entra import LIST_SPS_TOKEN, OfflineEntra
-from tools.offline_run import LAST_RUN, program_at, run_offline
+from tools.offline.deploys import DeploySimulation
+from tools.offline.entra import LIST_SPS_TOKEN, OfflineEntra
+from tools.offline.run import LAST_RUN, program_at, run_offline
 
 COMPONENT = "inbound-provisioning-access:index:InboundProvisioningAccess"
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"

@@ -8,8 +8,8 @@ import pytest
 
 from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, ROLE_ID, existing_identity, secret_client
-from tools.offline_entra import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid
-from tools.offline_run import LAST_RUN, ProgramRun, run_offline
+from tools.offline.entra import DirectoryEntry, ExistingApplication, OfflineEntra, mock_guid
+from tools.offline.run import LAST_RUN, ProgramRun, run_offline
 
 PORTAL_APP = ExistingApplication("HR middleware (portal)", mock_guid("portal-app"), mock_guid("portal-app-client"),
                                  owners=(mock_guid("alice"),))

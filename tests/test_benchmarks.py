@@ -9,8 +9,8 @@ import pytest
 from benchmarks import workloads
 from benchmarks.bench import run_baseline
 from tests.conftest import GRAPH_ROLES, ROOT
-from tools.offline_entra import OfflineEntra
-from tools.offline_run import run_offline
+from tools.offline.entra import OfflineEntra
+from tools.offline.run import run_offline
 
 CLIENTS = 3
 BENCH_README = ROOT / "benchmarks" / "README.md"

@@ -1,7 +1,7 @@
 """Credentials: renewed secrets and generated certificates, bring-your-own certificates, federated.
 
 The first half checks what one run registers.  The second half deploys the program again on one
-stack with the deploy simulation (``tools/deploys.py``), which keeps state, applies
+stack with the deploy simulation (``tools/offline/deploys.py``), which keeps state, applies
 ``ignore_changes`` and aliases, and replaces what the real providers would replace.  Renewal over
 two years of deploys, with pauses, is ``tests/test_credentials_renewal.py``.
 """
@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import serialization
 from components.credentials import certificate_thumbprint
 from components.renewal import default_rotation_days
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, secret_client
-from tools.deploys import DeploySimulation
-from tools.offline_entra import mock_guid
-from tools.offline_values import go_time_text, self_signed_pem
+from tools.offline.deploys import DeploySimulation
+from tools.offline.entra import mock_guid
+from tools.offline.values import go_time_text, self_signed_pem
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"

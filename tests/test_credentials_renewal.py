@@ -1,6 +1,6 @@
 """Renewal on a stack's state: the promises of ``components/renewal.py`` at every deploy.
 
-The deploy simulation (``tools/deploys.py``) keeps the stack's state between runs, replaces what
+The deploy simulation (``tools/offline/deploys.py``) keeps the stack's state between runs, replaces what
 the providers would replace, and answers the program's ``StackReference`` to its own stack with
 the last deploy's outputs, as the engine does: so each run reads the ledger the previous one
 wrote.  One two-year timeline holds weekly stretches and pauses of 6, 9 and 30 weeks, and
@@ -22,8 +22,8 @@ from components.credentials import certificate_thumbprint
 from components.renewal import rfc3339 as text
 from tests.calendar_schedule import next_renewal, renewal_slots
 from tests.conftest import GRAPH_ROLES, secret_client
-from tools.deploys import CREDENTIAL_TYPES, Deploy, Deployed, DeploySimulation
-from tools.offline_values import self_signed_pem
+from tools.offline.deploys import CREDENTIAL_TYPES, Deploy, Deployed, DeploySimulation
+from tools.offline.values import self_signed_pem
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"

@@ -17,8 +17,8 @@ from tests.conftest import (
     job_for,
     secret_client,
 )
-from tools.offline_entra import DirectoryEntry, OfflineEntra, mock_guid
-from tools.offline_run import LAST_RUN
+from tools.offline.entra import DirectoryEntry, OfflineEntra, mock_guid
+from tools.offline.run import LAST_RUN
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 

@@ -12,7 +12,7 @@ from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions, role_ids_for
 from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, ROLE_ID, RunProgram, secret_client
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 SP = "azuread:index/servicePrincipal:ServicePrincipal"
@@ -88,7 +88,7 @@ def test_a_permission_missing_from_the_tenant_fails_before_registration(run_prog
     entra.graph_app_roles = [r for r in GRAPH_ROLES if r["value"] != "AuditLog.Read.All"]
     with pytest.raises(SettingsError, match=r"clients\.hr\.graphPermissions\[1\].*no app role"):
         run_program({"clients": {"hr": secret_client()}})
-    from tools.offline_run import LAST_RUN
+    from tools.offline.run import LAST_RUN
     assert LAST_RUN[0].registrations == []
 
 

@@ -27,8 +27,8 @@ from examples.hr_client.bulk_request import (
 from examples.hr_client.sign_in import combined_pem
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, PROVISIONING_APP, RunProgram, job_for, secret_client
 from tests.fake_graph import FakeResponse, FakeTransport
-from tools.offline_entra import OfflineEntra
-from tools.offline_run import run_offline
+from tools.offline.entra import OfflineEntra
+from tools.offline.run import run_offline
 
 IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"
 VAULT = "https://hr-vault.vault.azure.net"

@@ -15,11 +15,11 @@ from components.settings.model import ServicePrincipalClientSettings
 from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, RunProgram, secret_client
-from tools.deploys import DeploySimulation
-from tools.offline_azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE
-from tools.offline_entra import OfflineEntra
-from tools.offline_run import LAST_RUN, ProgramRun, run_offline
-from tools.offline_values import self_signed_pem
+from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE
+from tools.offline.deploys import DeploySimulation
+from tools.offline.entra import OfflineEntra
+from tools.offline.run import LAST_RUN, ProgramRun, run_offline
+from tools.offline.values import self_signed_pem
 
 SUBSCRIPTION = "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 VAULT_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/hr-rg/providers/Microsoft.KeyVault/vaults/hr-vault"

@@ -26,3 +26,51 @@ def test_module_says_what_it_holds_and_stays_small(module: Path) -> None:
 def test_the_rule_sees_every_folder() -> None:
     folders = {p.relative_to(ROOT).parts[0] for p in MODULES}
     assert folders == {"components", "tools", "policy", "package"}
+
+
+MAX_SIDE_BY_SIDE = 12
+TOOLS = ROOT / "tools"
+# What each command family may import from the repository (its own package is always allowed), as
+# its __init__ docstring says: the offline engine and the stack readers stand alone, the commands
+# that read the tenant never run the program, the plan never reads the tenant.
+MAY_IMPORT: dict[str, set[str]] = {
+    "offline": {"components"},
+    "stack": {"components"},
+    "tenant": {"components"},
+    "plan": {"components", "tools.offline", "tools.stack"},
+    "audit": {"components", "tools.tenant", "tools.stack"},
+    "verify": {"components", "tools.tenant", "tools.stack"},
+    "adopt": {"components", "tools.tenant", "tools.stack", "tools.audit"},
+}
+
+
+def test_no_folder_under_tools_has_more_than_twelve_modules_side_by_side() -> None:
+    for folder in [TOOLS, *(p for p in TOOLS.rglob("*") if p.is_dir() and p.name != "__pycache__")]:
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        assert len(modules) <= MAX_SIDE_BY_SIDE, f"{folder.relative_to(ROOT)}: {len(modules)} modules: split it"
+
+
+def repository_imports(module: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+        found |= {n for n in names if n.split(".")[0] in {"components", "tools", "policy", "package", "benchmarks"}}
+    return found
+
+
+@pytest.mark.parametrize("family", sorted(MAY_IMPORT))
+def test_each_command_family_imports_only_what_its_init_allows(family: str) -> None:
+    allowed = MAY_IMPORT[family] | {f"tools.{family}"}
+    for module in sorted((TOOLS / family).glob("*.py")):
+        for name in repository_imports(module):
+            assert any(name == a or name.startswith(a + ".") for a in allowed), (
+                f"{module.relative_to(ROOT)} imports {name}: tools/{family}/ may import {sorted(allowed)}")
+    init = (TOOLS / family / "__init__.py").read_text()
+    for allowed_name in MAY_IMPORT[family] | {f"tools.{family}"}:
+        assert f"``{allowed_name}``" in init, f"tools/{family}/__init__.py should say it may import {allowed_name}"
+
+
+def test_every_tools_folder_is_a_family_with_rules() -> None:
+    folders = {p.name for p in TOOLS.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == set(MAY_IMPORT)

@@ -137,8 +137,8 @@ def test_the_lock_reader_notices_a_stale_lock() -> None:
 
 
 # What the workflows run with the runtime lock alone (jobs that can sign in install nothing else).
-RUNTIME_ONLY_MODULES = ("tools.plan_diff", "tools.plan", "tools.stacks", "tools.expiry", "tools.verify", "tools.audit",
-                        "components.access", "policy.rules")
+RUNTIME_ONLY_MODULES = ("tools.plan.plan_diff", "tools.plan.plan", "tools.stack.stacks", "tools.stack.expiry",
+                        "tools.verify.verify", "tools.audit.audit", "components.access", "policy.rules")
 
 _BLOCK_DEV_ONLY = """
 import importlib.abc, importlib.metadata, re, sys

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tools import plan
+from tools.plan import plan
 
 STAND_IN = """#!/usr/bin/env bash
 echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
@@ -242,7 +242,7 @@ def test_through_make_a_failure_exits_2_and_names_the_commands_own_status(
     unreadable = tmp_path / "Pulumi.tabs.yaml"
     unreadable.write_text("config:\n\tinbound-provisioning-access:clients: {}\n")
     for stack_file, status in ((invalid, 1), (unreadable, 2)):
-        direct = io.StringIO()  # the command make runs, `python -m tools.plan`, run here
+        direct = io.StringIO()  # the command make runs, `python -m tools.plan.plan`, run here
         assert plan.main(["--stack", "dev", "--config-file", str(stack_file)], out=io.StringIO(), err=direct) == status
         through_make = make("plan", env, "STACK=dev", f"ARGS=--config-file {stack_file}")
         assert through_make.returncode == 2, "GNU make exits 2 whenever a command fails"

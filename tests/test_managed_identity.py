@@ -11,7 +11,7 @@ from components.directory import FoundPrincipal, MicrosoftGraph
 from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
 from components.settings.model import ExistingIdentity, ManagedIdentityClientSettings
 from tests.conftest import LOGIC_APP, ROLE_ID, RunProgram, existing_identity, secret_client
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from components.nested_output import nested_output
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 
 def unknown_output() -> pulumi.Output[str]:

@@ -22,9 +22,11 @@ import yaml
 from components.settings.stack_config import NAMESPACE
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, ROLE_ID, existing_identity, secret_client
 from tests.fake_graph import FakeCredential, FakeGraph, Tenant, assignment, graph_principal
-from tools import adopt, audit, expiry
-from tools.deploys import DeploySimulation
-from tools.offline_entra import mock_guid
+from tools.adopt import adopt
+from tools.audit import audit
+from tools.offline.deploys import DeploySimulation
+from tools.offline.entra import mock_guid
+from tools.stack import expiry
 
 NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
 CONFIG: dict[str, Any] = {

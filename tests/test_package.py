@@ -36,9 +36,9 @@ from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
 from tests.conftest import FIXTURES, GRAPH_ROLES, LOGIC_APP, NOW, PROJECT_SCHEMA, ROOT, SHARED, RunProgram
 from tools import schema as schema_tool
-from tools.deploys import DeploySimulation
-from tools.offline_entra import OfflineEntra
-from tools.offline_run import LAST_RUN, ProgramRun, run_offline
+from tools.offline.deploys import DeploySimulation
+from tools.offline.entra import OfflineEntra
+from tools.offline.run import LAST_RUN, ProgramRun, run_offline
 
 METASCHEMA = FIXTURES / "pulumi-package.schema.json"
 EXAMPLE = ROOT / "examples" / "yaml" / "Pulumi.yaml"

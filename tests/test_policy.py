@@ -23,7 +23,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 from policy import resource_types as t
 from policy import rules
 from tests.conftest import NOW, ROLE_ID, ROOT, existing_identity, secret_client
-from tools.offline_run import ProgramRun
+from tools.offline.run import ProgramRun
 
 GRAPH_SP = "6a4c9a3e-0000-4000-8000-000000000001"
 CONFIG = {rules.GRAPH_SP_CONFIG: GRAPH_SP}

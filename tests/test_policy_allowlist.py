@@ -24,8 +24,8 @@ from policy import rules
 from policy.existing_identities import ADVISORY_POLICY
 from tests.conftest import LOGIC_APP, NOW, ROLE_ID, secret_client
 from tests.test_policy import ALL_KINDS
-from tools.offline_entra import OfflineEntra
-from tools.offline_run import ProgramRun, RecordingMonitor, program_at, run_offline
+from tools.offline.entra import OfflineEntra
+from tools.offline.run import ProgramRun, RecordingMonitor, program_at, run_offline
 
 PROJECT = "inbound-provisioning-access"
 POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}

@@ -13,7 +13,7 @@ from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG
 from tests.conftest import DUPLICATE_A, LOGIC_APP
 from tests.test_policy_allowlist import POLICIES, STACK_POLICY, collector
 from tests.test_policy_stack_rules import dev_stack, named, stack, with_props
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 __all__ = ["dev_stack", "stack"]  # the fixtures, shared with the whole-stack tests
 

@@ -23,7 +23,7 @@ from tests.test_policy_allowlist import (
     stack_violations,
     urn,
 )
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 ACCESS_FIELDS = POLICIES["access-fields"]
 

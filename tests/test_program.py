@@ -12,7 +12,7 @@ import yaml
 
 from components.microsoft import DEFAULT_PERMISSIONS
 from tests.conftest import PROJECT_SCHEMA, ROOT, RunProgram, secret_client
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 
 def stack_config(path: Path) -> dict[str, Any]:

@@ -31,9 +31,9 @@ from tests.conftest import (
     secret_client,
 )
 from tests.test_package import construct_program, example, example_problems
-from tools import plan
-from tools.offline_entra import APP_TEMPLATE_TOKEN, LIST_SPS_TOKEN, OfflineEntra, mock_guid
-from tools.offline_run import LAST_RUN, ProgramRun, run_offline
+from tools.offline.entra import APP_TEMPLATE_TOKEN, LIST_SPS_TOKEN, OfflineEntra, mock_guid
+from tools.offline.run import LAST_RUN, ProgramRun, run_offline
+from tools.plan import plan
 
 TEMPLATE = "azuread:index/applicationFromTemplate:ApplicationFromTemplate"
 JOB = "azuread:index/synchronizationJob:SynchronizationJob"

@@ -1,7 +1,7 @@
 """The provisioning app after its first deploy: the deploy simulation, with what an operator does in the portal.
 
 Each deploy runs as the pipeline runs it (``pulumi up --refresh``): the providers' Read first brings
-what the tenant holds into the state (tools/deploys.py, ``ProvisioningTenant``).
+what the tenant holds into the state (tools/offline/deploys.py, ``ProvisioningTenant``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from components import replication_wait
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, secret_client
-from tools.deploys import Deploy, Deployed, DeploySimulation
-from tools.offline_entra import LIST_SPS_TOKEN, default_gallery
+from tools.offline.deploys import Deploy, Deployed, DeploySimulation
+from tools.offline.entra import LIST_SPS_TOKEN, default_gallery
 
 START = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 WEEK = dt.timedelta(days=7)

@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, PROVISIONING_APP, secret_client
 from tests.test_credentials_renewal import package_consumer
-from tools.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation
-from tools.offline_azure import SECRET_TYPE
+from tools.offline.azure import SECRET_TYPE
+from tools.offline.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation
 
 VAULT = ("/subscriptions/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/resourceGroups/hr-rg/providers/"
          "Microsoft.KeyVault/vaults/hr-vault")

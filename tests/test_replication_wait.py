@@ -18,8 +18,8 @@ from components.microsoft import UPLOAD_OWNED_BY
 from components.replication_wait import ReplicationTimeoutError, wait_until_readable
 from tests.conftest import LOGIC_APP, ROOT, RunProgram, secret_client
 from tests.test_package import TYPE, construct_program
-from tools.offline_entra import OfflineEntra
-from tools.offline_run import ProgramRun, run_offline
+from tools.offline.entra import OfflineEntra
+from tools.offline.run import ProgramRun, run_offline
 
 EMAIL = "hr-ops@contoso.com"
 CONFIG: dict[str, Any] = {

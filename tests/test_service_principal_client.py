@@ -13,7 +13,7 @@ from components.microsoft import GRAPH_APP_ID
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings.model import SecretCredential, ServicePrincipalClientSettings
 from tests.conftest import NOW, ROLE_ID, RunProgram, secret_client
-from tools.offline_entra import OfflineEntra
+from tools.offline.entra import OfflineEntra
 
 APP = "azuread:index/application:Application"
 SP = "azuread:index/servicePrincipal:ServicePrincipal"

@@ -120,7 +120,7 @@ def test_every_zizmor_ignore_says_why() -> None:
 # 1-3 minutes on a runner; `make test` under a minute on 2 cores; a `pulumi up --refresh` of a stack
 # a few minutes, plus the provisioning app's one-time 60 s replication wait and up to 5 minutes of a
 # SynchronizationSecret settling (PROVIDER-FACTS.md); the access plan is bounded per stack file by
-# tools/stack_file_limits.py.
+# tools/stack/limits.py.
 TIMEOUTS = {
     ("access-plan.yml", "access-diff"): 10,
     ("deploy.yml", "test"): 15,
@@ -216,7 +216,7 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
                 continue
             assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("expiry", "audit"))
+            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("stack.expiry", "audit.audit"))
             assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
@@ -254,7 +254,7 @@ def test_stacks_are_discovered_not_hard_coded(name: str) -> None:
         if matrix is not None:
             assert set(matrix) == {"include"}, job_id
             assert matrix["include"].startswith("${{ fromJSON(needs."), job_id
-    assert "python -m tools.stacks" in (WORKFLOWS / name).read_text()
+    assert "python -m tools.stack.stacks" in (WORKFLOWS / name).read_text()
     assert not re.search(r"stack-name:\s*(dev|prod)\b", (WORKFLOWS / name).read_text())
 
 
@@ -308,7 +308,7 @@ def test_pull_request_code_reaches_only_the_read_only_environments() -> None:
 
 
 def test_stacks_with_secrets_are_previewed_behind_a_reviewer() -> None:
-    from tools.stacks import discover
+    from tools.stack.stacks import discover
 
     for entry in discover(ROOT)["all"]:
         assert entry["previewEnvironment"] in READ_ENVIRONMENTS
@@ -331,14 +331,14 @@ def test_access_plan_runs_base_code_on_the_pull_requests_stack_files_as_data() -
     assert "secrets." not in text
     fetch = next(s for s in steps(job) if "pr-stacks/" in str(s.get("run")) and "gh api" in str(s.get("run")))
     assert fetch["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
-    # Bounded work: a few stack files, none read past what tools/stack_file_limits.py accepts.
-    from tools.stack_file_limits import MAX_FILE_BYTES
+    # Bounded work: a few stack files, none read past what tools/stack/limits.py accepts.
+    from tools.stack.limits import MAX_FILE_BYTES
 
     assert f"head -c {MAX_FILE_BYTES + 1} >" in fetch["run"]
     assert '"$(wc -l < pr-stacks.txt)" -gt 20' in fetch["run"]
     assert "--only-binary=:all:" in runs(job)
     assert "-r requirements.lock" in runs(job)
-    assert 'python -m tools.plan_diff --base "$name" --pr "pr-stacks/$name"' in runs(job)
+    assert 'python -m tools.plan.plan_diff --base "$name" --pr "pr-stacks/$name"' in runs(job)
     comment = next(s for s in steps(job) if "comments" in str(s.get("run")))
     assert comment["env"]["PR"] == "${{ github.event.pull_request.number }}", "PR number from the event"
     assert "${{" not in comment["run"], "event data reaches the shell through env only"
@@ -378,10 +378,10 @@ def test_weekly_run_rotates_checks_expiry_and_flags_drift_unattended() -> None:
     assert up["with"]["command"] == "up"
     assert check["needs"] == ["stacks", "rotate"]
     assert "!cancelled()" in check["if"]
-    expiry = next(s for s in steps(check) if "tools.expiry" in str(s.get("run")))
+    expiry = next(s for s in steps(check) if "tools.stack.expiry" in str(s.get("run")))
     # The tool from the runtime-only venv, not `make`, which would bootstrap the dev tools' installer
     # in a job that holds the write identity.
-    assert expiry["run"].strip().splitlines()[-1] == 'venv/bin/python -m tools.expiry --stack "$STACK"'
+    assert expiry["run"].strip().splitlines()[-1] == 'venv/bin/python -m tools.stack.expiry --stack "$STACK"'
     assert not any("make " in str(s.get("run", "")) for s in steps(check))
     assert expiry["env"]["STACK"] == "${{ matrix.stack }}"
     [preview] = pulumi_commands(check)
@@ -399,8 +399,8 @@ def test_a_push_to_main_runs_the_expiry_check_after_deploying_every_stack() -> N
     assert check["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.test.outputs.stacks).all }}"
     assert check["environment"] == "rotation", "main only, no reviewers: the same as the weekly check"
     assert not pulumi_commands(check), "reads outputs and history only"
-    [expiry] = [s for s in steps(check) if "tools.expiry" in str(s.get("run"))]
-    assert expiry["run"].strip() == 'venv/bin/python -m tools.expiry --stack "$STACK"'
+    [expiry] = [s for s in steps(check) if "tools.stack.expiry" in str(s.get("run"))]
+    assert expiry["run"].strip() == 'venv/bin/python -m tools.stack.expiry --stack "$STACK"'
     assert expiry["env"]["STACK"] == "${{ matrix.stack }}"
     assert steps(check)[-1] is expiry
 
@@ -414,8 +414,9 @@ def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_dep
     assert audit["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks).all }}"
     assert audit["permissions"] == {"contents": "read", "id-token": "write"}
     assert not pulumi_commands(audit), "reads the outputs through the CLI; runs no preview or update"
-    step = next(s for s in steps(audit) if "tools.audit" in str(s.get("run")))
-    assert step["run"].strip() == 'venv/bin/python -m tools.audit --stack "$STACK" --summary "$GITHUB_STEP_SUMMARY"'
+    step = next(s for s in steps(audit) if "tools.audit.audit" in str(s.get("run")))
+    assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" '
+                                   '--summary "$GITHUB_STEP_SUMMARY"')
     assert step["env"]["STACK"] == "${{ matrix.stack }}"
 
 

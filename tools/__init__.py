@@ -1,1 +1,13 @@
-"""The command-line tools: make plan, plan-diff, verify, adopt, audit, check-expiry; and the offline engine."""
+"""The command-line tools, one package per command family; the Makefile is the only dispatcher.
+
+- ``offline/``: the offline engine (mock monitor, offline Entra and Azure, the deploy simulation) that
+  ``make plan`` and the tests run;
+- ``stack/``: a stack file, its bounds and settings, a deployed stack's outputs and history
+  (``make check-expiry``), the stacks of this checkout;
+- ``plan/``: ``make plan`` and ``make plan-diff`` and their Markdown;
+- ``tenant/``: what every command that reads the tenant shares (Graph reader, sign-in, ownership, tables);
+- ``audit/``, ``adopt/``, ``verify/``: ``make audit``, ``make adopt``, ``make verify``;
+- ``schema.py``: ``make schema``.
+
+Each package's ``__init__`` says what it may import; ``tests/test_layout.py`` holds them to it.
+"""

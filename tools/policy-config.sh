@@ -41,7 +41,7 @@ else
   python="$here/venv/bin/python"
   [ -x "$python" ] || python=python3
   stack_file="$(pwd)/Pulumi.$stack.yaml"
-  identities="$(cd "$here" && "$python" -m tools.existing_identities "$stack_file" "$stack")"
+  identities="$(cd "$here" && "$python" -m tools.stack.existing_identities "$stack_file" "$stack")"
   map=""
   while IFS=$'\t' read -r key lookup value; do
     [ -n "$key" ] || continue

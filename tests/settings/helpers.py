@@ -10,8 +10,8 @@ import pytest
 from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
 from tests.conftest import NOW, RunProgram, job_for
-from tools.offline_run import LAST_RUN
-from tools.offline_values import self_signed_pem
+from tools.offline.run import LAST_RUN
+from tools.offline.values import self_signed_pem
 
 VALID_PEM = self_signed_pem("hr-sync.example.com", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=200))
 EXPIRED_PEM = self_signed_pem("old.example.com", NOW - dt.timedelta(days=400), NOW - dt.timedelta(days=35))

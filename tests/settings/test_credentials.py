@@ -26,7 +26,7 @@ from tests.settings.helpers import (
     parse,
     problems_of,
 )
-from tools.offline_values import self_signed_pem
+from tools.offline.values import self_signed_pem
 
 
 def test_every_credential_form_parses() -> None:

@@ -11,7 +11,7 @@ from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
 from components.settings.stack_config import decode_config_text, misplaced_keys
 from tests.conftest import NOW, RunProgram, secret_client
-from tools.offline_run import LAST_RUN
+from tools.offline.run import LAST_RUN
 
 
 def test_config_from_the_cli_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:

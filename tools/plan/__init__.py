@@ -1,0 +1,4 @@
+"""``make plan`` and ``make plan-diff``: the access plan and the access diff, and their Markdown.
+
+May import ``components``, ``tools.offline``, ``tools.stack`` and ``tools.plan``; never the tenant readers.
+"""

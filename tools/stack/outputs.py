@@ -1,0 +1,44 @@
+"""Reading a deployed stack's outputs (and history) through the Pulumi CLI, the one way every tool does it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class StackOutputError(Exception):
+    """The CLI is missing, failed, or printed something that is not JSON."""
+
+
+def pulumi_stack_output(stack: str, extra: Sequence[str] = ()) -> Any:
+    """``pulumi stack output --json`` for ``stack``, parsed; the local state backend unless one is set."""
+    return _pulumi_json(["stack", "output", *extra], stack)
+
+
+def pulumi_stack_history(stack: str) -> Any:
+    """``pulumi stack history --json`` for ``stack`` (its updates, newest first; no secret is decrypted)."""
+    return _pulumi_json(["stack", "history", "--page-size", "20"], stack)
+
+
+def _pulumi_json(command: Sequence[str], stack: str) -> Any:
+    env = dict(os.environ)
+    env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
+    try:
+        result = subprocess.run(  # noqa: S603
+            ["pulumi", *command, "--json", "--stack", stack],  # noqa: S607
+            capture_output=True, text=True, check=True, env=env, cwd=ROOT,
+        )
+    except FileNotFoundError as error:
+        raise StackOutputError("the Pulumi CLI is not on PATH") from error
+    except subprocess.CalledProcessError as error:
+        raise StackOutputError(f"pulumi {' '.join(command[:2])} failed: {error.stderr.strip()}") from error
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as error:
+        raise StackOutputError(f"pulumi {' '.join(command[:2])} did not print JSON ({error.msg})") from error
