@@ -37,8 +37,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "offline": {"components"},
     "stack": {"components"},
     "tenant": {"components"},
-    "plan": {"components", "tools.offline", "tools.stack"},
-    "audit": {"components", "tools.tenant", "tools.stack"},
+    "plan": {"components", "tools.offline", "tools.stack", "tools.mermaid"},
+    "audit": {"components", "tools.tenant", "tools.stack", "tools.mermaid"},
     "verify": {"components", "tools.tenant", "tools.stack"},
     "adopt": {"components", "tools.tenant", "tools.stack", "tools.audit"},
 }
