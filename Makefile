@@ -67,12 +67,12 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 	$(UV_INSTALL) -r requirements.lock
 	touch $@
 
-# Tests on every core. worksteal: a worker stuck on the long deploy simulation
-# (tests/test_credentials_renewal.py) hands its queued tests to the others.
+# Tests on every core. mypy --strict runs as the first test (tests/test_typing.py), so it overlaps
+# the suite instead of running before it. worksteal: a worker busy with mypy or the long deploy
+# simulation (tests/test_credentials_renewal.py) hands its queued tests to the others.
 ## test | lint, type check and tests (offline: no Pulumi CLI, no Azure)
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy
 	$(PY) -m pytest -n auto --dist worksteal
 
 ## up STACK=<stack> | deploy a stack (Pulumi CLI, `az login` as a deployer)

@@ -114,3 +114,16 @@ def _no_source_positions() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace)
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``first`` (mypy, the two-year walk) start first, on their own worker each.
+
+    pytest-xdist's worksteal gives each worker a contiguous share of this order and lets an idle
+    worker take queued tests from a busy one, so a long test started first overlaps everything
+    else instead of finishing alone at the end.
+    """
+    first = [item for item in items if item.get_closest_marker("first")]
+    rest = [item for item in items if not item.get_closest_marker("first")]
+    half = len(rest) // 2
+    items[:] = first[:1] + rest[:half] + first[1:] + rest[half:]

@@ -158,6 +158,7 @@ class Promises:
             self.removals_in_use_checked += 1
 
 
+@pytest.mark.first
 def test_two_years_with_pauses_keep_every_promise() -> None:
     simulation = DeploySimulation(ROLES)
     promises = {key: Promises(key) for key in WALK_CLIENTS}
