@@ -155,7 +155,7 @@ AZURE_ROLES: dict[str, AzureRole] = {role.name: role for role in (
     AzureRole("Key Vault Crypto User", "12338af0-0e69-4776-bea7-57ae8d297424", ("key vault", "key"),
               ("writer",), "an azurekeyvault:// secrets provider"),
     AzureRole("Key Vault Contributor", "f25e0fa2-a7c8-4377-a976-54943a77a395", ("key vault",),
-              ("writer",), "writing an HR client's credential to its vault (keyVault)"),
+              ("writer",), "keyVault delivery: writing an HR client's credential to its vault"),
     AzureRole("Role Based Access Control Administrator", "f58310d9-a9f6-439a-9e8d-f62e7b41a168", ("key vault",),
               ("writer",), "giving keyVault readers Key Vault Secrets User, and no other role",
               condition=ONLY_SECRETS_USER_CONDITION),

@@ -69,7 +69,8 @@ def violations(resources: Iterable[RegisteredResource], role_values: Mapping[str
             found += _trust_problems(resource, identity, repository)
     writer = set(WRITER_GRAPH_ROLES)
     if granted["writer"] != writer:
-        found.append(f"writer: exactly {', '.join(sorted(writer))}; got {', '.join(sorted(granted['writer'])) or 'none'}")
+        got = ", ".join(sorted(granted["writer"])) or "none"
+        found.append(f"writer: exactly {', '.join(sorted(writer))}; got {got}")
     for key, values in granted.items():
         writes = sorted(v for v in values if key != "writer" and ("ReadWrite" in v or ".Read." not in v))
         if writes:
