@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
-from bootstrap.facts import AZURE_ROLES, GITHUB_ACTIONS_APP_ID, GITHUB_ISSUER, ONLY_SECRETS_USER_CONDITION
+from bootstrap.facts import (
+    AZURE_ROLES,
+    BACKEND_VARIABLE,
+    CLIENT_ID_VARIABLE,
+    DEFAULT_REQUIRED_CHECKS,
+    ENVIRONMENTS,
+    GITHUB_ACTIONS_APP_ID,
+    GITHUB_ISSUER,
+    ONLY_SECRETS_USER_CONDITION,
+    SECRETS_PROVIDER_VARIABLE,
+    SUBSCRIPTION_VARIABLE,
+    TENANT_VARIABLE,
+)
 from tests.bootstrap.conftest import SECRETS, example_config, project_file
-from tests.conftest import PROJECT_SCHEMA, ROLE_ID
+from tests.conftest import PROJECT_SCHEMA, ROLE_ID, ROOT
 from tools.offline_entra import OfflineEntra, mock_guid
 from tools.offline_run import ProgramRun, Registration
 
@@ -191,8 +205,30 @@ def test_outputs_are_the_client_ids_and_the_environments(example_run: Run) -> No
                                           "secrets": ["PULUMI_CONFIG_PASSPHRASE"]}
 
 
+def test_main_is_short_wiring() -> None:
+    code = [line for line in (ROOT / "bootstrap" / "__main__.py").read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", '"""', "import", "from"))]
+    assert code == ["sys.path.insert(0, str(Path(__file__).resolve().parent.parent))",
+                    "for name, value in build().items():", "    pulumi.export(name, value)"]
+
+
 def test_project_and_stack_files() -> None:
     project = project_file()
     jsonschema.Draft202012Validator(json.loads(PROJECT_SCHEMA.read_text())).validate(project)
     assert project["name"] == "inbound-provisioning-access-bootstrap"
     assert project["runtime"]["options"]["virtualenv"] == "../venv"
+
+
+def test_the_bootstrap_sets_up_what_the_workflows_use() -> None:
+    """Environments, variables and check names, read from .github/workflows/, so neither side drifts."""
+    workflows = {path.name: path.read_text() for path in (ROOT / ".github" / "workflows").glob("*.yml")}
+    text = "\n".join(workflows.values())
+    named = set(re.findall(r"^\s+environment: ([\w-]+)\s*$", text, re.MULTILINE))
+    # The previews' environment comes from the stack list (tools/stacks.py): one of the two.
+    assert "environment: ${{ matrix.previewEnvironment }}" in workflows["pull-request.yml"]
+    assert named | {"preview", "preview-secrets"} == set(ENVIRONMENTS)
+    assert set(re.findall(r"vars\.(\w+)", text)) == {
+        CLIENT_ID_VARIABLE, TENANT_VARIABLE, SUBSCRIPTION_VARIABLE, BACKEND_VARIABLE, SECRETS_PROVIDER_VARIABLE}
+    test_job = yaml.safe_load(workflows["pull-request.yml"])["jobs"]["test"]
+    access_diff_job = yaml.safe_load(workflows["access-plan.yml"])["jobs"]["access-diff"]
+    assert [test_job["name"], access_diff_job["name"]] == list(DEFAULT_REQUIRED_CHECKS)
