@@ -85,8 +85,8 @@ class RepositorySettings(pulumi.ComponentResource):
                 reviewers=[github.RepositoryEnvironmentReviewerArgs(
                     teams=list(settings.reviewer_teams), users=list(settings.reviewer_users))] if reviewed else None,
                 prevent_self_review=True if reviewed else None,
-                # A repository admin could otherwise deploy to production without a review.
-                can_admins_bypass=False if reviewed else None,
+                # Otherwise a repository admin could skip the review, and run from another branch.
+                can_admins_bypass=False,
                 opts=child,
             )
             env_opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[environment])

@@ -111,8 +111,8 @@ def test_environments_branch_policies_and_reviewers(example_run: Run) -> None:
     for env in ("production", "preview-secrets"):
         assert environments[env]["reviewers"] == [{"teams": [4818112], "users": []}]
         assert environments[env]["preventSelfReview"] is True
-        assert environments[env]["canAdminsBypass"] is False
     assert not any("reviewers" in environments[e] for e in ("preview", "audit", "deploy", "rotation"))
+    assert all(inputs["canAdminsBypass"] is False for inputs in environments.values())
     policies = {r.inputs["environment"]: r.inputs for r in
                 run.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")}
     assert sorted(policies) == ["audit", "deploy", "production", "rotation"]
