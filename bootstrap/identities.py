@@ -40,6 +40,8 @@ class PipelineIdentityArgs:
     """Graph's service principal in this tenant: the resource of every grant."""
     azure_roles: Sequence[RoleAssignment] = ()
     """Its Azure role assignments from the config."""
+    azure_provider: pulumi.ProviderResource | None = None
+    """The azure-native provider of those assignments (needed when there are any)."""
 
 
 def assignment_resource_name(assignment: RoleAssignment) -> str:
@@ -96,7 +98,7 @@ class PipelineIdentityResource(pulumi.ComponentResource):
             )
         grant_graph_permissions(name, service_principal.object_id, role_ids, args.graph,
                                 parent=self, principal=service_principal, protect=False)
-        _assign_azure_roles(args.azure_roles, service_principal, self)
+        _assign_azure_roles(args.azure_roles, service_principal, self, args.azure_provider)
 
         self.client_id = application.client_id
         self.service_principal_object_id = service_principal.object_id
@@ -105,7 +107,7 @@ class PipelineIdentityResource(pulumi.ComponentResource):
 
 
 def _assign_azure_roles(assignments: Sequence[RoleAssignment], principal: azuread.ServicePrincipal,
-                        parent: pulumi.Resource) -> None:
+                        parent: pulumi.Resource, provider: pulumi.ProviderResource | None) -> None:
     for assignment in assignments:
         role = assignment.role
         subscription_id = assignment.scope.split("/")[2]
@@ -121,7 +123,8 @@ def _assign_azure_roles(assignments: Sequence[RoleAssignment], principal: azurea
             condition_version="2.0" if role.condition else None,
             description=f"{NAMESPACE} {assignment.identity}: {role.purpose}",
             # A new principal replaces the assignment under the same name: delete the old one first.
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[principal], delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=[principal],
+                                        delete_before_replace=True),
         )
 
 

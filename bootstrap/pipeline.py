@@ -10,6 +10,7 @@ from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
+from pulumi_azure_native.provider import Provider as AzureNativeProvider
 
 from bootstrap.facts import IDENTITIES
 from bootstrap.identities import PipelineIdentityArgs, PipelineIdentityResource, identity_client_ids
@@ -37,10 +38,14 @@ def build() -> dict[str, Any]:
     """Register every resource; the stack outputs."""
     settings = load_bootstrap()
     graph = read_tenant(settings)
+    # Role assignments go through subscriptionId, so a sign-in without a default subscription
+    # (`az login --allow-no-subscriptions`) works too.
+    azure = (AzureNativeProvider("azure-native", subscription_id=settings.subscription_id)
+             if settings.azure_roles else None)
     identities = {
         identity.key: PipelineIdentityResource(PipelineIdentityArgs(
             identity, settings.repository, graph,
-            tuple(a for a in settings.azure_roles if a.identity == identity.key)))
+            tuple(a for a in settings.azure_roles if a.identity == identity.key), azure))
         for identity in IDENTITIES
     }
     client_ids = identity_client_ids(identities)

@@ -189,6 +189,8 @@ def test_azure_roles_are_assigned_at_exactly_the_configured_scope(example_run: R
         assert assignment.inputs.get("condition") == role.condition
     assert found == configured
     assert len(assignments) == len(configured)
+    (provider,) = run.of_type("pulumi:providers:azure-native")
+    assert provider.inputs["subscriptionId"] == example_config()["subscriptionId"]
     (rbac,) = [a for a in assignments if a.inputs.get("condition")]
     assert (rbac.inputs["condition"], rbac.inputs["conditionVersion"]) == (ONLY_SECRETS_USER_CONDITION, "2.0")
 
