@@ -23,7 +23,7 @@ from bootstrap.facts import (
     SUBSCRIPTION_VARIABLE,
     TENANT_VARIABLE,
 )
-from tests.bootstrap.conftest import SECRETS, example_config, project_file
+from tests.bootstrap.conftest import SECRETS, example_config, project_file, run_bootstrap
 from tests.conftest import PROJECT_SCHEMA, ROLE_ID, ROOT
 from tools.offline_entra import OfflineEntra, mock_guid
 from tools.offline_run import ProgramRun, Registration
@@ -234,3 +234,15 @@ def test_the_bootstrap_sets_up_what_the_workflows_use() -> None:
     test_job = yaml.safe_load(workflows["pull-request.yml"])["jobs"]["test"]
     access_diff_job = yaml.safe_load(workflows["access-plan.yml"])["jobs"]["access-diff"]
     assert [test_job["name"], access_diff_job["name"]] == list(DEFAULT_REQUIRED_CHECKS)
+
+
+def test_a_minimal_stack_sets_only_what_it_names() -> None:
+    required = ("repository", "tenantId", "subscriptionId", "reviewers")
+    config = {k: v for k, v in example_config().items() if k in required}
+    _, run = run_bootstrap(config)
+    assert run.of_type("azure-native:authorization:RoleAssignment") == []
+    assert run.of_type("pulumi:providers:azure-native") == [], "no Azure roles, no subscription needed"
+    assert run.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret") == []
+    assert sorted(r.inputs["variableName"] for r in run.of_type("github:index/actionsVariable:ActionsVariable")) == [
+        "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID"]
+    assert len(run.of_type(GRANT)) == 6
