@@ -86,9 +86,10 @@ def test_a_stack_and_its_file_are_required(tmp_path: Path) -> None:
 
 def test_previews_then_deploys_on_its_own_state(tmp_path: Path) -> None:
     env = stand_ins(tmp_path, AZ_SIGNED_IN)
-    env.update(GITHUB_TOKEN="ghp_stand-in", PULUMI_BACKEND_URL="azblob://the-hr-stacks-state")
+    env.update(GITHUB_TOKEN="ghp_stand-in", PULUMI_BACKEND_URL="azblob://the-hr-stacks-state",
+               BOOTSTRAP_BACKEND_URL=f"file://{tmp_path}/state")
     assert "PULUMI_CONFIG_PASSPHRASE" in run(env).stderr, "a local backend needs its passphrase"
-    env.update(PULUMI_CONFIG_PASSPHRASE="test-passphrase", BOOTSTRAP_BACKEND_URL=f"file://{tmp_path}/state")
+    env["PULUMI_CONFIG_PASSPHRASE"] = "test-passphrase"
     result = run(env, args="--yes")
     assert result.returncode == 0, result.stderr
     here = ROOT / "bootstrap"
