@@ -33,7 +33,7 @@ MAKEFILE := $(lastword $(MAKEFILE_LIST))
 # ARGS=--help (or -h): the command prints its options, so no STACK or PR is needed.
 HELP := $(filter -h --help,$(ARGS))
 
-.PHONY: help test up preview plan plan-diff verify check-expiry adopt audit bench schema bench-setup lock clean
+.PHONY: help test up preview plan plan-diff verify check-expiry adopt audit bootstrap bench schema bench-setup lock clean
 
 ## help | this list
 help:
@@ -112,6 +112,11 @@ adopt: $(VENV)/.installed
 audit: $(VENV)/.runtime
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
 	@$(PY) -m tools.audit.audit $(if $(STACK),--stack "$(STACK)") $(ARGS)
+
+# A Pulumi project of its own (bootstrap/), with its state in bootstrap/.pulumi-state/, apart from the HR stacks'.
+## bootstrap STACK=<name> | the pipeline's identities and GitHub settings (bootstrap/): preview, then deploy
+bootstrap: $(VENV)/.runtime
+	@STACK="$(STACK)" ARGS="$(ARGS)" ./bootstrap/pulumi-bootstrap.sh
 
 ## bench | benchmarks under the mock engine (ARGS=--strict: fail on a missed target)
 bench: $(VENV)/.installed

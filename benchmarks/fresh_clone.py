@@ -4,7 +4,8 @@ Clones this repository into a temporary directory, points every cache a run coul
 (pip, uv, mypy, ruff, XDG) at new empty directories, runs `make test` there once and times
 its stages from the commands make echoes: install (everything before ruff), ruff and pytest
 (mypy --strict runs inside it, as its first test), plus the total. pytest's cache and
-hypothesis's database live inside the clone, so they start empty as well. Only the Python standard library is used: it runs before any venv.
+hypothesis's database live inside the clone, so they start empty as well. Only the Python
+standard library is used: it runs before any venv.
 
     make bench-setup                          # the committed HEAD of this checkout
     make bench-setup ARGS="--ref main~3"      # another commit, e.g. to measure a "before"

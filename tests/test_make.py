@@ -186,7 +186,7 @@ def test_make_audit_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 HELP_TARGETS = ("up", "preview", "plan", "plan-diff", "check-expiry", "adopt", "audit", "verify", "bench",
-                "schema")
+                "schema", "bootstrap")
 
 
 def listed_commands() -> dict[str, tuple[str, str]]:
@@ -258,7 +258,8 @@ def test_the_exit_status_table_names_the_command_each_target_runs(stand_in: tupl
     documented = set()
     for row in rows:
         targets = re.findall(r"`make ([\w-]+)`", row.split("|")[1])
-        direct = re.search(r"`(venv/bin/python -m [\w.]+|STACK=<stack> tools/pulumi-stack.sh)", row)
+        direct = re.search(r"`(venv/bin/python -m [\w.]+"
+                           r"|STACK=<stack> (?:tools/pulumi-stack|bootstrap/pulumi-bootstrap)\.sh)", row)
         assert direct, row
         for target in targets:
             dry_run = make(target, env, "-n", "STACK=dev", "PR=other/Pulumi.dev.yaml")
