@@ -12,6 +12,7 @@ import pytest
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime.proto import source_pb2
 
+from tests import invoke_memo
 from tools.offline.entra import DirectoryEntry, OfflineEntra, mock_guid
 from tools.offline.event_loops import run_loops
 from tools.offline.run import ProgramRun, configure, program_at, run_offline
@@ -100,6 +101,13 @@ def run_at(entra: OfflineEntra) -> Callable[..., ProgramRun]:
         return run_offline(entra, config, stack, program=program_at(now))
 
     return _run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _graph_converted_once() -> Iterator[None]:
+    """Graph's 716 app roles go through the SDK's conversions once per process (tests/invoke_memo.py)."""
+    with invoke_memo.install():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
