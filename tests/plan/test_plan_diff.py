@@ -47,14 +47,15 @@ def test_gained_and_lost_permissions_per_client(tmp_path: Path) -> None:
     code, text = diff(base, pr)
     assert code == 0
     assert "| hr-sync | inbound-provisioning-access-dev-hr-sync (created on deploy) | **gains** | " \
-           "ProvisioningLog.Read.All |" in text
+           "Graph permission ProvisioningLog.Read.All |" in text
     assert "| hr-sync | inbound-provisioning-access-dev-hr-sync (created on deploy) | **loses** | " \
-           "AuditLog.Read.All |" in text
+           "Graph permission AuditLog.Read.All |" in text
     for permission in ("SynchronizationData-User.Upload", "ProvisioningLog.Read.All"):
         assert f"| logic | CSV2SCIMBulkUpload (existing; looked up by displayName on deploy) | **gains** | " \
-               f"{permission} |" in text
-    assert "| logic | (none) | managed identity (managed by Azure) |" in text
-    assert "**loses** | SynchronizationData-User.Upload" not in text
+               f"Graph permission {permission} |" in text
+    assert "| logic | (none) | managed identity; no secret the stack holds: Azure manages its keys; renewed by " \
+           "Azure |" in text
+    assert "**loses** | Graph permission SynchronizationData-User.Upload" not in text
 
 
 def test_states_the_code_commit_and_that_pr_code_did_not_run(tmp_path: Path) -> None:
@@ -96,10 +97,11 @@ def test_credential_changes_show_before_and_after(tmp_path: Path) -> None:
                        "subject": "repo:contoso/hr:environment:prod"}}}})
     _, text = diff(base, pr)
     assert "### Credentials" in text
-    assert "| hr-sync | secret, renewed every " in text
-    assert "federated (https://token.actions.githubusercontent.com, repo:contoso/hr:environment:prod)" in text
+    assert "| hr-sync | secret; expires " in text
+    assert "federated (https://token.actions.githubusercontent.com, repo:contoso/hr:environment:prod); no secret, " \
+           "no expiry; nothing to renew |" in text
     assert "resource removed: `azuread:index/applicationPassword:ApplicationPassword` `hr-sync-secret-" in text
-    assert "### Graph permissions" not in text, "same permissions"
+    assert "### Access" not in text, "same permissions"
 
 
 def test_protect_turned_off_is_called_out(tmp_path: Path) -> None:
@@ -162,15 +164,41 @@ def test_stack_name_must_be_known(tmp_path: Path, name: str) -> None:
     assert "pass --stack" in err.getvalue()
 
 
-def test_make_plan_diff_compares_with_this_checkouts_file(tmp_path: Path) -> None:
-    pr = stack_file(tmp_path / "pr", {"clients": {"hr-sync": secret_client(lifetimeDays=90),
-                                                  "logic": existing_identity(displayName="CSV2SCIMBulkUpload")}})
-    result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "plan-diff", f"PR={pr}"],  # noqa: S607
-                            capture_output=True, text=True, check=False, timeout=300)
+def test_make_plan_diff_of_an_unchanged_copy_under_another_name_reports_no_change(tmp_path: Path) -> None:
+    copy = tmp_path / "edited.yaml"
+    copy.write_bytes((ROOT / "Pulumi.dev.yaml").read_bytes())
+    result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "plan-diff", f"PR={copy}",  # noqa: S607
+                             "ARGS=--stack dev"], capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("## Access diff: stack `dev`")
-    assert "| logic | CSV2SCIMBulkUpload" in result.stdout
-    assert "| hr-sync |" not in result.stdout, "hr-sync is the same as in this checkout's Pulumi.dev.yaml"
+    assert "New stack" not in result.stdout
+    assert result.stdout.endswith("No change to who can do what.\n")
+
+
+def test_with_stack_the_default_base_is_this_checkouts_stack_file(tmp_path: Path) -> None:
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump({"config": {f"{NAMESPACE}:clients": {
+        "hr-sync": secret_client(lifetimeDays=90), "logic": existing_identity(displayName="CSV2SCIMBulkUpload")}}}))
+    out, err = io.StringIO(), io.StringIO()
+    assert plan_diff.main(["--pr", str(edited), "--stack", "dev", "--code-commit", "abc"], out, err) == 0
+    assert "| logic | CSV2SCIMBulkUpload" in out.getvalue()
+    assert "| hr-sync |" not in out.getvalue(), "hr-sync is the same as in this checkout's Pulumi.dev.yaml"
+
+
+def test_a_defaulted_base_that_does_not_exist_is_an_error_unless_the_stack_is_new(tmp_path: Path) -> None:
+    pr = stack_file(tmp_path / "pr", BASE, "qa")
+    out, err = io.StringIO(), io.StringIO()
+    assert plan_diff.main(["--pr", str(pr), "--code-commit", "abc"], out, err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith("error: no base to compare with: this checkout has no Pulumi.qa.yaml. If qa is "
+                                     "a new stack, say so with --new-stack")
+    code, text = diff(None, pr, "--new-stack")
+    assert code == 0
+    assert "**New stack**: everything below is gained." in text
+    code, text = diff(None, stack_file(tmp_path / "pr", BASE), "--new-stack")
+    assert code == 2
+    assert "--new-stack, but " in text
+    assert "dev is not a new stack" in text
 
 
 def test_pull_request_text_cannot_inject_html_mentions_or_close_the_error_block(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from components.settings.problems import Problem, SettingsError
 from components.stack_history import known_clients
 from tools.offline.entra import OfflineEntra, published_graph_roles
 from tools.offline.run import ProgramRun, run_offline
+from tools.plan.cells import plain_help
 from tools.plan.markdown import render
 from tools.plan.renewal import OUTPUTS_HELP, OutputsFileError, read_outputs_file
 from tools.stack.history import MAX_DEPLOY_AGE_DAYS, HistoryError, Update, deploy_age, describe, read_updates
@@ -79,7 +80,7 @@ def render_last_deployed(updates: Sequence[Update], now: dt.datetime, out: TextI
 
 
 def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_path: Path | None = None,
-         history_path: Path | None = None) -> int:
+         history_path: Path | None = None, now: dt.datetime | None = None) -> int:
     """Print the access plan of one stack file; return the exit status (see ``EXIT_CODES``).
 
     ``outputs_path``: the last deploy's outputs (``pulumi stack output --json``), so the plan is of
@@ -106,7 +107,7 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
     except StackFileError as error:
         err.write(f"error: {error}\n")
         return EXIT_UNREADABLE
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     settings = settings_or_problems(stack, stack_file, now)
     if isinstance(settings, SettingsError):
         err.write(f"{settings}\n")
@@ -142,7 +143,8 @@ def verdict(stack: str, stack_file_path: Path, now: dt.datetime | None = None) -
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="make plan STACK=<stack> ARGS=...", description=__doc__, epilog=EXIT_CODES,
+    parser = argparse.ArgumentParser(prog="make plan STACK=<stack> ARGS=...", description=plain_help(__doc__),
+                                     epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
