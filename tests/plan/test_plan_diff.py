@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import GRAPH_ROLES, ROOT, existing_identity, secret_client
+from tests.plan.helpers import gantts
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import program_at, run_offline
 from tools.plan import plan_diff
@@ -240,6 +241,16 @@ def test_a_rotation_change_with_history_renews_and_keeps_the_one_in_use(tmp_path
     assert f"hands out {handed} " in text, "the base keeps handing out the one in use"
     assert f"; keeps {handed} until " in text, "the pull request renews, keeping it 14 days"
     assert "WARNING" not in text
+    # The base and the pull request on one calendar: the same credential, kept by one, superseded by the other.
+    [chart] = gantts(text)
+    base = [(t.name, t.tags) for t in chart if t.section == "hr-sync base"]
+    pr = [(t.name, t.tags) for t in chart if t.section == "hr-sync pull request"]
+    assert base == [(f"secret {handed} handed out", ("active",)), ("renewal due", ("milestone",))]
+    assert pr[1:] == [(f"secret {handed} superseded", ("done",)), (f"{handed} removed", ("milestone",)),
+                      ("renewal due", ("milestone",))]
+    assert pr[0][1] == ("active",)
+    assert [t.start for t in chart if t.name == f"secret {handed} superseded"] == [
+        t.start for t in chart if t.name == f"secret {handed} handed out"], "drawn from the day it was handed out"
 
 
 def test_a_credential_form_change_warns_loudly_even_without_history(tmp_path: Path) -> None:
