@@ -163,7 +163,7 @@ def test_outputs_that_cannot_be_read_exit_2(tmp_path: Path, monkeypatch: pytest.
     code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
                       transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
     assert code == adopt.EXIT_ACCESS
-    assert "give --outputs FILE (`pulumi stack output --json`), or --new-stack for a stack never deployed" in \
+    assert "give --outputs FILE (`pulumi stack output --json`), or --new-stack if new" in \
         err.getvalue()
     code = adopt.main(["--stack", "dev", "--config-file", str(stack_file), "--new-stack"], credential=FakeCredential(),
                       transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)

@@ -17,8 +17,7 @@ where that applies (an allow-listed permission granted by hand: declare it, adop
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
 config); 2 sign-in or permission problem (the missing Graph permission is named), a stack file
 that cannot be read (file and line named, as make plan names them), the stack's outputs unreadable
-(``--outputs FILE`` gives them without the Pulumi CLI; a stack never deployed to this checkout's
-``.pulumi-state/`` needs neither, nor does one named with ``--new-stack``) or bad usage. It never
+(``--outputs FILE`` gives them without the CLI; a never-deployed stack needs neither) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
@@ -27,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -323,15 +321,12 @@ def _app_arg(text: str) -> tuple[str, str]:
 
 
 def _stack_record(stack: str, outputs_file: Path | None, new_stack: bool) -> StackRecord:
-    """What the stack made, from its outputs; a stack the backend does not know yet made nothing."""
-    if new_stack:
-        return ownership.stack_record({})
+    """What the stack made, from its outputs; a stack never deployed (unknown to the backend) made nothing."""
     if outputs_file is not None:
         return ownership.stack_record(json.loads(outputs_file.read_text()))
     try:
-        return ownership.stack_record(pulumi_stack_output(stack))
+        return ownership.stack_record({} if new_stack else pulumi_stack_output(stack))
     except StackOutputError as error:
-        # Never deployed: the backend does not know it, or (no CLI) this checkout's own state holds no checkpoint.
         if "no stack named" in str(error) or never_deployed_here(stack):
             return ownership.stack_record({})
         raise
@@ -340,8 +335,7 @@ def _stack_record(stack: str, outputs_file: Path | None, new_stack: bool) -> Sta
 def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,
          transport: Transport | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
          now: dt.datetime | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make adopt STACK=<stack> ARGS=...",
-                                     description=re.sub(r"``(.+?)``", r"\1", __doc__ or ""),
+    parser = argparse.ArgumentParser(prog="make adopt STACK=<stack> ARGS=...", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
@@ -351,9 +345,8 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser.add_argument("--write", action="store_true", help="write the adopt blocks into the stack file")
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="the stack's `pulumi stack output --json` (no secrets needed) instead of the Pulumi CLI")
-    parser.add_argument("--new-stack", action="store_true",
-                        help="the stack was never deployed: it made nothing, no outputs to read (needed only with "
-                             "PULUMI_BACKEND_URL set and no Pulumi CLI; the checkout's own .pulumi-state/ is read)")
+    parser.add_argument("--new-stack", action="store_true", help="never deployed: no outputs to read (needed only "
+                        "without the CLI and with PULUMI_BACKEND_URL set; else .pulumi-state/ tells)")
     parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
@@ -382,8 +375,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         record = _stack_record(args.stack, args.outputs, args.new_stack)
     except (OSError, ValueError, StackOutputError, ownership.OutputsError) as error:
         err.write(f"error: cannot read the stack's outputs ({error}); make adopt tells the stack's own credentials "
-                  "by the key ids there: give --outputs FILE (`pulumi stack output --json`), or --new-stack for a "
-                  "stack never deployed\n")
+                  "by their key ids: give --outputs FILE (`pulumi stack output --json`), or --new-stack if new\n")
         return EXIT_ACCESS
     try:
         reader = GraphReader(credential or deployer_credential(), transport)
