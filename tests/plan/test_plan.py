@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -43,10 +44,16 @@ def run_plan(stack: str, path: Path, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@functools.cache
+def shipped_plan(stack: str) -> tuple[int, str, str]:
+    """The plan of a shipped ``Pulumi.<stack>.yaml``, run once per test process for every test that reads it."""
+    return run_plan(stack, ROOT / f"Pulumi.{stack}.yaml")
+
+
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
 def test_plan_of_every_shipped_stack(stack_file: Path) -> None:
     stack = stack_file.name.split(".")[1]
-    code, text, err = run_plan(stack, stack_file)
+    code, text, err = shipped_plan(stack)
     assert code == 0, err
     assert text.startswith(f"# Access plan: stack `{stack}`")
     assert "Nothing was read from or written to a tenant" in text
@@ -62,7 +69,7 @@ def test_plan_of_every_shipped_stack(stack_file: Path) -> None:
 
 
 def test_prod_plan_has_no_plain_secret_and_is_protected() -> None:
-    code, text, _ = run_plan("prod", ROOT / "Pulumi.prod.yaml")
+    code, text, _ = shipped_plan("prod")
     assert code == 0
     assert "`protect` is **on**" in text
     assert "applicationPassword" not in text
@@ -72,7 +79,7 @@ def test_prod_plan_has_no_plain_secret_and_is_protected() -> None:
 
 
 def test_dev_plan_says_each_thing_once(tmp_path: Path) -> None:
-    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+    code, text, _ = shipped_plan("dev")
     assert code == 0
     principal = "inbound-provisioning-access-dev-hr-sync (created on deploy)"
     assert [row[:3] for row in table(text, "## Access")] == [
@@ -93,7 +100,7 @@ def test_dev_plan_says_each_thing_once(tmp_path: Path) -> None:
 
 
 def test_the_tutorials_default_pair_is_named_with_the_narrower_one() -> None:
-    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+    code, text, _ = shipped_plan("dev")
     assert code == 0
     note = section(text, "## Access").split("**Least privilege**: ", 1)[1]
     assert note.startswith("hr-sync holds the default permissions, `SynchronizationData-User.Upload` and "
@@ -226,7 +233,7 @@ def test_plan_lists_adopted_objects_and_what_import_changes(tmp_path: Path) -> N
 
 
 def test_plan_without_adopt_has_no_adoption_section() -> None:
-    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+    code, text, _ = shipped_plan("dev")
     assert code == 0
     assert "Adopted objects" not in text
 
