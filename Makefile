@@ -85,12 +85,13 @@ plan: $(VENV)/.installed
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
 	@$(PY) -m tools.plan.plan $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
-# The other stack file is data only: this checkout's code computes the diff (BASE defaults to
-# this checkout's file of the same name).
+# The other stack file is data only: this checkout's code computes the diff. Without BASE the base is this
+# checkout's Pulumi.<stack>.yaml, <stack> from PR's file name or ARGS=--stack; the command refuses a missing
+# one unless ARGS=--new-stack says the stack is new (it would compare against nothing).
 ## plan-diff PR=<stack file> | the access diff of another Pulumi.<stack>.yaml against this checkout's
 plan-diff: $(VENV)/.installed
 	@test -n "$(PR)$(HELP)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
-	@$(PY) -m tools.plan.plan_diff $(if $(PR),--pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))") $(ARGS)
+	@$(PY) -m tools.plan.plan_diff $(if $(PR),--pr "$(PR)") $(if $(BASE),--base "$(BASE)") $(ARGS)
 
 ## verify STACK=<stack> | prove each client's token carries its grants
 verify: $(VENV)/.runtime

@@ -14,6 +14,7 @@ import yaml
 from tests.conftest import GRAPH_ROLES, NOW, ROLE_ID
 from tests.fake_graph import FakeCredential, FakeGraph, Tenant, assignment, graph_principal
 from tools.adopt import adopt
+from tools.stack import outputs as stack_outputs
 from tools.stack.outputs import StackOutputError
 from tools.tenant.ownership import NO_KEY_IDS
 
@@ -149,17 +150,45 @@ def test_a_stack_the_backend_does_not_know_made_nothing(tmp_path: Path, monkeypa
     assert "retire once the HR client uses this stack's credential" in out.getvalue()
 
 
+def no_cli(stack: str, extra: Any = ()) -> Any:
+    raise StackOutputError("the Pulumi CLI is not on PATH")
+
+
 def test_outputs_that_cannot_be_read_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_cli(stack: str, extra: Any = ()) -> Any:
-        raise StackOutputError("the Pulumi CLI is not on PATH")
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(STACK_FILE)
     monkeypatch.setattr(adopt, "pulumi_stack_output", no_cli)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "azblob://state")  # another backend: only the CLI can tell
     err = io.StringIO()
     code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
                       transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
     assert code == adopt.EXIT_ACCESS
-    assert "give --outputs FILE" in err.getvalue()
+    assert "give --outputs FILE (`pulumi stack output --json`), or --new-stack if new" in \
+        err.getvalue()
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file), "--new-stack"], credential=FakeCredential(),
+                      transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
+    assert code == 0
+
+
+def test_a_never_deployed_stack_needs_no_cli_and_no_outputs_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """The README's first step, before any deploy: `make adopt STACK=dev` with only `az login`."""
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(STACK_FILE)
+    monkeypatch.setattr(adopt, "pulumi_stack_output", no_cli)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    monkeypatch.setattr(stack_outputs, "LOCAL_STATE", tmp_path / ".pulumi-state")
+    out, err = io.StringIO(), io.StringIO()
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
+                      transport=FakeGraph(tenant()), out=out, err=err, now=NOW)
+    assert code == 0, err.getvalue()
+    assert "retire once the HR client uses this stack's credential" in out.getvalue()
+    checkpoint = tmp_path / ".pulumi-state" / ".pulumi" / "stacks" / "inbound-provisioning-access" / "dev.json"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_text("{}")
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
+                      transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
+    assert code == adopt.EXIT_ACCESS, "deployed here: its credentials must be told apart by the outputs' key ids"
 
 
 def test_an_outputs_file_that_is_not_a_json_object_is_one_line_and_exit_2(tmp_path: Path) -> None:
