@@ -17,6 +17,7 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policy import resource_types as t
 from policy.props import Reading, number
+from policy.synchronization_secret import credential_keys
 
 # Azure's built-in role "Key Vault Secrets User" (read secret contents), the same id in every tenant:
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
@@ -28,7 +29,6 @@ _ROLE_DEFINITION = re.compile(
 SECRET_SCOPE = re.compile(
     r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.KeyVault/vaults/"
     r"(?P<vault>[a-z0-9-]{3,24})/secrets/(?P<secret>[a-z0-9-]{1,127})$", re.IGNORECASE)
-SYNC_SECRET_KEYS = frozenset({"SyncNotificationSettings"})
 JOB_TEMPLATES = frozenset({"API2AAD", "API2AD"})
 MIN_RSA_BITS = 2048
 SIGN_IN_AUDIENCE = "AzureADMyOrg"
@@ -108,11 +108,14 @@ def _self_signed(p: Reading, _args: ResourceValidationArgs) -> list[str]:
 
 
 def _sync_secret(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    # Setting keys the portal adds (SyncAll, ...) pass: a refresh brings them into the state
+    # (policy/synchronization_secret.py says how each key is judged).
     given = (p.known(c.get("key")) for c in p.items("credentials") if isinstance(c, dict))
-    extra = sorted({str(key) for key in given if key is not None} - SYNC_SECRET_KEYS)
-    if extra:
-        return [f"holds synchronization secrets {extra}: only {sorted(SYNC_SECRET_KEYS)} (the notification "
-                "email); other keys are credentials to other systems"]
+    held = credential_keys(str(key) for key in given if key is not None)
+    if held:
+        return [f"holds credentials {held} in the provisioning job's synchronization secrets: they sign in to "
+                "another system; the program writes only settings there (SyncNotificationSettings, the notification "
+                "email), and the portal may add more settings"]
     return []
 
 
