@@ -272,3 +272,28 @@ def test_at_preview_an_owner_computed_from_a_client_without_owned_by_is_refused(
 def test_at_preview_an_owner_computed_from_the_owned_by_clients_principal_passes(
         stack: list[PolicyResource], entra: OfflineEntra) -> None:
     assert _preview_owner(stack, "owner-sp", entra) == []
+
+
+# -- the synchronization secret after a refresh (policy/synchronization_secret.py) --------------------------
+
+def _notification(stack: list[PolicyResource]) -> PolicyResource:
+    return named(stack, "provisioningApp-notification")
+
+
+def test_a_refreshed_secret_with_the_portals_sync_all_passes_the_whole_stack(stack: list[PolicyResource],
+                                                                            entra: OfflineEntra) -> None:
+    # After the portal saved the settings, a refresh brings its keys into the state (the provider's Read).
+    notification = _notification(stack)
+    refreshed = [*notification.props["credentials"], {"key": "SyncAll", "value": "false"}]
+    with_props(notification, credentials=refreshed)
+    assert stack_violations(stack, entra.graph_object_id) == []
+
+
+def test_a_credential_in_the_refreshed_secret_is_refused_by_the_whole_stack(stack: list[PolicyResource],
+                                                                           entra: OfflineEntra) -> None:
+    notification = _notification(stack)
+    with_props(notification, credentials=[*notification.props["credentials"], {"key": "SyncAll", "value": "false"},
+                                          {"key": "SecretToken", "value": "t"}])
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert message.startswith("provisioningApp-notification")
+    assert "SecretToken" in message

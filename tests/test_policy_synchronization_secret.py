@@ -1,20 +1,15 @@
 """The synchronization secret holds settings, never credentials (policy/synchronization_secret.py): the keys
-the portal adds pass, in the resource policy and over the whole (refreshed) stack; a credential is refused."""
+the portal adds pass; a credential is refused (over the whole refreshed stack: tests/test_policy_stack_rules.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyResource
 
 from policy import resource_types as t
 from policy.synchronization_secret import CREDENTIAL_KEYS, SETTING_KEYS, carries_credential
-from tests.test_policy_allowlist import ACCESS, resource_violations, stack_violations
-from tests.test_policy_stack_rules import dev_stack, named, stack, with_props
-from tools.offline.entra import OfflineEntra
-
-__all__ = ["dev_stack", "stack"]  # the whole-stack fixtures, one program run per module
+from tests.test_policy_allowlist import ACCESS, resource_violations
 
 # Graph v1.0 `synchronizationSecret`, in the order Graph's reference lists its members.
 GRAPH_MEMBERS = ["None", "UserName", "Password", "SecretToken", "AppKey", "BaseAddress", "ClientIdentifier",
@@ -62,26 +57,3 @@ def test_a_credential_key_is_refused_naming_it(key: str) -> None:
                                     parents=(ACCESS, t.PROVISIONING_APP))
     assert key in message
     assert "SyncAll" not in message
-
-
-def _notification(stack: list[PolicyResource]) -> PolicyResource:
-    return named(stack, "provisioningApp-notification")
-
-
-def test_a_refreshed_secret_with_the_portals_sync_all_passes_the_whole_stack(stack: list[PolicyResource],
-                                                                            entra: OfflineEntra) -> None:
-    # After the portal saved the settings, a refresh brings its keys into the state (the provider's Read).
-    notification = _notification(stack)
-    refreshed = [*notification.props["credentials"], {"key": "SyncAll", "value": "false"}]
-    with_props(notification, credentials=refreshed)
-    assert stack_violations(stack, entra.graph_object_id) == []
-
-
-def test_a_credential_in_the_refreshed_secret_is_refused_by_the_whole_stack(stack: list[PolicyResource],
-                                                                           entra: OfflineEntra) -> None:
-    notification = _notification(stack)
-    with_props(notification, credentials=[*notification.props["credentials"], {"key": "SyncAll", "value": "false"},
-                                          {"key": "SecretToken", "value": "t"}])
-    [message] = stack_violations(stack, entra.graph_object_id)
-    assert message.startswith("provisioningApp-notification")
-    assert "SecretToken" in message
