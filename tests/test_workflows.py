@@ -214,9 +214,10 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
             text = yaml.safe_dump(step)
             if "secrets." not in text:
                 continue
-            assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
+            assert "PULUMI_CONFIG_PASSPHRASE" in text or "PULUMI_ACCESS_TOKEN" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("stack.expiry", "audit.audit"))
+            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run"))
+                                for tool in ("stack.expiry", "audit.audit", "verify.verify"))
             assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
@@ -418,6 +419,16 @@ def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_dep
     assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" '
                                    '--summary "$GITHUB_STEP_SUMMARY"')
     assert step["env"]["STACK"] == "${{ matrix.stack }}"
+
+
+def test_weekly_run_fails_on_a_quarantined_provisioning_job() -> None:
+    audit = load("scheduled.yml")["jobs"]["audit"]
+    [job] = [s for s in steps(audit) if "tools.verify.verify" in str(s.get("run"))]
+    # make verify --deployer (tools/verify/job.py): a quarantined job exits 1, a paused one is reported.
+    assert job["run"].strip() == 'venv/bin/python -m tools.verify.verify --stack "$STACK" --deployer'
+    assert job["if"] == "${{ !cancelled() }}", "also when the audit found something"
+    assert "PULUMI_CONFIG_PASSPHRASE" not in job["env"], "it reads ids only: no secret is decrypted"
+    assert steps(audit)[-1] is job
 
 
 def test_write_environments_appear_only_in_main_only_workflows() -> None:
