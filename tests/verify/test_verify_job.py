@@ -20,8 +20,9 @@ UPLOAD_ROLE = next(r["id"] for r in GRAPH_ROLES if r["value"] == "Synchronizatio
 APP_SP = mock_guid("provisioning-app-sp")
 JOB = f"API2AAD.0123456789abcdef0123456789abcdef.{mock_guid('tenant')}"
 EMAIL = "hr-ops@contoso.com"
-CLIENT = {"kind": "servicePrincipal", "clientId": mock_guid("hr-client"), "servicePrincipalObjectId": mock_guid("hr-sp"),
-          "displayName": "hr", "graphPermissions": ["SynchronizationData-User.Upload"], "credentialType": "secret",
+CLIENT = {"kind": "servicePrincipal", "clientId": mock_guid("hr-client"),
+          "servicePrincipalObjectId": mock_guid("hr-sp"), "displayName": "hr",
+          "graphPermissions": ["SynchronizationData-User.Upload"], "credentialType": "secret",
           "credentialKeyIds": []}
 OUTPUTS = {"tenantId": mock_guid("tenant"), "clients": {"hr": CLIENT}, "clientCredentials": "[secret]",
            "provisioningAppServicePrincipalId": APP_SP, "provisioningJobId": JOB}
@@ -80,9 +81,10 @@ def test_a_quarantined_job_fails_with_its_reason(tmp_path: Path) -> None:
     assert "/start" in text
 
 
-@pytest.mark.parametrize("secrets", [[], [{"key": "SyncNotificationSettings", "value": '{"Enabled":false}'}],
-                                     [{"key": "SyncNotificationSettings", "value": '{"Enabled":true,"Recipients":""}'}]],
-                         ids=["missing", "disabled", "no recipient"])
+@pytest.mark.parametrize("secrets", [
+    [], [{"key": "SyncNotificationSettings", "value": '{"Enabled":false}'}],
+    [{"key": "SyncNotificationSettings", "value": '{"Enabled":true,"Recipients":""}'}],
+], ids=["missing", "disabled", "no recipient"])
 def test_emptied_notification_settings_fail(tmp_path: Path, secrets: list[dict[str, Any]]) -> None:
     code, text = run(tmp_path, FakeGraph(tenant(job("Active"), [{"key": "SyncAll", "value": "false"}, *secrets])))
     assert code == 1, text
