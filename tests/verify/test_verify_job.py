@@ -20,7 +20,7 @@ UPLOAD_ROLE = next(r["id"] for r in GRAPH_ROLES if r["value"] == "Synchronizatio
 APP_SP = mock_guid("provisioning-app-sp")
 JOB = f"API2AAD.0123456789abcdef0123456789abcdef.{mock_guid('tenant')}"
 EMAIL = "hr-ops@contoso.com"
-CLIENT = {"kind": "servicePrincipal", "clientId": mock_guid("hr-client"),
+CLIENT: dict[str, Any] = {"kind": "servicePrincipal", "clientId": mock_guid("hr-client"),
           "servicePrincipalObjectId": mock_guid("hr-sp"), "displayName": "hr",
           "graphPermissions": ["SynchronizationData-User.Upload"], "credentialType": "secret",
           "credentialKeyIds": []}
@@ -36,7 +36,8 @@ def job(code: str, schedule: str = "Active", quarantine: dict[str, Any] | None =
 
 
 def tenant(state: dict[str, Any] | None, secrets: list[dict[str, Any]] | None = None) -> Tenant:
-    principal = {"id": CLIENT["servicePrincipalObjectId"], "appId": CLIENT["clientId"], "displayName": "hr"}
+    principal: dict[str, Any] = {"id": CLIENT["servicePrincipalObjectId"], "appId": CLIENT["clientId"],
+                                 "displayName": "hr"}
     found = Tenant(service_principals=[GRAPH, principal],
                    assignments={principal["id"]: [assignment(mock_guid("grant"), principal, GRAPH, UPLOAD_ROLE)]})
     if state is not None:
