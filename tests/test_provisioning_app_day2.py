@@ -152,6 +152,8 @@ def test_upgrading_a_stack_with_the_old_wait_deletes_only_the_wait() -> None:
     assert provisioning_changes(upgraded) == [("delete", "provisioningApp-replication-wait", ())]
 
 
+# The SDK leaves an output's secrecy check pending when a program raises mid-run (pulumi/runtime/stack.py).
+@pytest.mark.filterwarnings("ignore:coroutine 'Output.is_secret' was never awaited:RuntimeWarning")
 def test_a_deleted_service_principal_fails_at_once_naming_the_recovery(monkeypatch: pytest.MonkeyPatch) -> None:
     # Someone deleted the created app's service principal: the app's Read checks only the application, the
     # job and the secret drop out of the state. The wait would poll for 300 s and say "run again", forever.
