@@ -228,6 +228,7 @@ def validate_declared(args: ResourceValidationArgs, report_violation: ReportViol
     if declared is None:
         return  # the whole-stack policy refuses a config without the stack file's declaration
     reading = Reading(args.props)
+    # The engine sends each registration's parent URN in its options (step_generator.go, AnalyzerResourceOptions).
     parent = _name_of(getattr(args.opts, "parent", None))
     for problem in _Judge(declared, _existing(args.get_config())).judge(args.resource_type, args.name, parent,
                                                                           reading):
