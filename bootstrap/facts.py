@@ -36,12 +36,15 @@ def environment_subject(repository: str, environment: str) -> str:
 #                                    (RoleManagement.Read.Directory is a subset), users, groups and members
 #   RoleEligibilitySchedule.Read.Directory
 #                                    PIM-eligible role assignments, which Directory.Read.All does not cover
+#   Synchronization.Read.All         the provisioning job's state and notification settings (make verify
+#                                    --deployer, run by the audit job: a quarantined job fails it)
 # Read-only, every one: a value containing "ReadWrite" here fails the bootstrap's rules. Add a read
 # the audit starts making to this tuple, and nowhere else.
 AUDITOR_GRAPH_ROLES: tuple[str, ...] = (
     "Application.Read.All",
     "Directory.Read.All",
     "RoleEligibilitySchedule.Read.Directory",
+    "Synchronization.Read.All",
 )
 # The two Graph roles that grant Graph application permissions: what `pulumi up` on an HR stack needs.
 WRITER_GRAPH_ROLES: tuple[str, ...] = ("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All")

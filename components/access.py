@@ -51,7 +51,8 @@ from components.settings.stack_config import NAMESPACE, read_stack_config
 from components.stack_history import (
     RENEWAL_LEDGER_ALLOWED,
     RENEWAL_LEDGER_ARG,
-    read_own_clients,
+    clients_of,
+    read_own_outputs,
     split_renewal_ledger,
 )
 
@@ -94,10 +95,14 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         settings = config.settings
         tenant = read_tenant(config.settings_to_look_up())
         super().__init__(TYPE, name, None, opts)
-        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack.
+        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack, once,
+        # with the provisioning app it created (a principal it held and Entra no longer has was deleted).
         history = given_history
-        if history is None and any(_renews(client) for client in settings.clients.values()):
-            history = read_own_clients(parent=self)
+        renews = any(_renews(client) for client in settings.clients.values())
+        last: dict[str, Any] = {}
+        if history is None and (renews or _creates_app(settings)):
+            last = read_own_outputs(parent=self)
+            history = clients_of(last) if renews else None
 
         clients: dict[str, Client] = {}
         for key, client in settings.clients.items():
@@ -119,7 +124,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             if UPLOAD_OWNED_BY in client.graph_permissions:
                 _warn_owned_by(settings, key)
 
-        created = self._create_provisioning_app(settings, tenant, clients)
+        deployed_app = last.get("provisioningAppServicePrincipalId")
+        created = self._create_provisioning_app(settings, tenant, clients, deployed_app)
 
         self.tenant_id = pulumi.Output.from_input(tenant.tenant_id)
         self.token_endpoint = pulumi.Output.from_input(token_endpoint(tenant.tenant_id))
@@ -153,8 +159,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         }
         return {name: value for name, value in outputs.items() if value is not None}
 
-    def _create_provisioning_app(self, settings: Settings, tenant: Tenant,
-                                 clients: dict[str, Client]) -> ProvisioningApp | None:
+    def _create_provisioning_app(self, settings: Settings, tenant: Tenant, clients: dict[str, Client],
+                                 deployed: object) -> ProvisioningApp | None:
         """The provisioning app, its job and the OwnedBy clients' ownership, with ``provisioningApp.create``."""
         app = settings.provisioning_app
         if app is None or app.create is None or tenant.provisioning_template_id is None:
@@ -164,7 +170,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         # Named with a capital letter, which client keys cannot have: no client's resources can share it.
         return ProvisioningApp("provisioningApp", ProvisioningAppArgs(
             settings=app.create, template_id=tenant.provisioning_template_id, owners=owners,
-            protect=settings.protect,
+            protect=settings.protect, deployed_service_principal_id=deployed if isinstance(deployed, str) else None,
         ), pulumi.ResourceOptions(parent=self, aliases=former_parent_aliases()))
 
 
@@ -235,6 +241,10 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     if client.key_vault_secret_uri is not None:
         shown["keyVaultSecretUri"] = client.key_vault_secret_uri
     return shown
+
+
+def _creates_app(settings: Settings) -> bool:
+    return settings.provisioning_app is not None and settings.provisioning_app.create is not None
 
 
 def _renews(client: ClientSettings) -> bool:

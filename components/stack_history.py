@@ -1,10 +1,11 @@
-"""The last deploy's ``clients`` output, read through a ``StackReference`` to the running stack itself.
+"""The last deploy's outputs, read through a ``StackReference`` to the running stack itself.
 
-The renewal ledger (``components/renewal.py``) lives in the stack's own outputs; this is how the
-next run reads it back, through Pulumi alone: the engine answers a ``StackReference`` from the
-stack's last checkpoint, in ``pulumi preview`` as in ``pulumi up`` (and the mock engine answers it
-through ``Mocks.new_resource``, type ``pulumi:pulumi:StackReference``).  Resources are declared
-from what it returns, so the value is awaited at program time, the way the SDK's own
+The renewal ledger (``components/renewal.py``) and the created provisioning app's service principal
+(``components/replication_wait.py``: a principal deployed before and now gone was deleted) live in the
+stack's own outputs; this is how the next run reads them back, through Pulumi alone: the engine
+answers a ``StackReference`` from the stack's last checkpoint, in ``pulumi preview`` as in ``pulumi up``
+(and the mock engine answers it through ``Mocks.new_resource``, type ``pulumi:pulumi:StackReference``).
+Resources are declared from what it returns, so the value is awaited at program time, the way the SDK's own
 synchronous invokes wait (``pulumi.runtime.sync_await._sync_await``): declaring them inside an
 ``apply`` would hide them from a preview.
 
@@ -36,19 +37,25 @@ def own_stack_name() -> str:
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-def read_own_clients(parent: pulumi.Resource | None = None) -> dict[str, Any]:
-    """The last deploy's ``clients`` output, by client key ({} for a stack never deployed).
-
-    Only the non-secret ``clients`` output is read; a value the engine cannot tell (unknown) is
-    treated as no history, which the renewal treats as new clients.
-    """
-    name = own_stack_name()
-    reference = pulumi.StackReference(name, opts=pulumi.ResourceOptions(parent=parent))
+def read_own_outputs(parent: pulumi.Resource | None = None) -> dict[str, Any]:
+    """The last deploy's non-secret outputs, read once ({} for a stack never deployed, or when the engine
+    cannot tell: a value unknown in a preview is treated as no history)."""
+    reference = pulumi.StackReference(own_stack_name(), opts=pulumi.ResourceOptions(parent=parent))
     outputs = _sync_await(_resolve(reference.outputs))
-    if isinstance(outputs, Mapping) and outputs and CLIENTS_OUTPUT not in outputs:
+    return {str(k): v for k, v in outputs.items()} if isinstance(outputs, Mapping) else {}
+
+
+def clients_of(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``clients`` output of :func:`read_own_outputs`' answer, by client key (the renewal's history)."""
+    if outputs and CLIENTS_OUTPUT not in outputs:
         # Deployed, yet no ledger: a program using the component that exports its clients under another name.
         pulumi.log.warn(NO_CLIENTS_OUTPUT)
     return known_clients(outputs)
+
+
+def read_own_clients(parent: pulumi.Resource | None = None) -> dict[str, Any]:
+    """The last deploy's ``clients`` output, by client key ({} for a stack never deployed)."""
+    return clients_of(read_own_outputs(parent))
 
 
 _UNKNOWN = object()

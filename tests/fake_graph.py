@@ -71,6 +71,10 @@ class Tenant:
     """Directory role assignments, by principal id."""
     deleted: set[str] = field(default_factory=set)
     """Object ids still listed, whose own reads answer 404: deleted between two reads."""
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Synchronization jobs, by ``<service principal id>/<job id>``."""
+    synchronization_secrets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Synchronization secrets (key/value pairs), by service principal id."""
 
 
 def graph_principal(object_id: str, roles: list[dict[str, Any]]) -> dict[str, Any]:
@@ -136,6 +140,12 @@ class FakeGraph(FakeTransport):
             return FakeResponse(request, 403, {"error": {
                 "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
                 "innerError": {"date": "2026-11-27T09:30:00", "request-id": "0000"}}})
+        job = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/jobs/([\w.-]+)", path)
+        if job:  # one object, not a collection
+            found = self.tenant.jobs.get(f"{job.group(1)}/{job.group(2)}")
+            if found is None:
+                return FakeResponse(request, 404, {"error": {"code": "ResourceNotFound", "message": "not found"}})
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#synchronizationJob", **found})
         items, context = self._collection(path, query)
         if items is None:
             return FakeResponse(request, 404, {"error": {"code": "Request_ResourceNotFound",
@@ -168,6 +178,9 @@ class FakeGraph(FakeTransport):
         match = re.fullmatch(r"/applications/([0-9a-f-]+)/federatedIdentityCredentials", path)
         if match:
             return tenant.federated.get(match.group(1), []), "federatedIdentityCredentials"
+        match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/secrets", path)
+        if match:
+            return tenant.synchronization_secrets.get(match.group(1)), "synchronizationSecretKeyStringValuePair"
         match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/oauth2PermissionGrants", path)
         if match:
             return tenant.delegated.get(match.group(1), []), "oauth2PermissionGrants"

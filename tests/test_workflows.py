@@ -214,22 +214,54 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
             text = yaml.safe_dump(step)
             if "secrets." not in text:
                 continue
-            assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
+            assert "PULUMI_CONFIG_PASSPHRASE" in text or "PULUMI_ACCESS_TOKEN" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("stack.expiry", "audit.audit"))
+            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run"))
+                                for tool in ("stack.expiry", "audit.audit", "verify.verify"))
             assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
 
 
 def test_nothing_runs_after_a_pulumi_command_in_its_job() -> None:
-    # pulumi/actions writes every stack output, secrets decrypted, to its step outputs.
+    # pulumi/actions writes every stack output, secrets decrypted, to its step outputs: only the update a
+    # preview guards may follow it, and it is pulumi/actions itself, on the same stack.
     for name, job_id, job in all_jobs():
         commands = pulumi_commands(job)
         if commands:
-            assert steps(job)[-1] is commands[-1], f"{name}:{job_id}: a step runs after pulumi"
-            assert len(commands) == 1, f"{name}:{job_id}: one pulumi command per job"
-            assert commands[0]["with"]["suppress-outputs"] is True
+            first = steps(job).index(commands[0])
+            assert steps(job)[first:] == commands, f"{name}:{job_id}: a step runs after pulumi"
+            assert [c["with"]["command"] for c in commands] in (["preview"], ["up"], ["preview", "up"]), \
+                f"{name}:{job_id}: one pulumi command per job, or a preview and the update it guards"
+            assert all(c["with"]["suppress-outputs"] is True for c in commands)
+
+
+def up_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(n, j, job) for n, j, job in all_jobs() if any(c["with"]["command"] == "up" for c in pulumi_commands(job))]
+
+
+def test_every_job_that_runs_up_previews_with_the_pack_first() -> None:
+    # pulumi/actions' `up` is the Automation API's, which passes --skip-preview, and stack policies run only
+    # after every step has applied: the whole-stack policy must see the plan before anything changes.
+    found = up_jobs()
+    assert {(n, j) for n, j, _ in found} == {("deploy.yml", "up"), ("deploy.yml", "up-prod"),
+                                             ("scheduled.yml", "rotate")}
+    for name, job_id, job in found:
+        preview, up = pulumi_commands(job)
+        assert (preview["with"]["command"], up["with"]["command"]) == ("preview", "up"), f"{name}:{job_id}"
+        assert steps(job).index(preview) + 1 == steps(job).index(up), f"{name}:{job_id}: nothing in between"
+        same = {k: v for k, v in up["with"].items() if k != "command"}
+        assert {k: v for k, v in preview["with"].items() if k != "command"} == same, \
+            f"{name}:{job_id}: the same stack, config, backend, refresh and pack as the update"
+        assert preview["uses"] == up["uses"], f"{name}:{job_id}"
+        assert preview["env"] == up["env"], f"{name}:{job_id}"
+        assert same["policyPacks"] == "${{ github.workspace }}/policy"
+        for step in (preview, up):
+            # The update goes on only if the preview passed: GitHub skips the steps after a failed one
+            # unless a step says otherwise.
+            assert "if" not in step, f"{name}:{job_id}"
+            assert "continue-on-error" not in step, f"{name}:{job_id}"
+            assert "plan" not in step["with"], "update plans: docs/policy-pack.md says why not"
 
 
 def test_every_preview_and_up_runs_the_policy_pack_with_graphs_object_id() -> None:
@@ -244,7 +276,7 @@ def test_every_preview_and_up_runs_the_policy_pack_with_graphs_object_id() -> No
                 f"{name}:{job_id}: the stack, so its existing identities' principals are checked"
             [config_step] = [s for s in job["steps"] if "policy-config.sh" in s.get("run", "")]
             assert config_step["env"] == {"STACK": "${{ matrix.stack }}"}, f"{name}:{job_id}"
-    assert found == 5
+    assert found == 8, "a preview and an update in each of three jobs, two previews alone"
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "scheduled.yml"])
@@ -357,7 +389,7 @@ def test_push_to_main_deploys_non_prod_then_reviewed_prod() -> None:
     for job_id in ("up", "up-prod"):
         job = jobs[job_id]
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
-        [pulumi] = pulumi_commands(job)
+        pulumi = pulumi_commands(job)[-1]
         assert pulumi["with"]["command"] == "up"
         assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
         assert pulumi["with"]["policyPacks"] == "${{ github.workspace }}/policy"
@@ -374,7 +406,7 @@ def test_weekly_run_rotates_checks_expiry_and_flags_drift_unattended() -> None:
     assert jobs["stacks"]["permissions"] == {"contents": "read"}
     rotate, check = jobs["rotate"], jobs["check"]
     assert rotate["environment"] == check["environment"] == "rotation"
-    [up] = pulumi_commands(rotate)
+    up = pulumi_commands(rotate)[-1]
     assert up["with"]["command"] == "up"
     assert check["needs"] == ["stacks", "rotate"]
     assert "!cancelled()" in check["if"]
@@ -418,6 +450,16 @@ def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_dep
     assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" '
                                    '--summary "$GITHUB_STEP_SUMMARY"')
     assert step["env"]["STACK"] == "${{ matrix.stack }}"
+
+
+def test_weekly_run_fails_on_a_quarantined_provisioning_job() -> None:
+    audit = load("scheduled.yml")["jobs"]["audit"]
+    [job] = [s for s in steps(audit) if "tools.verify.verify" in str(s.get("run"))]
+    # make verify --deployer (tools/verify/job.py): a quarantined job exits 1, a paused one is reported.
+    assert job["run"].strip() == 'venv/bin/python -m tools.verify.verify --stack "$STACK" --deployer'
+    assert job["if"] == "${{ !cancelled() }}", "also when the audit found something"
+    assert "PULUMI_CONFIG_PASSPHRASE" not in job["env"], "it reads ids only: no secret is decrypted"
+    assert steps(audit)[-1] is job
 
 
 def test_write_environments_appear_only_in_main_only_workflows() -> None:

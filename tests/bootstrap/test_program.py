@@ -36,7 +36,8 @@ FEDERATED = "azuread:index/applicationFederatedIdentityCredential:ApplicationFed
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 EXPECTED_ROLES = {
     "previews": {"Application.Read.All"},
-    "auditor": {"Application.Read.All", "Directory.Read.All", "RoleEligibilitySchedule.Read.Directory"},
+    "auditor": {"Application.Read.All", "Directory.Read.All", "RoleEligibilitySchedule.Read.Directory",
+                "Synchronization.Read.All"},
     "writer": {"Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"},
 }
 EXPECTED_ENVIRONMENTS = {"previews": ["preview", "preview-secrets"], "auditor": ["audit"],
@@ -245,4 +246,4 @@ def test_a_minimal_stack_sets_only_what_it_names() -> None:
     assert run.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret") == []
     assert sorted(r.inputs["variableName"] for r in run.of_type("github:index/actionsVariable:ActionsVariable")) == [
         "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID"]
-    assert len(run.of_type(GRANT)) == 6
+    assert len(run.of_type(GRANT)) == sum(map(len, EXPECTED_ROLES.values()))
