@@ -156,6 +156,8 @@ class InboundProvisioningAccessArgs(TypedDict, total=False):
     """Pulumi protect for every app, principal, identity and grant (default: true on stacks named prod*)."""
     provisioningApp: ProvisioningAppConfigArgs
     """The provisioning app; its endpoint and logs become outputs."""
+    trustedPrincipals: list[str]
+    """Object ids make audit lists as expected holders of a path to the upload (the deploy identity, break-glass)."""
     renewalLedger: pulumi.Input[dict[str, Any]]
     """This component's last ``clients`` output, which renewal decides from (default: the stack's own ``clients``)."""
 

@@ -20,8 +20,9 @@ from components.settings.model import ClientSettings, Settings
 from components.settings.problems import MISSING, Checker, SettingsError, quoted_hint
 from components.settings.provisioning_app import parse_provisioning_app
 from components.settings.stack_config import NAMESPACE, namespace_problems, read_stack_config
+from components.settings.trusted_principals import parse_trusted_principals
 
-TOP_LEVEL_KEYS = ("clients", "graphPermissions", "protect", "provisioningApp")
+TOP_LEVEL_KEYS = ("clients", "graphPermissions", "protect", "provisioningApp", "trustedPrincipals")
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None = None,
@@ -64,11 +65,13 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     provisioning_app = None
     if "provisioningApp" in raw:
         provisioning_app = parse_provisioning_app(check, raw["provisioningApp"], "provisioningApp", stack)
+    trusted_principals = parse_trusted_principals(check, raw.get("trustedPrincipals", MISSING))
 
     if check.problems:
         raise SettingsError(stack, check.problems)
     return Settings(stack=stack, clients=clients, protect=bool(protect),
-                    provisioning_app=provisioning_app, warnings=tuple(check.warnings), secret_keys=secret_keys)
+                    provisioning_app=provisioning_app, trusted_principals=trusted_principals,
+                    warnings=tuple(check.warnings), secret_keys=secret_keys)
 
 
 def is_prod_stack(stack: str) -> bool:
