@@ -343,3 +343,28 @@ def test_a_managed_identity_client_is_a_client_not_a_stranger(tmp_path: Path) ->
     rows = [r for r in done.report["whoCanUpload"] if r["principalId"] == LOGIC["id"]]
     assert {r["status"] for r in rows} == {model.DECLARED}
     assert HR["id"] in {r["principalId"] for r in done.report["whoCanUpload"]}
+
+
+def docs_example() -> Tenant:
+    """docs/audit.md's example: the trusted deploy identity and break-glass admin, and three paths to remove."""
+    tenant = with_trusted(clean_tenant())
+    rogue = principal("rogue HR sync")
+    tenant.service_principals.append(rogue)
+    tenant.assignments[rogue["id"]] = holds(rogue, "SynchronizationData-User.Upload")
+    mallory, oscar, bob = user("mallory"), user("oscar"), user("bob")
+    tenant.users += [mallory, oscar, bob]
+    tier0 = {"id": gid("tier0"), "displayName": "Tier0 admins"}
+    tenant.groups.append(tier0)
+    tenant.members[tier0["id"]] = [mallory["id"]]
+    tenant.owners[tier0["id"]] = [as_owner(oscar)]
+    tenant.directory_roles[tier0["id"]] = [role("Global Administrator", tier0)]
+    tenant.owners[HR["id"]] = [as_owner(bob)]
+    return tenant
+
+
+def test_the_docs_show_the_diagram_the_code_draws(tmp_path: Path) -> None:
+    done = run(tmp_path, docs_example(), stack_file=STACK_FILE, summary=True)
+    drawn = "\n".join(["```mermaid", *diagram(done.summary), "```"])
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
+    shown = docs.split("<!-- drawn by tests/audit/test_who_can_upload.py: docs_example() -->\n", 1)[1]
+    assert shown.startswith(drawn + "\n"), f"docs/audit.md's example diagram is now:\n{drawn}"
