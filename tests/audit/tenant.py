@@ -131,7 +131,7 @@ def as_owner(sp_or_user: dict[str, Any]) -> dict[str, Any]:
 
 
 def clean_tenant() -> Tenant:
-    """The tenant exactly as the stack declared it."""
+    """The tenant exactly as the stack declared it (a fresh copy; Graph's 716 app roles shared, never changed)."""
     return copy.deepcopy(Tenant(
         applications=[HR_APP, OWNER_APP, PROVISIONING_APP],
         service_principals=[GRAPH, OTHER_API, HR, LOGIC, OWNER_CLIENT, PROVISIONING],
@@ -139,7 +139,7 @@ def clean_tenant() -> Tenant:
                      OWNER_CLIENT["id"]: holds(OWNER_CLIENT, OWNED_BY)},
         owners={PROVISIONING_APP["id"]: [as_owner(OWNER_CLIENT)]},
         federated={HR_APP["id"]: [FIC]},
-    ))
+    ), {id(GRAPH): GRAPH})
 
 
 CREATED_APP = """\
