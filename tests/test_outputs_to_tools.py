@@ -151,8 +151,15 @@ def portal_secret_and_hand_grant(tenant: Tenant) -> None:
                                                    ROLE_ID["ProvisioningLog.Read.All"]))
 
 
-def test_audit_of_a_clean_stack_reports_nothing_then_exactly_what_was_added(tmp_path: Path) -> None:
-    simulation, outputs = deployed()
+@pytest.fixture(scope="module")
+def stack() -> tuple[DeploySimulation, dict[str, Any]]:
+    """One deploy for the module: every test reads it, none changes it (each builds its own tenant)."""
+    return deployed()
+
+
+def test_audit_of_a_clean_stack_reports_nothing_then_exactly_what_was_added(
+        tmp_path: Path, stack: tuple[DeploySimulation, dict[str, Any]]) -> None:
+    simulation, outputs = stack
     tenant = tenant_of(simulation)
     code, found = run_audit(tmp_path, outputs, tenant)
     assert found == []
@@ -164,8 +171,9 @@ def test_audit_of_a_clean_stack_reports_nothing_then_exactly_what_was_added(tmp_
     assert code == model.EXIT_FINDINGS
 
 
-def test_adopt_advises_retiring_only_the_portal_secret(tmp_path: Path) -> None:
-    simulation, outputs = deployed()
+def test_adopt_advises_retiring_only_the_portal_secret(tmp_path: Path,
+                                                      stack: tuple[DeploySimulation, dict[str, Any]]) -> None:
+    simulation, outputs = stack
     tenant = tenant_of(simulation)
     portal_secret_and_hand_grant(tenant)
     outputs_file, stack_file = files(tmp_path, outputs)
@@ -196,8 +204,9 @@ def tenant_app(tenant: Tenant, suffix: str) -> str:
 
 
 @pytest.mark.parametrize(("days_later", "expected"), [(1, expiry.EXIT_OK), (160, expiry.EXIT_EXPIRING)])
-def test_check_expiry_reads_the_same_outputs(tmp_path: Path, days_later: int, expected: int) -> None:
-    _, outputs = deployed()
+def test_check_expiry_reads_the_same_outputs(tmp_path: Path, stack: tuple[DeploySimulation, dict[str, Any]],
+                                             days_later: int, expected: int) -> None:
+    _, outputs = stack
     outputs_file, _ = files(tmp_path, outputs)
     out, err = io.StringIO(), io.StringIO()
     code = expiry.main(["--stack", "dev", "--outputs", str(outputs_file)], out=out, err=err,
