@@ -214,9 +214,10 @@ def test_a_404_is_read_again_once_before_the_object_is_called_gone(tmp_path: Pat
 def test_a_client_whose_principal_no_longer_exists(tmp_path: Path) -> None:
     tenant = clean_tenant()
     tenant.service_principals.remove(HR)
-    done = run(tmp_path, tenant, "--json")
+    done = run(tmp_path, tenant, "--json", sleeps=(sleeps := []))
     assert done.code == model.EXIT_FINDINGS
     assert [(f["kind"], f["where"], f["objectId"]) for f in done.findings] == [("gone", "service principal", HR["id"])]
+    assert sleeps == [10.0], "listed by id and not there: read again once, as a 404 is"
 
 
 def test_outputs_without_key_ids_have_their_own_exit_status_instead_of_a_guess(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from tools.audit.model import Section
 from tools.audit.reads import APPLICATION_READ, DIRECTORY_READ, NOT_READ, ROLE_READ, Reads
 from tools.tenant import ownership
-from tools.tenant.graph_reader import GraphReader
+from tools.tenant.graph_reader import GraphReader, ObjectGoneError
 from tools.tenant.ownership import FOREIGN, UNKNOWN, CredentialKind, StackClient
 
 APP, SP = "app registration", "service principal"
@@ -81,12 +81,15 @@ def app_registration(section: Section, reads: Reads, client: StackClient | None,
 
 
 def _principal(section: Section, reads: Reads, principal_id: str) -> dict[str, Any] | None:
-    found = reads(section, f"{SP} and its credentials", APPLICATION_READ,
-                  lambda: reads.reader.principal_with_credentials(principal_id), gone=(SP, principal_id))
-    if found is None:
-        section.add("gone", SP, "no service principal has this object id", principal_id, principal_id,
-                    severity="medium")
-    if found is None or found is NOT_READ:
+    def read() -> dict[str, Any]:
+        # Listed by id: an object not there (yet) is an empty list, read again once as a 404 is.
+        found = reads.reader.principal_with_credentials(principal_id)
+        if found is None:
+            raise ObjectGoneError(f"no service principal has the object id {principal_id}")
+        return found
+
+    found = reads(section, f"{SP} and its credentials", APPLICATION_READ, read, gone=(SP, principal_id))
+    if found is NOT_READ:
         return None
     section.covers.append((SP, principal_id))
     return dict(found)
