@@ -204,7 +204,8 @@ def test_a_404_is_read_again_once_before_the_object_is_called_gone(tmp_path: Pat
     assert sleeps == [10.0], "one pause (not really waited in tests), then it was there"
     tenant = clean_tenant()
     tenant.deleted.add(HR_APP["id"])  # still deleted when read again: gone
-    done = run(tmp_path, tenant, "--json", sleeps=(sleeps := []))
+    sleeps.clear()
+    done = run(tmp_path, tenant, "--json", sleeps=sleeps)
     assert done.code == model.EXIT_FINDINGS, done.err
     assert [(f["kind"], f["name"], f["severity"]) for f in done.findings] == [
         ("gone", "app registration and its credentials: deleted since it was listed", "medium")]
@@ -214,7 +215,8 @@ def test_a_404_is_read_again_once_before_the_object_is_called_gone(tmp_path: Pat
 def test_a_client_whose_principal_no_longer_exists(tmp_path: Path) -> None:
     tenant = clean_tenant()
     tenant.service_principals.remove(HR)
-    done = run(tmp_path, tenant, "--json", sleeps=(sleeps := []))
+    sleeps: list[float] = []
+    done = run(tmp_path, tenant, "--json", sleeps=sleeps)
     assert done.code == model.EXIT_FINDINGS
     assert [(f["kind"], f["where"], f["objectId"]) for f in done.findings] == [("gone", "service principal", HR["id"])]
     assert sleeps == [10.0], "listed by id and not there: read again once, as a 404 is"
