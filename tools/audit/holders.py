@@ -109,5 +109,5 @@ def delegated_paths(section: Section, reads: Reads, record: StackRecord, graph_i
 
 def _principal_name(section: Section, reads: Reads, principal_id: str) -> str:
     found = reads(section, "service principal of a delegated grant", APPLICATION_READ,
-                  partial(reads.reader.principal_with_credentials, principal_id))
-    return principal_id if found in (None, NOT_READ) else name_of(found)
+                  partial(reads.reader.service_principals, "id", principal_id))
+    return principal_id if found is NOT_READ or not found else name_of(found[0])
