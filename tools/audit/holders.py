@@ -24,6 +24,7 @@ from components.microsoft import (
 )
 from tools.audit.model import DECLARED, HOLDS, ONE_STEP, PROVISIONING_APP, TENANT, UPLOAD, Section, UploadPath
 from tools.audit.reads import APPLICATION_READ, DIRECTORY_READ, NOT_READ, Reads, name_of
+from tools.tenant import ownership
 from tools.tenant.ownership import StackRecord
 
 UPLOAD_SCOPE = "SynchronizationData-User.Upload"
@@ -56,9 +57,8 @@ def app_only_paths(section: Section, reads: Reads, record: StackRecord, graph_id
         holder = str(assignment.get("principalId", "")).lower()
         if permission is None or str(assignment.get("resourceId", "")).lower() != graph_id.lower():
             continue
-        client = record.client_of_principal(holder)
-        if client is not None:
-            if permission in _HOLDS_TEXT and permission in client.graph_permissions:
+        if record.client_of_principal(holder) is not None:
+            if permission in _HOLDS_TEXT and ownership.holder(record, holder, permission) == ownership.OWN:
                 paths.append(_path(assignment, permission, HOLDS, _HOLDS_TEXT[permission], UPLOAD, DECLARED))
             continue  # anything else a client holds is a finding of its own section
         if permission == UPLOAD_OWNED_BY:
