@@ -230,6 +230,7 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
         return shown
     shown["credentialType"] = client.credential_type
     shown["credentialKeyIds"] = client.credential_key_ids
+    shown["credentials"] = client.credentials
     if client.renewal is not None:
         shown["renewal"] = client.renewal
     if client.credential_expires_at is not None:

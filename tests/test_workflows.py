@@ -26,6 +26,8 @@ PINS = {
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
     "azure/login": ("f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca", "v3.0.1"),
     "pulumi/actions": ("8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
 }
 WRITE_ENVIRONMENTS = {"deploy", "production", "rotation"}
 READ_ENVIRONMENTS = {"preview", "preview-secrets"}
@@ -214,10 +216,13 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
             text = yaml.safe_dump(step)
             if "secrets." not in text:
                 continue
-            assert "PULUMI_CONFIG_PASSPHRASE" in text or "PULUMI_ACCESS_TOKEN" in text, f"{name}:{job_id}: {text}"
+            if str(step.get("run", "")).startswith("pulumi stack output --json "):
+                # The audit's outputs: read with the CLI's blinding secrets manager, no passphrase.
+                assert set(step["env"]) == {"STACK", "PULUMI_ACCESS_TOKEN"}, f"{name}:{job_id}: {text}"
+                continue
+            assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run"))
-                                for tool in ("stack.expiry", "audit.audit", "verify.verify"))
+            reads_outputs = "-m tools.stack.expiry " in str(step.get("run"))
             assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
@@ -437,28 +442,52 @@ def test_a_push_to_main_runs_the_expiry_check_after_deploying_every_stack() -> N
     assert steps(check)[-1] is expiry
 
 
-def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_deploy() -> None:
-    audit = load("scheduled.yml")["jobs"]["audit"]
+def test_weekly_run_audits_every_stack_with_the_read_only_identity_and_no_secret_after_the_deploy() -> None:
+    jobs = load("scheduled.yml")["jobs"]
+    audit = jobs["audit"]
     assert audit["environment"] == "audit"
     assert audit["environment"] not in WRITE_ENVIRONMENTS | READ_ENVIRONMENTS, "main only, read-only identity"
-    assert audit["needs"] == ["stacks", "rotate"]
+    assert audit["needs"] == ["stacks", "check"], "after the deploy, and after check published the outputs"
     assert "!cancelled()" in audit["if"]
     assert audit["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks).all }}"
     assert audit["permissions"] == {"contents": "read", "id-token": "write"}
-    assert not pulumi_commands(audit), "reads the outputs through the CLI; runs no preview or update"
+    # The passphrase and the backend token decrypt every HR credential: the read-only auditor gets neither.
+    assert "secrets." not in yaml.safe_dump(audit)
+    assert "env" not in audit, "no backend URL either: it never opens the state"
+    assert not uses(audit, "pulumi/actions"), "no Pulumi CLI"
+    [download] = uses(audit, "actions/download-artifact")
+    assert download["with"] == {"name": "outputs-${{ matrix.stack }}", "path": "${{ runner.temp }}/outputs"}
     step = next(s for s in steps(audit) if "tools.audit.audit" in str(s.get("run")))
-    assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" '
-                                   '--summary "$GITHUB_STEP_SUMMARY"')
-    assert step["env"]["STACK"] == "${{ matrix.stack }}"
+    assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" --outputs '
+                                   '"$RUNNER_TEMP/outputs/outputs.json" --summary "$GITHUB_STEP_SUMMARY"')
+    assert step["env"] == {"STACK": "${{ matrix.stack }}"}
+    assert steps(audit).index(download) < steps(audit).index(step)
+
+
+def test_the_audits_outputs_are_published_without_the_passphrase() -> None:
+    """`pulumi stack output --json` without --show-secrets prints every secret output as "[secret]"; since
+    3.252 it reads the state with a secrets manager that never decrypts (pulumi/pulumi#23820), so the step
+    gets what reaches the backend and nothing that decrypts."""
+    check = load("scheduled.yml")["jobs"]["check"]
+    publish = next(s for s in steps(check) if str(s.get("run", "")).startswith("pulumi stack output"))
+    assert publish["run"].strip() == 'pulumi stack output --json --stack "$STACK" > "$RUNNER_TEMP/outputs.json"'
+    assert set(publish["env"]) == {"STACK", "PULUMI_ACCESS_TOKEN"}
+    [upload] = uses(check, "actions/upload-artifact")
+    assert upload["with"] == {"name": "outputs-${{ matrix.stack }}", "path": "${{ runner.temp }}/outputs.json",
+                              "if-no-files-found": "error", "retention-days": 1}
+    assert steps(check).index(publish) < steps(check).index(upload) < steps(check).index(pulumi_commands(check)[0])
+    [cli] = [s for s in uses(check, "pulumi/actions") if "pulumi-version" in s.get("with", {})]
+    assert cli["with"]["pulumi-version"] == "^3.252.0"
 
 
 def test_weekly_run_fails_on_a_quarantined_provisioning_job() -> None:
     audit = load("scheduled.yml")["jobs"]["audit"]
     [job] = [s for s in steps(audit) if "tools.verify.verify" in str(s.get("run"))]
     # make verify --deployer (tools/verify/job.py): a quarantined job exits 1, a paused one is reported.
-    assert job["run"].strip() == 'venv/bin/python -m tools.verify.verify --stack "$STACK" --deployer'
+    assert job["run"].strip() == ('venv/bin/python -m tools.verify.verify --stack "$STACK" --deployer '
+                                  '--outputs "$RUNNER_TEMP/outputs/outputs.json"'), "the audit's own outputs file"
     assert job["if"] == "${{ !cancelled() }}", "also when the audit found something"
-    assert "PULUMI_CONFIG_PASSPHRASE" not in job["env"], "it reads ids only: no secret is decrypted"
+    assert set(job["env"]) == {"STACK"}, "it reads ids only, from the artifact: no passphrase, no backend token"
     assert steps(audit)[-1] is job
 
 

@@ -243,12 +243,12 @@ class Settings:
     clients: Mapping[str, ClientSettings]
     protect: bool
     provisioning_app: ProvisioningAppSettings | None = None
+    trusted_principals: tuple[str, ...] = ()
+    """Object ids (lower-case) ``make audit`` lists as expected holders of a path to the upload, never as findings."""
     warnings: tuple[str, ...] = ()
     """Allowed but discouraged choices, logged as Pulumi warnings."""
     secret_keys: frozenset[str] = frozenset()
     """Top-level keys set with ``--secret``: no value under them is ever shown in an error."""
-    trusted_principals: tuple[str, ...] = ()
-    """Object ids (lower-case) expected to hold the powers ``make audit`` reports: listed as expected, not findings."""
 
     def hide_secrets(self, problems: list[Problem]) -> list[Problem]:
         """``problems`` with the values under secret top-level keys hidden (tenant lookups report values too)."""

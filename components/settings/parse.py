@@ -16,10 +16,11 @@ import pulumi
 from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings.clients import parse_client, parse_permissions, same_identity_twice
 from components.settings.key_vault import same_secret_twice
-from components.settings.model import GUID_RE, ClientSettings, Settings
+from components.settings.model import ClientSettings, Settings
 from components.settings.problems import MISSING, Checker, SettingsError, quoted_hint
 from components.settings.provisioning_app import parse_provisioning_app
 from components.settings.stack_config import NAMESPACE, namespace_problems, read_stack_config
+from components.settings.trusted_principals import parse_trusted_principals
 
 TOP_LEVEL_KEYS = ("clients", "graphPermissions", "protect", "provisioningApp", "trustedPrincipals")
 # Keys only a client has: a top-level key whose object holds one is a client indented one level too far out.
@@ -71,34 +72,13 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     provisioning_app = None
     if "provisioningApp" in raw:
         provisioning_app = parse_provisioning_app(check, raw["provisioningApp"], "provisioningApp", stack)
-
-    trusted_principals = parse_trusted_principals(check, raw.get("trustedPrincipals", []))
+    trusted_principals = parse_trusted_principals(check, raw.get("trustedPrincipals", MISSING))
 
     if check.problems:
         raise SettingsError(stack, check.problems)
     return Settings(stack=stack, clients=clients, protect=bool(protect),
-                    provisioning_app=provisioning_app, warnings=tuple(check.warnings), secret_keys=secret_keys,
-                    trusted_principals=trusted_principals)
-
-
-TRUSTED_RULE = "an object id (a GUID) of a user, group, service principal or managed identity"
-
-
-def parse_trusted_principals(check: Checker, value: Any, path: str = "trustedPrincipals") -> tuple[str, ...]:
-    """``trustedPrincipals``: object ids expected to hold the powers ``make audit`` reports, each once, lower-case."""
-    if not isinstance(value, list):
-        check.add(path, value, f"a list, each entry {TRUSTED_RULE}")
-        return ()
-    seen: dict[str, int] = {}
-    for index, principal in enumerate(value):
-        if not isinstance(principal, str) or not GUID_RE.match(principal):
-            check.add(f"{path}[{index}]", principal, TRUSTED_RULE)
-        elif principal.lower() in seen:
-            check.add(f"{path}[{index}]", principal,
-                      f"the same principal as {path}[{seen[principal.lower()]}]; list each principal once")
-        else:
-            seen[principal.lower()] = index
-    return tuple(seen)
+                    provisioning_app=provisioning_app, trusted_principals=trusted_principals,
+                    warnings=tuple(check.warnings), secret_keys=secret_keys)
 
 
 def is_prod_stack(stack: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 import uuid
@@ -48,9 +50,11 @@ def secret(name: str, key: str) -> dict[str, Any]:
 HR_APP, HR_SP = client_objects("inbound-provisioning-access-dev-hr",
                                secret("renewal 2026-11-01 (managed by Pulumi)", "hr-current"),
                                secret("renewal 2026-08-03 (managed by Pulumi)", "hr-previous"))
+PAYROLL_CERT = b"the payroll certificate (DER)"
 CERT_APP, CERT_SP = client_objects("inbound-provisioning-access-dev-payroll",
                                    {"displayName": "CN=payroll", "endDateTime": "2027-11-01T00:00:00Z",
-                                    "keyId": gid("payroll-cert"), "type": "AsymmetricX509Cert"})
+                                    "keyId": gid("payroll-cert"), "type": "AsymmetricX509Cert",
+                                    "key": base64.b64encode(PAYROLL_CERT).decode()})
 NEW_APP, NEW_SP = client_objects("HR new feed", secret("workday", "portal-secret"))
 
 STACK_FILE = """\
@@ -83,6 +87,11 @@ def outputs(*, key_ids: bool = True) -> dict[str, Any]:
                                  "graphPermissions": [UPLOAD]}
         if key_ids:
             shown["credentialKeyIds"] = [gid(k) for k in keys]
+            shown["credentials"] = [
+                {"keyId": gid(k), "type": "certificate", "endDate": "2027-11-01T00:00:00Z",
+                 "thumbprint": hashlib.sha1(PAYROLL_CERT, usedforsecurity=False).hexdigest().upper()}
+                if k == "payroll-cert" else {"keyId": gid(k), "type": "secret", "endDate": "2027-05-01T00:00:00Z"}
+                for k in keys]
         return shown
     return {"clients": {"hr": client(HR_APP, HR_SP, ["hr-current", "hr-previous"]),
                         "payroll": client(CERT_APP, CERT_SP, ["payroll-cert"])}}

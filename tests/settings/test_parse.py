@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings.model import SecretCredential, ServicePrincipalClientSettings
 from components.settings.problems import SettingsError
+from components.settings.trusted_principals import TRUSTED_RULE
 from tests.conftest import RunProgram, secret_client
 from tests.settings.helpers import assert_names_the_key_path, assert_registers_nothing, parse, problems_of
 
@@ -152,6 +153,6 @@ def test_trusted_principals_are_object_ids_each_listed_once() -> None:
     error = problems_of({"clients": {"hr": secret_client()}, "trustedPrincipals": [guid, guid.upper(), "admin@x"]})
     assert [(p.path, p.allowed.split(";")[0]) for p in error.problems] == [
         ("trustedPrincipals[1]", "the same principal as trustedPrincipals[0]"),
-        ("trustedPrincipals[2]", "an object id (a GUID) of a user, group, service principal or managed identity")]
+        ("trustedPrincipals[2]", TRUSTED_RULE)]
     assert problems_of({"clients": {"hr": secret_client()}, "trustedPrincipals": guid}).problems[0].path == \
         "trustedPrincipals"

@@ -41,14 +41,14 @@ from components.settings.model import GUID_RE, ClientSettings, ManagedIdentityCl
 from components.settings.problems import SettingsError
 from components.settings.stack_config import NAMESPACE
 from tools.adopt.write import WriteError, write_stack_file
-from tools.audit.audit import audit_client
+from tools.audit.clients import audit_client
 from tools.audit.report import ADVICE
 from tools.stack.outputs import StackOutputError, never_deployed_here, pulumi_stack_output
 from tools.stack.settings import settings_or_problems
 from tools.stack.stack_file import StackFileError, read_stack_file
 from tools.tenant import ownership
 from tools.tenant.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
-from tools.tenant.ownership import NO_KEY_IDS, StackClient, StackRecord
+from tools.tenant.ownership import NO_KEY_IDS, CredentialKind, StackClient, StackRecord
 from tools.tenant.sign_in import show_sign_in_detail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,11 +155,12 @@ def _grants(reader: GraphReader, client: ClientSettings, principal_id: str, find
 
 def _credentials(app: Mapping[str, Any], record: StackRecord, key: str, now: dt.datetime, finding: Finding) -> None:
     deadline = now + dt.timedelta(days=SWITCH_DAYS)
-    found = [("secret", c) for c in app.get("passwordCredentials") or []]
-    found += [("certificate", c) for c in app.get("keyCredentials") or []]
+    found: list[tuple[CredentialKind, Mapping[str, Any]]] = [
+        *[("secret", c) for c in app.get("passwordCredentials") or []],
+        *[("certificate", c) for c in app.get("keyCredentials") or []]]
     deployed = record.client_of_app(str(app.get("appId")))
     for kind, credential in found:
-        verdict = ownership.credential(deployed, credential.get("keyId"))
+        verdict, _ = ownership.credential(deployed, kind, credential)
         if verdict == ownership.UNKNOWN:  # never advise retiring what may be the stack's own
             finding.notes.append(f"credentials not classified: {NO_KEY_IDS}")
             return
@@ -229,7 +230,7 @@ def _deployed(reader: GraphReader, record: StackRecord, deployed: StackClient, f
     finding.title += f": deployed by this stack (client id {deployed.client_id}, principal {deployed.principal_id})"
     graph_id, roles = reader.microsoft_graph()
     grants: dict[str, str] = {}
-    for found in audit_client(reader, record, deployed, graph_id, roles).findings:
+    for found in [*(section := audit_client(reader, deployed, graph_id, roles)).findings, *section.unclassified]:
         if found.kind == "app role" and found.permission in ALLOWED_PERMISSIONS:
             grants[str(found.permission)] = found.object_id
             finding.notes.append(f"granted outside graphPermissions: {found.permission} (assignment "
