@@ -5,6 +5,8 @@
   and one of its own environments (a pull request subject would be tolerated on the previews'
   identity alone, which runs pull requests anyway).
 - No identity gets a secret: no password or certificate resource, no inline password.
+- Nothing but the types the bootstrap registers (:data:`ALLOWED_TYPES`): a directory role assignment or
+  an owner would pass every rule above.
 
 :func:`violations` takes the registered resources (type, parent URN, inputs), as the mock engine
 records them in the tests and as a stack policy would see them, and the Graph role values by id.
@@ -27,6 +29,25 @@ CREDENTIAL_TYPES = frozenset({
     "azuread:index/servicePrincipalPassword:ServicePrincipalPassword",
     "azuread:index/servicePrincipalCertificate:ServicePrincipalCertificate",
     "azuread:index/servicePrincipalTokenSigningCertificate:ServicePrincipalTokenSigningCertificate",
+})
+
+
+# Every type the bootstrap registers. The rules above judge these; any other type (a directory role
+# assignment, a delegated permission grant, an owner, a service principal password) is refused, since
+# rules that judge only what they know would let it through.
+ALLOWED_TYPES = frozenset({
+    "pulumi:pulumi:Stack",
+    "inbound-provisioning-access-bootstrap:index:PipelineIdentity",
+    "inbound-provisioning-access-bootstrap:index:RepositorySettings",
+    APPLICATION_TYPE, "azuread:index/servicePrincipal:ServicePrincipal", GRANT_TYPE, FEDERATED_TYPE,
+    "azure-native:authorization:RoleAssignment",
+    "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+    "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
+    "github:index/actionsVariable:ActionsVariable",
+    "github:index/repositoryEnvironment:RepositoryEnvironment",
+    "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+    "github:index/repositoryRuleset:RepositoryRuleset",
+    "pulumi:providers:azuread", "pulumi:providers:azure-native", "pulumi:providers:github",
 })
 
 
@@ -55,7 +76,10 @@ def violations(resources: Iterable[RegisteredResource], role_values: Mapping[str
     granted: dict[str, set[str]] = {key: set() for key in IDENTITY_BY_KEY}
     for resource in resources:
         identity = owner_identity(resource)
-        if resource.type in CREDENTIAL_TYPES:
+        if resource.type not in ALLOWED_TYPES | CREDENTIAL_TYPES:
+            found.append(f"{resource.name}: {resource.type} is not a type the bootstrap registers (bootstrap/rules.py, "
+                         "ALLOWED_TYPES)")
+        elif resource.type in CREDENTIAL_TYPES:
             found.append(f"{resource.name}: no identity gets a secret or a certificate ({resource.type})")
         elif resource.type == APPLICATION_TYPE and resource.inputs.get("password"):
             found.append(f"{resource.name}: no identity gets a secret (an inline password)")

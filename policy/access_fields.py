@@ -40,6 +40,15 @@ _PROVIDER_CREDENTIALS = frozenset(key.casefold() for key in (
     "clientSecret", "clientSecretFilePath", "clientCertificate", "clientCertificatePassword",
     "clientCertificatePath", "oidcToken", "oidcTokenFilePath", "oidcRequestToken", "adoPipelineServiceConnectionId",
     "msiEndpoint", "auxiliaryTenantIds"))
+# The provider inputs a provider may hold at all (an allow-list: the providers grow new sign-in inputs,
+# such as azuread's useAksWorkloadIdentity, clientIdFilePath, oidcRequestUrl and metadataHost, and
+# azure-native's useDefaultAzureCredential). The engine gives a default provider its version and the
+# stack's config for its package; the sign-in fields and flags are judged below.
+_PROVIDER_INPUTS = frozenset(key.casefold() for key in (
+    "version", "tenantId", "clientId", "subscriptionId", "useOidc", "useMsi", "useCli", "environment", "location",
+    "partnerId", "disableTerraformPartnerId", "disablePulumiPartnerId"))
+# Azure's global cloud, as each provider spells it: the pipeline signs in there, and nowhere else.
+_GLOBAL_CLOUD = frozenset({"public", "global"})
 
 # How the pipeline signs in (tools/policy-config.sh): a provider may name only these.
 SIGN_IN_CONFIG = "signIn"
@@ -180,6 +189,14 @@ def _provider(p: Reading, args: ResourceValidationArgs) -> list[str]:
     if held:
         problems.append(f"holds sign-in credentials ({', '.join(held)}): providers sign in as the pipeline's "
                         "identity (OIDC, from the environment), never with a credential in the program or config")
+    unknown = sorted(key for key in p.data if key.casefold() not in _PROVIDER_INPUTS | _PROVIDER_CREDENTIALS)
+    if unknown:
+        problems.append(f"sets {', '.join(unknown)}: a provider may set only "
+                        f"{', '.join(sorted(_PROVIDER_INPUTS))} (the policy pack allows only inputs it knows do not "
+                        "change how or where the provider signs in)")
+    environment = p.get("environment")
+    if environment not in (None, "") and str(environment).casefold() not in _GLOBAL_CLOUD:
+        problems.append(f"signs in to cloud {environment!r}: the pipeline signs in to Azure's global cloud")
     return problems + _signs_in_elsewhere(p, args.get_config().get(SIGN_IN_CONFIG))
 
 

@@ -88,3 +88,16 @@ def test_grants_and_trust_outside_the_identities_are_refused(example_run: Run) -
     assert "writer-github-deploy: a federated credential outside the three identities" in problems[0]
     assert problems[1] == ("previews-grant-Application.Read.All: a Graph role (Application.Read.All) "
                            "outside the three identities")
+
+
+@pytest.mark.parametrize("typ", ["azuread:index/directoryRoleAssignment:DirectoryRoleAssignment",
+                                 "azuread:index/servicePrincipalDelegatedPermissionGrant:"
+                                 "ServicePrincipalDelegatedPermissionGrant",
+                                 "azuread:index/applicationOwner:ApplicationOwner"])
+def test_a_type_the_bootstrap_does_not_register_is_refused(example_run: Run, typ: str) -> None:
+    # Global Administrator for the auditor would pass rules that judge only grants, credentials and trusts.
+    _, run = example_run
+    extra = dataclasses.replace(run.named("writer-grant-Application.ReadWrite.All"), name="auditor-extra", type=typ,
+                                inputs={"roleId": "62e90394-69f5-4237-9190-012177145e10"})
+    assert judged([*run.registrations, extra]) == [f"auditor-extra: {typ} is not a type the bootstrap registers "
+                                                   "(bootstrap/rules.py, ALLOWED_TYPES)"]

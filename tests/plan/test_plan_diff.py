@@ -18,6 +18,7 @@ from tests.plan.helpers import gantts
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import program_at, run_offline
 from tools.plan import plan_diff
+from tools.plan.cells import cell
 
 NAMESPACE = "inbound-provisioning-access"
 
@@ -74,7 +75,7 @@ def test_without_a_data_label_the_file_read_is_named(tmp_path: Path) -> None:
     pr = stack_file(tmp_path / "pr", BASE)
     code, text = diff(pr, pr)
     assert code == 0
-    assert f"`Pulumi.dev.yaml` ({pr}) read as data" in text
+    assert f"`Pulumi.dev.yaml` ({cell(str(pr))}) read as data" in text, "the path, escaped as Markdown text"
 
 
 def test_help_gives_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,3 +266,16 @@ def test_a_credential_form_change_warns_loudly_even_without_history(tmp_path: Pa
     assert code == 0
     assert "### WARNING: credentials in use would be removed" in text
     assert "(handed out) is removed; a consumer still using it is cut off" in text
+
+
+def test_pull_request_text_cannot_make_links_images_or_emphasis(tmp_path: Path) -> None:
+    # A display name is a stranger's text in a comment the base branch's code posts: it renders as text.
+    name = "[no access change](https://phish.example) ![x](https://t.example/p.png) **loses** `code`"
+    pr = stack_file(tmp_path / "pr", {"clients": {"logic": existing_identity(displayName=name)}})
+    _, text = diff(None, pr)
+    row = next(line for line in text.splitlines() if line.startswith("| logic |"))
+    assert "](" not in row.replace("\\](", ""), row
+    assert "\\[no access change\\]" in row
+    assert "\\!\\[x\\]" in row
+    assert "\\*\\*loses\\*\\*" in row
+    assert "\\`code\\`" in row

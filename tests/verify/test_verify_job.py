@@ -124,3 +124,20 @@ def test_the_deployer_reads_the_outputs_without_secrets(monkeypatch: pytest.Monk
     monkeypatch.setattr(verify, "pulumi_stack_output", stack_output)
     assert verify.read_outputs("dev", None, secrets=False) == OUTPUTS
     assert asked == [[]], "no --show-secrets: the weekly run's auditor holds no passphrase"
+
+
+@pytest.mark.parametrize("outputs", [
+    {**OUTPUTS, "provisioningJobId": None},
+    {k: v for k, v in OUTPUTS.items() if k != "provisioningAppServicePrincipalId"},
+], ids=["a job id lost by an errored run", "no service principal id"])
+def test_a_provisioning_app_without_both_ids_is_not_passed_unchecked(tmp_path: Path, outputs: dict[str, Any]) -> None:
+    code, text = run(tmp_path, FakeGraph(tenant(job("Active"))), outputs)
+    assert code == 1, text
+    assert "UNKNOWN" in text
+    assert "the job was not checked" in text
+
+
+def test_a_job_whose_state_graph_does_not_say_is_a_failure(tmp_path: Path) -> None:
+    code, text = run(tmp_path, FakeGraph(tenant({"id": JOB, "templateId": "API2AAD"})))
+    assert code == 1, text
+    assert job_row(text).rstrip().endswith("UNKNOWN")

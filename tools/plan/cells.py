@@ -25,12 +25,21 @@ def md_code(text: object) -> str:
     return f"`{value}`" if re.fullmatch(r"[^`|\\]+", value) else md(value)
 
 
+_CELL_MARKS = re.compile(r"([\\`*_\[\]~!|])")
+
+
 def cell(text: str) -> str:
     """One Markdown table cell of the access diff, from text a pull request controls: no line breaks, no
-    column separators, no HTML, no @-mentions."""
+    column separators, no HTML, no @-mentions, no links, images, emphasis or code spans."""
     flat = " ".join(str(text).split())
-    return (flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("@", "@\u200b"))
+    escaped = _CELL_MARKS.sub(r"\\\1", flat)
+    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("@", "@\u200b")
+
+
+def code_cell(text: str) -> str:
+    """Text a pull request controls inside a code span (a stack or file name): one line, no backtick to end
+    the span, no pipe to end a table cell."""
+    return " ".join(str(text).split()).replace("`", "'").replace("|", "/")
 
 
 def fenced(text: str) -> str:

@@ -24,7 +24,7 @@ from components.settings.model import ProvisioningAppSettings
 from components.settings.problems import SettingsError
 from components.stack_history import known_clients
 from tools.plan.access import ACCESS_TYPES, Access, access_of
-from tools.plan.cells import cell, fenced, plain_help
+from tools.plan.cells import cell, code_cell, fenced, plain_help
 from tools.plan.credentials import credential_cells
 from tools.plan.plan import ROOT, run_stack_file
 from tools.plan.renewal import NO_HISTORY, OUTPUTS_HELP, OutputsFileError, read_outputs_file, removals_in_use
@@ -117,9 +117,9 @@ def render(stack: str, base: StackAccess, head: StackAccess, code_commit: str, d
 
     ``history`` is the last deploy's ``clients`` output; without it, what the base branch's stack
     file would hand out stands in for it (so a change of credential form still shows as a removal)."""
-    out.write(f"## Access diff: stack `{cell(stack)}`\n\n")
-    out.write(f"Computed by this repository's code at commit `{cell(code_commit)}` (the base branch), from the "
-              f"pull request's `Pulumi.{cell(stack)}.yaml` ({cell(data_label)}) read as data; the pull request's "
+    out.write(f"## Access diff: stack `{code_cell(stack)}`\n\n")
+    out.write(f"Computed by this repository's code at commit `{code_cell(code_commit)}` (the base branch), from the "
+              f"pull request's `Pulumi.{code_cell(stack)}.yaml` ({cell(data_label)}) read as data; the pull request's "
               "code did not run. Offline: nothing was read from a tenant.\n\n")
     if head.error is not None:
         out.write("**The pull request's stack file is refused by validation**; `pulumi up` would change "

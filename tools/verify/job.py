@@ -47,18 +47,32 @@ class JobCheck:
 
     @property
     def failed(self) -> bool:
-        return self.verdict in {"QUARANTINED", "NO-NOTIFY", "GONE"}
+        return self.verdict in {"QUARANTINED", "NO-NOTIFY", "GONE", "UNKNOWN"}
+
+
+_JOB_OUTPUTS = ("provisioningAppServicePrincipalId", "provisioningJobId")
 
 
 def provisioning_job(outputs: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(service principal object id, job id) of the stack's provisioning app, when its outputs name one."""
-    sp, job = outputs.get("provisioningAppServicePrincipalId"), outputs.get("provisioningJobId")
-    return (sp, job) if isinstance(sp, str) and sp and isinstance(job, str) and job else None
+    """(service principal object id, job id) of the stack's provisioning app, when its outputs name one.
+
+    None only when the outputs have neither: a stack with a provisioning app whose outputs hold one of them
+    empty or unknown (an errored run keeps ``None``) gives ``""`` for it, which :func:`check_job` fails."""
+    if not any(key in outputs for key in _JOB_OUTPUTS):
+        return None
+    sp, job = (outputs.get(key) for key in _JOB_OUTPUTS)
+    return (sp if isinstance(sp, str) else "", job if isinstance(job, str) else "")
 
 
 def check_job(service_principal_id: str, job_id: str, reader: GraphReader) -> JobCheck:
     """Read the job and its notification settings; raises ``GraphAccessError`` when the read is refused."""
-    check = JobCheck(job_id, service_principal_id)
+    check = JobCheck(job_id or "?", service_principal_id or "?")
+    if not service_principal_id or not job_id:
+        check.state, check.verdict = "unknown", "UNKNOWN"
+        check.reasons.append("the stack's outputs name a provisioning app without both its service principal and its "
+                             "job id (provisioningAppServicePrincipalId, provisioningJobId): the job was not checked. "
+                             "Run `make up` and check again")
+        return check
     base = f"/servicePrincipals/{service_principal_id}/synchronization"
     try:
         job = reader.get(f"{base}/jobs/{job_id}")
@@ -87,7 +101,11 @@ def _judge_state(check: JobCheck, job: Mapping[str, Any]) -> None:
     scheduled = str(schedule.get("state") or "").casefold()
     quarantine = status.get("quarantine")
     check.state = str(status.get("code") or schedule.get("state") or "unknown")
-    if code == "quarantine" or isinstance(quarantine, Mapping):
+    if not code and not scheduled:
+        check.verdict = "UNKNOWN"
+        check.reasons.append("Graph's answer holds neither the job's status nor its schedule: its state is unknown, "
+                             "so it is not reported as running")
+    elif code == "quarantine" or isinstance(quarantine, Mapping):
         details = _object(quarantine)
         error = _object(details.get("error"))
         check.state, check.verdict = "Quarantine", "QUARANTINED"
