@@ -156,7 +156,8 @@ class GraphReader:
         return document
 
     def collection(self, url: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a collection, following ``@odata.nextLink`` page by page.
+        """Every item of a collection, following ``@odata.nextLink`` page by page; a page without a list of
+        objects in ``value`` is an error, never an empty collection.
 
         A next link must stay on Graph (the bearer token goes with it) and must not repeat one
         already followed: either would otherwise send the token elsewhere or loop for ever.
@@ -164,7 +165,13 @@ class GraphReader:
         page = self.get(url, params)
         followed: set[str] = set()
         while True:
-            yield from page.get("value", [])
+            items = page.get("value")
+            # A page without its list is not an empty collection: read as one, it would call a tenant clean.
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                shown = url.removeprefix(GRAPH_BASE_URL).partition("?")[0][:200]
+                raise GraphAccessError(f"Microsoft Graph answered GET {shown} with a page whose `value` is not a list "
+                                       "of objects; run again later")
+            yield from items
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
