@@ -45,3 +45,26 @@ def test_a_page_without_a_list_of_objects_is_never_an_empty_collection(tmp_path:
     done = run(tmp_path, graph.tenant, graph=graph)
     assert done.code == model.EXIT_USAGE, done.out
     assert "appRoleAssignedTo" in done.err and "value" in done.err
+
+
+def _graph_without(tenant: Tenant, roles: list[dict[str, Any]] | None) -> Tenant:
+    graph = copy.deepcopy(GRAPH)
+    if roles is None:
+        del graph["appRoles"]
+    else:
+        graph["appRoles"] = roles
+    tenant.service_principals = [graph if sp["id"] == GRAPH["id"] else sp for sp in tenant.service_principals]
+    return tenant
+
+
+@pytest.mark.parametrize("roles", [None, []])
+def test_graphs_app_roles_left_out_stop_the_run_instead_of_hiding_every_holder(tmp_path: Path,
+                                                                              roles: list[Any] | None) -> None:
+    tenant = _graph_without(clean_tenant(), roles)
+    rogue = principal("rogue")
+    tenant.service_principals.append(rogue)
+    tenant.assignments[rogue["id"]] = [dict(a, principalId=rogue["id"], principalDisplayName="rogue", id=gid("r"))
+                                       for a in tenant.assignments[HR["id"]]]
+    done = run(tmp_path, tenant)
+    assert done.code == model.EXIT_USAGE, done.out
+    assert "app roles" in done.err

@@ -33,7 +33,7 @@ from azure.core.pipeline.transport import HttpResponse as TransportResponse
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
-from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
+from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE, UPLOAD_PERMISSIONS
 from components.settings.model import GUID_RE
 from tools.tenant.sign_in import first_line, sign_in_failure
 
@@ -216,8 +216,16 @@ class GraphReader:
                                                           "$select": "id,appRoles"}))
             if not found:
                 raise GraphAccessError("Microsoft Graph's service principal was not found in this tenant")
+            roles = found[0].get("appRoles")
+            if not isinstance(roles, list) or not all(isinstance(r, dict) and r.get("id") for r in roles):
+                roles = []
+            by_id = {str(r["id"]): str(r.get("value")) for r in roles}
+            # Read without its app roles, no assignment could be named: every holder would be skipped, not found.
+            if not UPLOAD_PERMISSIONS <= set(by_id.values()):
+                raise GraphAccessError("Microsoft Graph's service principal was read without its app roles (or "
+                                       f"without {', '.join(sorted(UPLOAD_PERMISSIONS))}); run again later")
             self._graph_object_id = str(found[0]["id"])
-            self._graph_roles = {r["id"]: r["value"] for r in found[0].get("appRoles", [])}
+            self._graph_roles = by_id
         return self._graph_object_id, self._graph_roles
 
     def graph_grants(self, principal_id: str) -> tuple[dict[str, AppRoleAssignment], list[str]]:
