@@ -169,6 +169,12 @@ class FakeGraph(FakeTransport):
             return FakeResponse(request, 403, {"error": {
                 "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
                 "innerError": {"date": "2026-11-27T09:30:00", "request-id": "0000"}}})
+        single_object = re.fullmatch(r"/directoryObjects/([0-9a-f-]+)", path)
+        if single_object:
+            found = self.tenant.directory_object(single_object.group(1))
+            if found["@odata.type"] == "#microsoft.graph.directoryObject":
+                return _not_found(request, single_object.group(1))
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#directoryObjects/$entity", **found})
         job = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/jobs/([\w.-]+)", path)
         if job:  # one object, not a collection
             record = self.tenant.jobs.get(f"{job.group(1)}/{job.group(2)}")

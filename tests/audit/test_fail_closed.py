@@ -68,3 +68,33 @@ def test_graphs_app_roles_left_out_stop_the_run_instead_of_hiding_every_holder(t
     done = run(tmp_path, tenant)
     assert done.code == model.EXIT_USAGE, done.out
     assert "app roles" in done.err
+
+
+def _tier0(tenant: Tenant) -> Tenant:
+    mallory = {"id": gid("mallory"), "displayName": "Mallory", "userPrincipalName": "mallory@contoso.example"}
+    tier0 = {"id": gid("tier0"), "displayName": "Tier0 admins"}
+    tenant.users.append(mallory)
+    tenant.groups.append(tier0)
+    tenant.members[tier0["id"]] = [mallory["id"]]
+    tenant.directory_roles[tier0["id"]] = [role("Global Administrator", tier0)]
+    return tenant
+
+
+def _unexpanded(page: dict[str, Any]) -> dict[str, Any]:
+    return {**page, "value": [{k: v for k, v in a.items() if k != "principal"} for a in page["value"]]}
+
+
+def test_a_role_holder_graph_did_not_expand_is_looked_up_so_a_groups_members_are_not_missed(tmp_path: Path) -> None:
+    graph = _Rewriting(_tier0(clean_tenant()), "/roleManagement/directory/roleAssignments", _unexpanded)
+    done = run(tmp_path, graph.tenant, "--json", graph=graph)
+    rows = {(r["principal"], r["type"], r["via"]) for r in done.report["whoCanUpload"]}
+    assert ("Tier0 admins", "group", "Global Administrator") in rows
+    assert ("mallory@contoso.example", "user", "member of") in rows
+
+
+def test_a_role_holder_of_a_type_nobody_could_read_is_not_checked(tmp_path: Path) -> None:
+    graph = _Rewriting(_tier0(clean_tenant()), "/roleManagement/directory/roleAssignments", _unexpanded)
+    graph.refuse = (r"/directoryObjects/.*",)
+    done = run(tmp_path, graph.tenant, graph=graph)
+    assert done.code == model.EXIT_FINDINGS  # the holder itself is a path
+    assert f"what directory object {gid('tier0')} is (a group's members hold its roles): not checked" in done.out

@@ -85,6 +85,10 @@ class Reads:
     def group_owners(self, group_id: str) -> list[dict[str, Any]]:
         return list(self.reader.collection(f"/groups/{segment(group_id)}/owners", {"$select": MEMBER_FIELDS}))
 
+    def directory_object(self, object_id: str) -> dict[str, Any]:
+        """One user, group or service principal by id, with its ``@odata.type``."""
+        return self.reader.get(f"/directoryObjects/{segment(object_id)}", {"$select": MEMBER_FIELDS})
+
     def delegated_grants_on(self, resource_id: str) -> Iterator[dict[str, Any]]:
         """Every delegated permission grant on one API (Microsoft Graph), tenant-wide and per user."""
         return self.reader.collection("/oauth2PermissionGrants",
@@ -98,6 +102,9 @@ class Reads:
 def name_of(principal: Mapping[str, Any]) -> str:
     """A directory object as a person would recognise it: sign-in name, display name, or its id."""
     return str(principal.get("userPrincipalName") or principal.get("displayName") or principal.get("id") or "?")
+
+
+KNOWN_TYPES: Final = frozenset({"user", "group", "servicePrincipal"})
 
 
 def type_of(principal: Mapping[str, Any]) -> str:

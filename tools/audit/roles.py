@@ -17,7 +17,17 @@ from typing import Any
 
 from components.microsoft import DIRECTORY_ROLES, USER_ADMINISTRATOR
 from tools.audit.model import ONE_STEP, TENANT, TWO_STEPS, UPLOAD, Section, UploadPath
-from tools.audit.reads import ELIGIBILITY_READ, GROUP_READ, NOT_READ, ROLE_READ, Reads, name_of, type_of
+from tools.audit.reads import (
+    DIRECTORY_READ,
+    ELIGIBILITY_READ,
+    GROUP_READ,
+    KNOWN_TYPES,
+    NOT_READ,
+    ROLE_READ,
+    Reads,
+    name_of,
+    type_of,
+)
 from tools.tenant.ownership import StackRecord
 
 _WHAT = {USER_ADMINISTRATOR: "may call bulkUpload with a delegated token (the bulkUpload reference)"}
@@ -52,6 +62,11 @@ def _assignment(section: Section, reads: Reads, record: StackRecord, role: str, 
         return []  # an administrative unit or another app: not a path to this stack's upload
     principal: Mapping[str, Any] = assignment.get("principal") or {"id": assignment.get("principalId")}
     principal_id = str(principal.get("id") or assignment.get("principalId") or "").lower()
+    if type_of(principal) not in KNOWN_TYPES and principal_id:
+        # Not expanded, or without its type: it may be a group, whose members hold the role too.
+        found = reads(section, f"what directory object {principal_id} is (a group's members hold its roles)",
+                      DIRECTORY_READ, partial(reads.directory_object, principal_id))
+        principal = principal if found is NOT_READ else found
     if record.client_of_principal(principal_id) is not None:
         return []  # the client's own section reports every directory role it holds
     how = "eligible (PIM): can activate " if eligible else "holds "
