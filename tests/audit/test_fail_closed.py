@@ -98,3 +98,15 @@ def test_a_role_holder_of_a_type_nobody_could_read_is_not_checked(tmp_path: Path
     done = run(tmp_path, graph.tenant, graph=graph)
     assert done.code == model.EXIT_FINDINGS  # the holder itself is a path
     assert f"what directory object {gid('tier0')} is (a group's members hold its roles): not checked" in done.out
+
+
+def test_a_delegated_upload_scope_in_another_case_is_still_the_upload(tmp_path: Path) -> None:
+    tenant = clean_tenant()
+    portal = principal("HR portal")
+    tenant.service_principals.append(portal)
+    tenant.delegated[portal["id"]] = [{
+        "id": "grant-lower", "clientId": portal["id"], "consentType": "AllPrincipals", "principalId": None,
+        "resourceId": GRAPH["id"], "scope": " user.read  synchronizationdata-user.upload "}]
+    done = run(tmp_path, tenant, "--json")
+    assert done.code == model.EXIT_FINDINGS
+    assert portal["id"] in {r["principalId"] for r in done.report["whoCanUpload"] if r["status"] == model.FINDING}
