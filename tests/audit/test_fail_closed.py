@@ -110,3 +110,12 @@ def test_a_delegated_upload_scope_in_another_case_is_still_the_upload(tmp_path: 
     done = run(tmp_path, tenant, "--json")
     assert done.code == model.EXIT_FINDINGS
     assert portal["id"] in {r["principalId"] for r in done.report["whoCanUpload"] if r["status"] == model.FINDING}
+
+
+def test_a_client_eligible_for_a_directory_role_is_a_finding(tmp_path: Path) -> None:
+    """The client's section reads its active roles only: its eligibility is a path, not skipped as its section's."""
+    tenant = clean_tenant()
+    tenant.eligible[HR["id"]] = [role("Global Administrator", HR)]
+    done = run(tmp_path, tenant, "--json")
+    assert done.code == model.EXIT_FINDINGS, done.out
+    assert any(f["principalId"] == HR["id"] and "eligible" in f["name"] for f in done.findings)

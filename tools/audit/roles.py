@@ -6,7 +6,8 @@ at tenant scope (``/``), or one client's app or principal at its scope (``/<obje
 Administrator may call bulkUpload itself with a delegated token (the bulkUpload reference). A role
 held by a group is held by each member; a group's owner can add itself (one step more). An eligible
 (PIM) assignment is one activation further. The stack's own clients holding a role are a finding of
-their own section, not repeated here.
+their own section, not repeated here; one eligible for a role is a path here (its section reads active
+assignments only).
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def _assignment(section: Section, reads: Reads, record: StackRecord, role: str, 
         found = reads(section, f"what directory object {principal_id} is (a group's members hold its roles)",
                       DIRECTORY_READ, partial(reads.directory_object, principal_id))
         principal = principal if found is NOT_READ else found
-    if record.client_of_principal(principal_id) is not None:
-        return []  # the client's own section reports every directory role it holds
+    if not eligible and record.client_of_principal(principal_id) is not None:
+        return []  # the client's own section reports every directory role it holds (active: it reads no eligibility)
     how = "eligible (PIM): can activate " if eligible else "holds "
     does = _WHAT.get(role, _CONTROLS if scope == "/" else "can add a credential to it and act as the client")
     via = f"{role} (eligible)" if eligible else role
