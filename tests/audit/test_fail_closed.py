@@ -119,3 +119,16 @@ def test_a_client_eligible_for_a_directory_role_is_a_finding(tmp_path: Path) -> 
     done = run(tmp_path, tenant, "--json")
     assert done.code == model.EXIT_FINDINGS, done.out
     assert any(f["principalId"] == HR["id"] and "eligible" in f["name"] for f in done.findings)
+
+
+def test_a_key_id_chosen_to_be_a_trusted_principals_id_is_not_trusted(tmp_path: Path) -> None:
+    """Whoever adds a certificate chooses its key id: a credential path is never matched against trustedPrincipals."""
+    tenant = with_trusted(clean_tenant())
+    automation = principal("HR automation")
+    tenant.service_principals.append(automation)
+    planted = dict(certificate("ci", "ci-cert"), keyId=DEPLOYER["id"])
+    tenant.applications.append(application(automation, planted))
+    tenant.owners[HR_APP["id"]] = [as_owner(automation)]
+    done = run(tmp_path, tenant, "--json", stack_file=STACK_FILE)
+    (row,) = [r for r in done.report["whoCanUpload"] if r["type"] == "credential"]
+    assert row["status"] == model.FINDING
