@@ -132,3 +132,29 @@ def test_a_key_id_chosen_to_be_a_trusted_principals_id_is_not_trusted(tmp_path: 
     done = run(tmp_path, tenant, "--json", stack_file=STACK_FILE)
     (row,) = [r for r in done.report["whoCanUpload"] if r["type"] == "credential"]
     assert row["status"] == model.FINDING
+
+
+def _tier0_with(tenant: Tenant, members: list[dict[str, Any]]) -> Tenant:
+    tenant = _tier0(tenant)
+    tenant.service_principals += members
+    tenant.members[gid("tier0")] += [m["id"] for m in members]
+    return tenant
+
+
+def test_a_service_principal_member_of_a_role_group_is_found_though_v1_lists_none(tmp_path: Path) -> None:
+    """Graph v1.0's members list leaves service principals out; trusting the group must not hide one."""
+    automation = principal("tier0 automation")
+    trusting = f"config:\n  inbound-provisioning-access:trustedPrincipals:\n    - {gid('tier0')}\n"
+    done = run(tmp_path, _tier0_with(clean_tenant(), [automation]), "--json", stack_file=trusting)
+    rows = {r["principalId"]: r for r in done.report["whoCanUpload"]}
+    assert rows[gid("tier0")]["status"] == model.TRUSTED
+    assert rows[automation["id"]]["status"] == model.FINDING
+    assert rows[automation["id"]]["via"] == "member of"
+    assert rows[gid("mallory")]["status"] == model.FINDING
+
+
+def test_a_role_group_with_more_members_than_graph_expands_is_not_called_complete(tmp_path: Path) -> None:
+    crowd = [principal(f"member {number:02d}") for number in range(20)]
+    trusting = f"config:\n  inbound-provisioning-access:trustedPrincipals:\n    - {gid('tier0')}\n"
+    done = run(tmp_path, _tier0_with(clean_tenant(), crowd), stack_file=trusting)
+    assert "service principal members of group Tier0 admins past the first 20: not checked" in done.out

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from tools.audit.model import NotChecked, Section
-from tools.tenant.graph_reader import GraphReader, ObjectGoneError, ReadRefusedError, odata_literal, segment
+from tools.tenant.graph_reader import (
+    GraphAccessError,
+    GraphReader,
+    ObjectGoneError,
+    ReadRefusedError,
+    odata_literal,
+    segment,
+)
 
 # The least Microsoft Graph application permission of each read ("Least privileged permissions" in
 # each API's reference page; docs/audit.md cites them one by one).
@@ -28,6 +35,8 @@ AUDITOR_PERMISSIONS: Final = (APPLICATION_READ, DIRECTORY_READ, ELIGIBILITY_READ
 # Entra replicates a new or renewed object within seconds; one pause before a 404 counts.
 REPLICATION_WAIT_SECONDS: Final = 10.0
 MEMBER_FIELDS: Final = "id,displayName,userPrincipalName,appId"
+# Graph expands at most 20 objects of a directory relationship ("Limitations of $expand on directory objects").
+EXPAND_LIMIT: Final = 20
 
 
 class _NotRead:
@@ -80,7 +89,18 @@ class Reads:
             "$filter": f"roleDefinitionId eq {odata_literal(role_id)}", "$expand": "principal"}))
 
     def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        """Direct members, paged; v1.0 leaves service principals out (a known issue its reference states)."""
         return list(self.reader.collection(f"/groups/{segment(group_id)}/members", {"$select": MEMBER_FIELDS}))
+
+    def group_members_expanded(self, group_id: str) -> list[dict[str, Any]]:
+        """Direct members as the group's expanded ``members`` (the reference's workaround, which lists service
+        principals), at most :data:`EXPAND_LIMIT` of them."""
+        group = self.reader.get(f"/groups/{segment(group_id)}",
+                                {"$select": "id", "$expand": f"members($select={MEMBER_FIELDS})"})
+        members = group.get("members")
+        if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+            raise GraphAccessError(f"Microsoft Graph answered GET /groups/{group_id} without its expanded members")
+        return members
 
     def group_owners(self, group_id: str) -> list[dict[str, Any]]:
         return list(self.reader.collection(f"/groups/{segment(group_id)}/owners", {"$select": MEMBER_FIELDS}))

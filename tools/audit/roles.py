@@ -17,10 +17,11 @@ from functools import partial
 from typing import Any
 
 from components.microsoft import DIRECTORY_ROLES, USER_ADMINISTRATOR
-from tools.audit.model import ONE_STEP, TENANT, TWO_STEPS, UPLOAD, Section, UploadPath
+from tools.audit.model import ONE_STEP, TENANT, TWO_STEPS, UPLOAD, NotChecked, Section, UploadPath
 from tools.audit.reads import (
     DIRECTORY_READ,
     ELIGIBILITY_READ,
+    EXPAND_LIMIT,
     GROUP_READ,
     KNOWN_TYPES,
     NOT_READ,
@@ -87,9 +88,18 @@ def _group(section: Section, reads: Reads, group_id: str, group: str, holds: str
     """A role-assignable group's members (as direct as the group) and owners (one step more: add themselves)."""
     paths: list[UploadPath] = []
     members = reads(section, f"members of group {group}", GROUP_READ, partial(reads.group_members, group_id))
-    paths += [UploadPath(str(m.get("id", "")).lower(), name_of(m), type_of(m),
-                         f"member of group {group}, which {holds}", directness, "member of", group_id, group_id)
-              for m in ([] if members is NOT_READ else members)]
+    # v1.0's member list leaves service principals out; the group's expanded members list them, 20 at most.
+    expanded = reads(section, f"service principal members of group {group} (expanded)", GROUP_READ,
+                     partial(reads.group_members_expanded, group_id))
+    if expanded is not NOT_READ and len(expanded) >= EXPAND_LIMIT:
+        section.not_checked.append(NotChecked(
+            f"service principal members of group {group} past the first {EXPAND_LIMIT}",
+            "a member list Graph v1.0 does not give: it lists no service principal member and expands 20 at most; "
+            "check the group in the portal"))
+    every = {str(m.get("id", "")).lower(): m for m in [*([] if members is NOT_READ else members),
+                                                       *([] if expanded is NOT_READ else expanded)]}
+    paths += [UploadPath(member_id, name_of(m), type_of(m), f"member of group {group}, which {holds}", directness,
+                         "member of", group_id, group_id) for member_id, m in every.items()]
     owners = reads(section, f"owners of group {group}", GROUP_READ, partial(reads.group_owners, group_id))
     paths += [UploadPath(str(o.get("id", "")).lower(), name_of(o), type_of(o),
                          f"owner of group {group}, which {holds}: can add itself as a member", TWO_STEPS,
