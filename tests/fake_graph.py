@@ -176,10 +176,10 @@ class FakeGraph(FakeTransport):
                                                "id": group.group(1), "members": members})
         single_object = re.fullmatch(r"/directoryObjects/([0-9a-f-]+)", path)
         if single_object:
-            found = self.tenant.directory_object(single_object.group(1))
-            if found["@odata.type"] == "#microsoft.graph.directoryObject":
+            one = self.tenant.directory_object(single_object.group(1))
+            if one["@odata.type"] == "#microsoft.graph.directoryObject":
                 return _not_found(request, single_object.group(1))
-            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#directoryObjects/$entity", **found})
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#directoryObjects/$entity", **one})
         job = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/jobs/([\w.-]+)", path)
         if job:  # one object, not a collection
             record = self.tenant.jobs.get(f"{job.group(1)}/{job.group(2)}")

@@ -221,7 +221,7 @@ class GraphReader:
                 roles = []
             by_id = {str(r["id"]): str(r.get("value")) for r in roles}
             # Read without its app roles, no assignment could be named: every holder would be skipped, not found.
-            if not UPLOAD_PERMISSIONS <= set(by_id.values()):
+            if not set(by_id.values()) >= UPLOAD_PERMISSIONS:
                 raise GraphAccessError("Microsoft Graph's service principal was read without its app roles (or "
                                        f"without {', '.join(sorted(UPLOAD_PERMISSIONS))}); run again later")
             self._graph_object_id = str(found[0]["id"])
