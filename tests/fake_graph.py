@@ -169,6 +169,17 @@ class FakeGraph(FakeTransport):
             return FakeResponse(request, 403, {"error": {
                 "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
                 "innerError": {"date": "2026-11-27T09:30:00", "request-id": "0000"}}})
+        group = re.fullmatch(r"/groups/([0-9a-f-]+)", path)
+        if group and query.get("$expand", "").startswith("members"):  # Graph expands 20 members at most
+            members = [self.tenant.directory_object(i) for i in self.tenant.members.get(group.group(1), [])][:20]
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#groups/$entity",
+                                               "id": group.group(1), "members": members})
+        single_object = re.fullmatch(r"/directoryObjects/([0-9a-f-]+)", path)
+        if single_object:
+            one = self.tenant.directory_object(single_object.group(1))
+            if one["@odata.type"] == "#microsoft.graph.directoryObject":
+                return _not_found(request, single_object.group(1))
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#directoryObjects/$entity", **one})
         job = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/jobs/([\w.-]+)", path)
         if job:  # one object, not a collection
             record = self.tenant.jobs.get(f"{job.group(1)}/{job.group(2)}")
@@ -226,7 +237,10 @@ class FakeGraph(FakeTransport):
         if match:
             ids = (tenant.members.get(match.group(1), []) if match.group(2) == "members"
                    else [o["id"] for o in tenant.owners.get(match.group(1), [])])
-            return [tenant.directory_object(i) for i in ids], "directoryObjects"
+            found = [tenant.directory_object(i) for i in ids]
+            # The reference's known issue: v1.0 lists no service principal among a group's members.
+            return [o for o in found if match.group(2) == "owners" or not o["@odata.type"].endswith(
+                "servicePrincipal")], "directoryObjects"
         match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/ownedObjects", path)
         if match:
             owned = [i for i, owners in tenant.owners.items() if any(o["id"] == match.group(1) for o in owners)]

@@ -97,7 +97,10 @@ def delegated_paths(section: Section, reads: Reads, record: StackRecord, graph_i
     paths: list[UploadPath] = []
     for grant in [] if found is NOT_READ else found:
         client_id = str(grant.get("clientId", "")).lower()
-        if UPLOAD_SCOPE not in str(grant.get("scope") or "").split() or record.client_of_principal(client_id):
+        # Whoever writes a grant writes its scope as text; read without regard to case or spacing, so a variant
+        # Entra may honour is not passed over (whether it does is not verified against a real tenant).
+        scopes = {value.casefold() for value in str(grant.get("scope") or "").split()}
+        if UPLOAD_SCOPE.casefold() not in scopes or record.client_of_principal(client_id):
             continue  # a client of the stack: its section reports every delegated grant
         whom = ("any User Administrator who signs in" if grant.get("consentType") == "AllPrincipals"
                 else f"user {grant.get('principalId')}, when that user holds User Administrator")

@@ -35,7 +35,8 @@ def who_can_upload(reads: Reads, record: StackRecord, graph_id: str, roles: Mapp
     paths += app_only_paths(section, reads, record, graph_id, roles, owns)
     paths += delegated_paths(section, reads, record, graph_id)
     for path in paths:
-        if path.status != DECLARED and path.principal_id in trusted:
+        # A credential's "principal id" is its key id, which whoever adds a certificate chooses: never trusted.
+        if path.status != DECLARED and path.principal_type != "credential" and path.principal_id in trusted:
             path.status = TRUSTED
     paths.sort(key=lambda p: (DIRECTNESS.index(p.directness), p.status != FINDING, p.principal.casefold(), p.path))
     section.findings += [p.as_finding() for p in paths if p.status == FINDING]

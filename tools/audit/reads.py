@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from tools.audit.model import NotChecked, Section
-from tools.tenant.graph_reader import GraphReader, ObjectGoneError, ReadRefusedError, odata_literal, segment
+from tools.tenant.graph_reader import (
+    GraphAccessError,
+    GraphReader,
+    ObjectGoneError,
+    ReadRefusedError,
+    odata_literal,
+    segment,
+)
 
 # The least Microsoft Graph application permission of each read ("Least privileged permissions" in
 # each API's reference page; docs/audit.md cites them one by one).
@@ -28,6 +35,8 @@ AUDITOR_PERMISSIONS: Final = (APPLICATION_READ, DIRECTORY_READ, ELIGIBILITY_READ
 # Entra replicates a new or renewed object within seconds; one pause before a 404 counts.
 REPLICATION_WAIT_SECONDS: Final = 10.0
 MEMBER_FIELDS: Final = "id,displayName,userPrincipalName,appId"
+# Graph expands at most 20 objects of a directory relationship ("Limitations of $expand on directory objects").
+EXPAND_LIMIT: Final = 20
 
 
 class _NotRead:
@@ -80,10 +89,25 @@ class Reads:
             "$filter": f"roleDefinitionId eq {odata_literal(role_id)}", "$expand": "principal"}))
 
     def group_members(self, group_id: str) -> list[dict[str, Any]]:
+        """Direct members, paged; v1.0 leaves service principals out (a known issue its reference states)."""
         return list(self.reader.collection(f"/groups/{segment(group_id)}/members", {"$select": MEMBER_FIELDS}))
+
+    def group_members_expanded(self, group_id: str) -> list[dict[str, Any]]:
+        """Direct members as the group's expanded ``members`` (the reference's workaround, which lists service
+        principals), at most :data:`EXPAND_LIMIT` of them."""
+        group = self.reader.get(f"/groups/{segment(group_id)}",
+                                {"$select": "id", "$expand": f"members($select={MEMBER_FIELDS})"})
+        members = group.get("members")
+        if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
+            raise GraphAccessError(f"Microsoft Graph answered GET /groups/{group_id} without its expanded members")
+        return members
 
     def group_owners(self, group_id: str) -> list[dict[str, Any]]:
         return list(self.reader.collection(f"/groups/{segment(group_id)}/owners", {"$select": MEMBER_FIELDS}))
+
+    def directory_object(self, object_id: str) -> dict[str, Any]:
+        """One user, group or service principal by id, with its ``@odata.type``."""
+        return self.reader.get(f"/directoryObjects/{segment(object_id)}", {"$select": MEMBER_FIELDS})
 
     def delegated_grants_on(self, resource_id: str) -> Iterator[dict[str, Any]]:
         """Every delegated permission grant on one API (Microsoft Graph), tenant-wide and per user."""
@@ -98,6 +122,9 @@ class Reads:
 def name_of(principal: Mapping[str, Any]) -> str:
     """A directory object as a person would recognise it: sign-in name, display name, or its id."""
     return str(principal.get("userPrincipalName") or principal.get("displayName") or principal.get("id") or "?")
+
+
+KNOWN_TYPES: Final = frozenset({"user", "group", "servicePrincipal"})
 
 
 def type_of(principal: Mapping[str, Any]) -> str:

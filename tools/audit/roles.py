@@ -6,7 +6,8 @@ at tenant scope (``/``), or one client's app or principal at its scope (``/<obje
 Administrator may call bulkUpload itself with a delegated token (the bulkUpload reference). A role
 held by a group is held by each member; a group's owner can add itself (one step more). An eligible
 (PIM) assignment is one activation further. The stack's own clients holding a role are a finding of
-their own section, not repeated here.
+their own section, not repeated here; one eligible for a role is a path here (its section reads active
+assignments only).
 """
 
 from __future__ import annotations
@@ -16,8 +17,19 @@ from functools import partial
 from typing import Any
 
 from components.microsoft import DIRECTORY_ROLES, USER_ADMINISTRATOR
-from tools.audit.model import ONE_STEP, TENANT, TWO_STEPS, UPLOAD, Section, UploadPath
-from tools.audit.reads import ELIGIBILITY_READ, GROUP_READ, NOT_READ, ROLE_READ, Reads, name_of, type_of
+from tools.audit.model import ONE_STEP, TENANT, TWO_STEPS, UPLOAD, NotChecked, Section, UploadPath
+from tools.audit.reads import (
+    DIRECTORY_READ,
+    ELIGIBILITY_READ,
+    EXPAND_LIMIT,
+    GROUP_READ,
+    KNOWN_TYPES,
+    NOT_READ,
+    ROLE_READ,
+    Reads,
+    name_of,
+    type_of,
+)
 from tools.tenant.ownership import StackRecord
 
 _WHAT = {USER_ADMINISTRATOR: "may call bulkUpload with a delegated token (the bulkUpload reference)"}
@@ -52,8 +64,13 @@ def _assignment(section: Section, reads: Reads, record: StackRecord, role: str, 
         return []  # an administrative unit or another app: not a path to this stack's upload
     principal: Mapping[str, Any] = assignment.get("principal") or {"id": assignment.get("principalId")}
     principal_id = str(principal.get("id") or assignment.get("principalId") or "").lower()
-    if record.client_of_principal(principal_id) is not None:
-        return []  # the client's own section reports every directory role it holds
+    if type_of(principal) not in KNOWN_TYPES and principal_id:
+        # Not expanded, or without its type: it may be a group, whose members hold the role too.
+        found = reads(section, f"what directory object {principal_id} is (a group's members hold its roles)",
+                      DIRECTORY_READ, partial(reads.directory_object, principal_id))
+        principal = principal if found is NOT_READ else found
+    if not eligible and record.client_of_principal(principal_id) is not None:
+        return []  # the client's own section reports every directory role it holds (active: it reads no eligibility)
     how = "eligible (PIM): can activate " if eligible else "holds "
     does = _WHAT.get(role, _CONTROLS if scope == "/" else "can add a credential to it and act as the client")
     via = f"{role} (eligible)" if eligible else role
@@ -71,9 +88,18 @@ def _group(section: Section, reads: Reads, group_id: str, group: str, holds: str
     """A role-assignable group's members (as direct as the group) and owners (one step more: add themselves)."""
     paths: list[UploadPath] = []
     members = reads(section, f"members of group {group}", GROUP_READ, partial(reads.group_members, group_id))
-    paths += [UploadPath(str(m.get("id", "")).lower(), name_of(m), type_of(m),
-                         f"member of group {group}, which {holds}", directness, "member of", group_id, group_id)
-              for m in ([] if members is NOT_READ else members)]
+    # v1.0's member list leaves service principals out; the group's expanded members list them, 20 at most.
+    expanded = reads(section, f"service principal members of group {group} (expanded)", GROUP_READ,
+                     partial(reads.group_members_expanded, group_id))
+    if expanded is not NOT_READ and len(expanded) >= EXPAND_LIMIT:
+        section.not_checked.append(NotChecked(
+            f"service principal members of group {group} past the first {EXPAND_LIMIT}",
+            "a member list Graph v1.0 does not give: it lists no service principal member and expands 20 at most; "
+            "check the group in the portal"))
+    every = {str(m.get("id", "")).lower(): m for m in [*([] if members is NOT_READ else members),
+                                                       *([] if expanded is NOT_READ else expanded)]}
+    paths += [UploadPath(member_id, name_of(m), type_of(m), f"member of group {group}, which {holds}", directness,
+                         "member of", group_id, group_id) for member_id, m in every.items()]
     owners = reads(section, f"owners of group {group}", GROUP_READ, partial(reads.group_owners, group_id))
     paths += [UploadPath(str(o.get("id", "")).lower(), name_of(o), type_of(o),
                          f"owner of group {group}, which {holds}: can add itself as a member", TWO_STEPS,

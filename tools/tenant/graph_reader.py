@@ -33,7 +33,7 @@ from azure.core.pipeline.transport import HttpResponse as TransportResponse
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
-from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
+from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE, UPLOAD_PERMISSIONS
 from components.settings.model import GUID_RE
 from tools.tenant.sign_in import first_line, sign_in_failure
 
@@ -156,7 +156,8 @@ class GraphReader:
         return document
 
     def collection(self, url: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every item of a collection, following ``@odata.nextLink`` page by page.
+        """Every item of a collection, following ``@odata.nextLink`` page by page; a page without a list of
+        objects in ``value`` is an error, never an empty collection.
 
         A next link must stay on Graph (the bearer token goes with it) and must not repeat one
         already followed: either would otherwise send the token elsewhere or loop for ever.
@@ -164,7 +165,13 @@ class GraphReader:
         page = self.get(url, params)
         followed: set[str] = set()
         while True:
-            yield from page.get("value", [])
+            items = page.get("value")
+            # A page without its list is not an empty collection: read as one, it would call a tenant clean.
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                shown = url.removeprefix(GRAPH_BASE_URL).partition("?")[0][:200]
+                raise GraphAccessError(f"Microsoft Graph answered GET {shown} with a page whose `value` is not a list "
+                                       "of objects; run again later")
+            yield from items
             next_link = page.get("@odata.nextLink")
             if not next_link:
                 return
@@ -209,8 +216,16 @@ class GraphReader:
                                                           "$select": "id,appRoles"}))
             if not found:
                 raise GraphAccessError("Microsoft Graph's service principal was not found in this tenant")
+            roles = found[0].get("appRoles")
+            if not isinstance(roles, list) or not all(isinstance(r, dict) and r.get("id") for r in roles):
+                roles = []
+            by_id = {str(r["id"]): str(r.get("value")) for r in roles}
+            # Read without its app roles, no assignment could be named: every holder would be skipped, not found.
+            if not set(by_id.values()) >= UPLOAD_PERMISSIONS:
+                raise GraphAccessError("Microsoft Graph's service principal was read without its app roles (or "
+                                       f"without {', '.join(sorted(UPLOAD_PERMISSIONS))}); run again later")
             self._graph_object_id = str(found[0]["id"])
-            self._graph_roles = {r["id"]: r["value"] for r in found[0].get("appRoles", [])}
+            self._graph_roles = by_id
         return self._graph_object_id, self._graph_roles
 
     def graph_grants(self, principal_id: str) -> tuple[dict[str, AppRoleAssignment], list[str]]:
