@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 SECRET_TYPE = "azure-native:keyvault:Secret"  # noqa: S105 (a Pulumi resource type)
@@ -66,3 +66,22 @@ def role_assignment(inputs: Mapping[str, Any], created_by: str, known_principals
                "principalType": principal_type, "createdBy": created_by, "createdOn": now.isoformat(),
                "azureApiVersion": "2022-04-01"}
     return f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}", outputs
+
+
+def already_exists(resource_id: str, unmanaged: Iterable[Any]) -> str | None:
+    """azure-native's refusal to create what exists (it GETs the resource first), or None.
+
+    ``unmanaged`` holds what the subscription has beside the stack's state (objects with an ``id``).
+    """
+    if any(getattr(entry, "id", "").casefold() == resource_id.casefold() for entry in unmanaged):
+        return (f"cannot create already existing resource '{resource_id}'; to manage it with Pulumi, "
+                "import it (azure-native's message)")
+    return None
+
+
+def secret_delete_refused(resource_id: str) -> str:
+    """What deleting a Key Vault secret through azure-native meets with the deployer's documented roles: its
+    delete is a data-plane soft delete (pulumi-azure-native PR #354), which needs the ``secrets/delete`` data
+    action that Key Vault Contributor and a control-plane custom role do not hold."""
+    return (f"deleting {resource_id}: 403 Forbidden: the caller is not authorized to perform action on resource "
+            "(Microsoft.KeyVault/vaults/secrets/delete, a data action)")

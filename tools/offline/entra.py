@@ -27,6 +27,7 @@ GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
 APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 DIRECTORY_OBJECT_TOKEN = "azuread:index/getDirectoryObject:getDirectoryObject"  # noqa: S105
@@ -130,6 +131,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._application(args.args)
         if args.token == DIRECTORY_OBJECT_TOKEN:
             return self._directory_object(str(args.args["objectId"]))
+        if args.token == READ_STACK_OUTPUTS:
+            return self._stack_outputs(str(args.args["name"]))
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
     def _directory_object(self, object_id: str) -> dict[str, Any]:
@@ -228,6 +231,13 @@ class OfflineEntra(pulumi.runtime.Mocks):
                 "preferredSingleSignOnMode": "", "samlMetadataUrl": "", "servicePrincipalNames": [],
                 "signInAudience": "AzureADMyOrg", "tags": [], "type": "ManagedIdentity"}
 
+    def _stack_outputs(self, name: str) -> dict[str, Any]:
+        # The engine's built-in provider (pkg/resource/deploy/builtins.go): a stack's last outputs, as stored
+        # (an unknown one as the engine's unknown sentinel); the mock knows only the running stack's.
+        outputs = self.stack_outputs if name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack() else {}
+        return {"name": name, "outputs": outputs,
+                "secretOutputNames": sorted(n for n in self.secret_output_names if n in outputs)}
+
     # -- resources ------------------------------------------------------------------------
 
     def updated(self, typ: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,9 +250,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
         if args.typ == STACK_REFERENCE:
             # A read of a stack's outputs (the renewal ledger); the mock knows only the running stack's.
             name = str(args.resource_id)
-            outputs = self.stack_outputs if name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack() else {}
-            return name, {"name": name, "outputs": outputs,
-                          "secretOutputNames": sorted(n for n in self.secret_output_names if n in outputs)}
+            return name, self._stack_outputs(name)
         if args.resource_id:
             return self._imported(args)
         state = dict(args.inputs)
