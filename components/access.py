@@ -23,7 +23,12 @@ from typing import Any, cast
 
 import pulumi
 
-from components.access_args import ClientCredentialOutput, ClientOutput, InboundProvisioningAccessArgs
+from components.access_args import (
+    ClientCredentialOutput,
+    ClientOutput,
+    InboundProvisioningAccessArgs,
+    RenewalLedgerOutput,
+)
 from components.checked_args import CheckedArgs
 from components.directory import Tenant, read_tenant
 from components.graph_grants import role_ids_for
@@ -39,7 +44,6 @@ from components.nested_output import nested_output
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings.model import (
-    ClientSettings,
     GeneratedCertificateCredential,
     ManagedIdentityClientSettings,
     SecretCredential,
@@ -49,9 +53,11 @@ from components.settings.model import (
 from components.settings.problems import Problem
 from components.settings.stack_config import NAMESPACE, read_stack_config
 from components.stack_history import (
+    LEDGER_OUTPUT,
     RENEWAL_LEDGER_ALLOWED,
     RENEWAL_LEDGER_ARG,
-    read_own_clients,
+    Renewing,
+    renewal_ledgers,
     split_renewal_ledger,
 )
 
@@ -73,6 +79,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
     """Each client's ids and credential facts, by key."""
     client_credentials: pulumi.Output[dict[str, ClientCredentialOutput]]
     """Secret: each secret client's newest secret, by key."""
+    renewal_ledger: pulumi.Output[dict[str, RenewalLedgerOutput]]
+    """What this deploy handed out, by key (secrets and generated certificates): the next deploy renews from it."""
     bulk_upload_url: pulumi.Output[str] | None
     """The provisioning job's /bulkUpload endpoint (with provisioningApp)."""
     provisioning_logs_url: pulumi.Output[str] | None
@@ -93,11 +101,9 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         config = CheckedArgs.of(config_args, pulumi.get_stack(), now, secret_keys, misplaced, also)
         settings = config.settings
         tenant = read_tenant(config.settings_to_look_up())
+        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack's outputs.
+        ledgers = renewal_ledgers(_renewing(settings), given_history, now)
         super().__init__(TYPE, name, None, opts)
-        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack.
-        history = given_history
-        if history is None and any(_renews(client) for client in settings.clients.values()):
-            history = read_own_clients(parent=self)
 
         clients: dict[str, Client] = {}
         for key, client in settings.clients.items():
@@ -114,7 +120,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             else:
                 clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
                     settings=client, graph=tenant.graph, role_ids=role_ids, protect=protect, now=now,
-                    principal_types=tenant.principal_types, history=(history or {}).get(key),
+                    principal_types=tenant.principal_types, ledger=ledgers.get(key),
                 ), child)
             if UPLOAD_OWNED_BY in client.graph_permissions:
                 _warn_owned_by(settings, key)
@@ -131,6 +137,11 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             for key, client in clients.items()
             if isinstance(client, ServicePrincipalClient) and client.secret_material is not None
         }))
+        # A plain map whose only outputs are the key ids, in their own places: an unknown one (a create the update
+        # skipped) leaves the rest of the ledger readable (components/ledger.py).
+        self.renewal_ledger = cast(pulumi.Output[dict[str, RenewalLedgerOutput]], {
+            key: client.renewal for key, client in clients.items()
+            if isinstance(client, ServicePrincipalClient) and client.renewal is not None})
         provisioning = _provisioning_outputs(settings, tenant, created)
         self.provisioning_app_service_principal_id = provisioning.get("provisioningAppServicePrincipalId")
         self.provisioning_job_id = provisioning.get("provisioningJobId")
@@ -146,6 +157,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             "graphScope": self.graph_scope,
             "clients": self.clients,
             "clientCredentials": self.client_credentials,
+            LEDGER_OUTPUT: self.renewal_ledger,
             "provisioningAppServicePrincipalId": self.provisioning_app_service_principal_id,
             "provisioningJobId": self.provisioning_job_id,
             "bulkUploadUrl": self.bulk_upload_url,
@@ -237,10 +249,18 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     return shown
 
 
-def _renews(client: ClientSettings) -> bool:
-    """Whether the program renews this client's credential (and so needs its history)."""
-    return isinstance(client, ServicePrincipalClientSettings) and isinstance(
-        client.credential, SecretCredential | GeneratedCertificateCredential)
+def _renewing(settings: Settings) -> dict[str, Renewing]:
+    """The clients whose credential the program renews (and so needs their history), with their schedule."""
+    renewing: dict[str, Renewing] = {}
+    for key, client in settings.clients.items():
+        if not isinstance(client, ServicePrincipalClientSettings):
+            continue
+        credential = client.credential
+        if isinstance(credential, SecretCredential):
+            renewing[key] = Renewing("secret", credential.lifetime_days, credential.rotation_days)
+        elif isinstance(credential, GeneratedCertificateCredential):
+            renewing[key] = Renewing("generatedCertificate", credential.validity_days, credential.rotation_days)
+    return renewing
 
 
 def _provisioning_outputs(settings: Settings, tenant: Tenant,

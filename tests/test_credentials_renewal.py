@@ -199,8 +199,9 @@ def test_a_new_secret_client_is_five_resources_and_one_credential() -> None:
     ledger = deploy.run.outputs["clients"]["hr"]["renewal"]
     assert ledger["handedOut"] == {"generation": f"{START:%Y%m%d}", "keyId": password.inputs.get("keyId")
                                    or simulation.credentials("hr")[0].outputs["keyId"],
-                                   "since": text(START), "endDate": text(START + 90 * DAY)}
+                                   "since": text(START), "endDate": text(START + 90 * DAY), "fresh": True}
     assert "superseded" not in ledger
+    assert deploy.run.outputs["renewalLedger"] == {"hr": ledger}, "the same ledger, in an output of its own"
     again = simulation.up({"clients": {"hr": secret_client(lifetimeDays=90)}}, START + 6 * DAY)
     assert again.changes == [], "a week later nothing is due"
     assert [r.inputs for r in again.run.of_type(PASSWORD)] == [password.inputs], "the very same inputs"
@@ -233,7 +234,8 @@ def calendar_stack(simulation: DeploySimulation, key: str, lifetime: int, rotati
         client.pop(field)
     newest = renewal_slots(at, lifetime, rotation)[0]
     client.update(credentialExpiresAt=text(newest.end_date), credentialRenewsAt=text(next_renewal(at, rotation)))
-    simulation.outputs = {**simulation.outputs, "clients": {key: client},
+    kept = {k: v for k, v in simulation.outputs.items() if k != "renewalLedger"}  # the calendar version had none
+    simulation.outputs = {**kept, "clients": {key: client},
                           "clientCredentials": {key: {"clientSecret": f"calendar secret {newest.suffix}"}}}
 
 
@@ -322,7 +324,8 @@ def test_a_secret_from_before_renewal_carries_over_under_its_name() -> None:
         {**inputs, "value": "the secret the HR client has today", "keyId": "legacy"}, 0, START)
     client = {k: v for k, v in simulation.outputs["clients"]["hr"].items()
               if k not in ("renewal", "credentialKeyIds", "credentialRenewsAt")}
-    simulation.outputs = {**simulation.outputs, "clients": {"hr": {**client, "credentialExpiresAt": inputs["endDate"]}},
+    kept = {k: v for k, v in simulation.outputs.items() if k != "renewalLedger"}  # that version had none
+    simulation.outputs = {**kept, "clients": {"hr": {**client, "credentialExpiresAt": inputs["endDate"]}},
                           "clientCredentials": {"hr": {"clientSecret": "the secret the HR client has today"}}}
     upgrade = simulation.up(config, START + DAY)
     assert upgrade.changes == [], "kept, unchanged, under its own name"

@@ -14,10 +14,12 @@ from typing import Any
 
 import pytest
 
+from components.stack_history import HistoryUnreadable
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, PROVISIONING_APP, secret_client
 from tests.test_credentials_renewal import package_consumer
 from tools.offline.azure import SECRET_TYPE
 from tools.offline.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation
+from tools.offline.run import LAST_RUN
 
 VAULT = ("/subscriptions/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/resourceGroups/hr-rg/providers/"
          "Microsoft.KeyVault/vaults/hr-vault")
@@ -143,12 +145,14 @@ def test_destroy_then_up_is_a_new_stack_and_a_renamed_stack_keeps_its_history() 
     assert "superseded" not in again.run.outputs["clients"]["hr"]["renewal"]
 
 
-def test_a_package_consumer_that_exports_the_clients_under_another_name_is_warned() -> None:
-    """Without the ledger every deploy on a new day would replace the credential: the component says so."""
+def test_a_package_consumer_that_exports_the_clients_under_another_name_is_stopped_not_renewed_blind() -> None:
+    """Without the ledger every deploy on a new day would replace the credential: the component stops instead,
+    and says how to hand the ledger in."""
     simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
-    first = simulation.up({}, START, program=package_consumer("hrAccess", False, START))
-    assert not [m for level, m in first.run.logs if level == "warning" and "renewalLedger" in m], "a new stack"
-    second = simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
-    assert [m for level, m in second.run.logs if level == "warning" and "none named `clients`" in m]
+    simulation.up({}, START, program=package_consumer("hrAccess", False, START))
+    with pytest.raises(HistoryUnreadable, match="none named `renewalLedger` or `clients`") as stopped:
+        simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
+    assert "pass `renewalLedger: {}`" in str(stopped.value)
+    assert LAST_RUN[0].registrations == [], "stopped before anything was registered"
     passed = simulation.up({}, START + 2 * DAY, program=package_consumer("hrAccess", True, START + 2 * DAY))
-    assert not [m for level, m in passed.run.logs if level == "warning" and "none named `clients`" in m]
+    assert passed.changes == [], "its own ledger, handed in"

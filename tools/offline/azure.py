@@ -68,15 +68,18 @@ def role_assignment(inputs: Mapping[str, Any], created_by: str, known_principals
     return f"{inputs['scope']}/providers/Microsoft.Authorization/roleAssignments/{name}", outputs
 
 
-def already_exists(resource_id: str, unmanaged: Iterable[Any]) -> str | None:
-    """azure-native's refusal to create what exists (it GETs the resource first), or None.
+def already_exists(typ: str, resource_id: str, unmanaged: Iterable[Any]) -> str | None:
+    """The provider's refusal to create what exists, or None: azure-native GETs the resource first; azuread
+    reads the app's key credentials for a certificate's key id (``application_certificate_resource.go``).
 
-    ``unmanaged`` holds what the subscription has beside the stack's state (objects with an ``id``).
+    ``unmanaged`` holds what the tenant has beside the stack's state (objects with an ``id``).
     """
-    if any(getattr(entry, "id", "").casefold() == resource_id.casefold() for entry in unmanaged):
-        return (f"cannot create already existing resource '{resource_id}'; to manage it with Pulumi, "
-                "import it (azure-native's message)")
-    return None
+    if not any(getattr(entry, "id", "").casefold() == resource_id.casefold() for entry in unmanaged):
+        return None
+    if typ.startswith("azuread:"):
+        return (f"A resource with the ID \"{resource_id}\" already exists - to be managed via Terraform this "
+                "resource needs to be imported into the State.")
+    return f"cannot create already existing resource '{resource_id}'"
 
 
 def secret_delete_refused(resource_id: str) -> str:

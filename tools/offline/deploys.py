@@ -77,8 +77,9 @@ from tools.offline.stack_state import (
 from tools.offline.values import parse_time
 
 __all__ = ["CREDENTIAL_TYPES", "REPLACED_BY", "Change", "Deploy", "DeploySimulation", "Deployed", "RunMode"]
-CHECKED_BEFORE_CREATE = frozenset({SECRET_TYPE, ROLE_ASSIGNMENT_TYPE})
-"""azure-native GETs these before a create and refuses one that exists."""
+CHECKED_BEFORE_CREATE = frozenset({SECRET_TYPE, ROLE_ASSIGNMENT_TYPE,
+                                   "azuread:index/applicationCertificate:ApplicationCertificate"})
+"""Their providers look for the object before a create and refuse one that exists."""
 
 
 def _stored(entry: Deployed, field_name: str) -> Any:
@@ -240,7 +241,8 @@ class _SimulatingMonitor(RecordingMonitor):
         entry = Deployed(request.type, request.name, resource_id or "", dict(inputs), outputs,
                          self.deploy.number, self.deploy.now, urn, retain=bool(request.retainOnDelete))
         refused = (self.simulation.removal_refused(replaced) if replaced is not None else None) or (
-            already_exists(entry.id, self.simulation.unmanaged) if entry.type in CHECKED_BEFORE_CREATE else None)
+            already_exists(entry.type, entry.id, self.simulation.unmanaged)
+            if entry.type in CHECKED_BEFORE_CREATE else None)
         if refused is not None:
             self._fail(request.name, refused)
             self.seen.discard(key)

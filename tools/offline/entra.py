@@ -269,7 +269,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
             state.update(keyId=key_id, value=f"mock-secret-value-{key_id}", startDate=graph_date(rfc3339(self.now)))
             return f"{state['applicationId']}/password/{key_id}", state
         if typ == "azuread:index/applicationCertificate:ApplicationCertificate":
-            key_id = mock_guid("key", name, *salt)
+            key_id = str(state.get("keyId") or mock_guid("key", name, *salt))
             state.update(keyId=key_id, startDate=graph_date(rfc3339(self.now)))
             if state.get("endDate"):
                 state["endDate"] = graph_date(state["endDate"])
