@@ -38,8 +38,10 @@ from typing import Any, TextIO
 from azure.core.credentials import TokenCredential
 
 from components.microsoft import UPLOAD_OWNED_BY
+from tools.audit.orphans import mark_orphans
 from tools.audit.report import render_json, render_text
-from tools.stack.outputs import StackOutputError, pulumi_stack_output
+from tools.stack.outputs import StackOutputError, pulumi_stack_export, pulumi_stack_output
+from tools.stack.pending import PendingCreate, pending_creates
 from tools.stack.stack_file import StackFileError, read_stack_file
 from tools.tenant import ownership
 from tools.tenant.graph_reader import GraphAccessError, GraphReader, ObjectGoneError, Transport, deployer_credential
@@ -257,9 +259,11 @@ def provisioning_app_created(stack_file: Path) -> bool:
     return isinstance(app, dict) and "create" in app
 
 
-def run_audit(stack: str, reader: GraphReader, record: StackRecord, created_app: bool) -> Audit:
+def run_audit(stack: str, reader: GraphReader, record: StackRecord, created_app: bool,
+              pending: Sequence[PendingCreate] = ()) -> Audit:
     graph_id, roles = reader.microsoft_graph()
     sections = [audit_client(reader, record, client, graph_id, roles) for client in record.clients.values()]
+    mark_orphans(sections, pending)
     if created_app and record.provisioning_app_principal_id:
         sections.append(audit_provisioning_app(reader, record, record.provisioning_app_principal_id))
     sections.append(audit_tenant(reader, record, roles))
@@ -283,6 +287,9 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="a file of `pulumi stack output --json` (no secrets needed) instead of the CLI")
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
+    parser.add_argument("--state", type=Path, metavar="FILE",
+                        help="a `pulumi stack export` file: credentials an interrupted run left are named orphans "
+                             "(default: from the CLI, unless --outputs is given)")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--summary", type=Path, metavar="FILE",
                         help="also append the report as Markdown to FILE (the workflow's $GITHUB_STEP_SUMMARY)")
@@ -301,6 +308,13 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         err.write(f"error: cannot read the stack's outputs: {error}{hint}\n")
         return EXIT_USAGE
     try:
+        state = (json.loads(args.state.read_text()) if args.state is not None
+                 else pulumi_stack_export(args.stack) if args.outputs is None else {})
+    except (OSError, ValueError, StackOutputError) as error:
+        err.write(f"error: cannot read the stack's state: {error}; give it with --state FILE (`pulumi stack "
+                  "export`)\n")
+        return EXIT_USAGE
+    try:
         created_app = provisioning_app_created(stack_file)
     except (OSError, ValueError, StackFileError) as error:
         err.write(f"error: cannot read {stack_file.name}: {error}\n")
@@ -312,7 +326,7 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     try:
         reader = GraphReader(credential or deployer_credential(), transport, permission_hint=PERMISSION_HINT,
                              **({"sleep": sleep} if sleep else {}))
-        result = run_audit(args.stack, reader, record, created_app)
+        result = run_audit(args.stack, reader, record, created_app, pending_creates(state))
     except GraphAccessError as error:
         err.write(f"error: {error}\n")
         return EXIT_USAGE

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from tools.audit.orphans import ADVICE as ORPHAN_ADVICE
 from tools.tenant.ownership import NO_KEY_IDS
 from tools.tenant.tables import render_table
 
@@ -24,6 +25,7 @@ ADVICE = {
     "delegated grant": "delegated grant: remove it (DELETE /oauth2PermissionGrants/<id>); an HR client needs no "
                        "delegated permission",
     "directory role": "directory role: remove it (DELETE /roleManagement/directory/roleAssignments/<id>)",
+    "orphan": ORPHAN_ADVICE,
     "gone": "gone: the object was deleted; `make preview` shows what the deploy recreates, then `make up`",
     "HR permission": "HR permission: someone else can write HR records into the directory, or read its provisioning "
                      "logs; remove the assignment, or bring that client into a stack (make adopt)",

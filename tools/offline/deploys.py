@@ -62,7 +62,7 @@ from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, already_exist
 from tools.offline.entra import DirectoryEntry, OfflineEntra
 from tools.offline.provisioning_tenant import ProvisioningTenant
 from tools.offline.replacement import CREDENTIAL_TYPES, REPLACED_BY
-from tools.offline.run import UNKNOWN, ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
+from tools.offline.run import PROJECT, UNKNOWN, ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
 from tools.offline.stack_state import (
     Change,
     ChangeKind,
@@ -353,6 +353,25 @@ class DeploySimulation:
         """``pulumi refresh --clear-pending-creates``: the state forgets them (the objects stay where they are)."""
         cleared, self.pending = self.pending, []
         return cleared
+
+    def import_pending_create(self, name: str, resource_id: str) -> Deployed:
+        """``pulumi refresh --import-pending-creates <urn> <id>``: the object becomes the state's resource."""
+        (pending,) = [p for p in self.pending if p.name == name]
+        (entry,) = [d for d in self.unmanaged if d.id == resource_id]
+        self.pending.remove(pending)
+        self.unmanaged.remove(entry)
+        entry.urn = pending.urn
+        self.state[state_key(entry.type, entry.name)] = entry
+        return entry
+
+    def export(self, stack: str = "dev") -> dict[str, Any]:
+        """The state as ``pulumi stack export`` prints it (the parts the tools read)."""
+        def urn(short: str) -> str:
+            return f"urn:pulumi:{stack}::{PROJECT}::{short}"
+        return {"version": 3, "deployment": {
+            "resources": [{"urn": urn(d.urn), "type": d.type, "id": d.id} for d in self.state.values()],
+            "pending_operations": [{"resource": {"urn": urn(p.urn), "type": p.type}, "type": "creating"}
+                                   for p in self.pending]}}
 
     def of_type(self, typ: str) -> list[Deployed]:
         return [d for d in self.state.values() if d.type == typ]
