@@ -97,11 +97,9 @@ def known_clients(outputs: Any) -> dict[str, Any]:
 
 def _shown(value: Any) -> str:
     """What a stored output that is not a map was, in words."""
-    if value is None:
-        return ("null: the engine stored it unknown (a `pulumi up --target`/`--exclude`, an errored "
+    if value is None or type(value).__name__ == "Unknown":
+        return ("unknown: the engine stored it so (a `pulumi up --target`/`--exclude`, an errored "
                 "`--continue-on-error` run, or `pulumi refresh --run-program` wrote over a value it did not know)")
-    if type(value).__name__ == "Unknown":
-        return "unknown (stored unknown by a partial update; a preview reads it so)"
     return f"a {type(value).__name__}, not a map by client key"
 
 
@@ -133,10 +131,12 @@ def renewal_ledgers(renewing: Mapping[str, Renewing], given: Mapping[str, Any] |
         ledgers, clients = outputs.get(LEDGER_OUTPUT, _ABSENT), outputs.get(CLIENTS_OUTPUT, _ABSENT)
         if ledgers is _ABSENT and clients is _ABSENT:
             raise HistoryUnreadable(own_stack_name(), [
-                f"the stack has outputs, but none named `{LEDGER_OUTPUT}` or `{CLIENTS_OUTPUT}`: a program using the "
-                f"component exports them under those names, or passes its own last `{LEDGER_OUTPUT}` (or "
-                f"`{CLIENTS_OUTPUT}`) output back as the `{LEDGER_OUTPUT}` arg; on the component's first deploy in a "
-                f"stack that already has other outputs, pass `{LEDGER_OUTPUT}: {{}}` (no history)"])
+                f"the stack has outputs, but neither `{LEDGER_OUTPUT}` nor `{CLIENTS_OUTPUT}` reads back: the engine "
+                "stored them unknown (a `pulumi up --target`/`--exclude`, an errored `--continue-on-error` run or "
+                "`pulumi refresh --run-program` wrote over values it did not know; the SDK reads an unknown output "
+                "back as missing), or a program using the component exports them under other names (export them "
+                f"under these, or pass its own last `{LEDGER_OUTPUT}` output back as the `{LEDGER_OUTPUT}` arg: "
+                f"`{LEDGER_OUTPUT}: {{}}` on the component's first deploy in a stack that already has other outputs)"])
     problems: list[str] = []
     if ledgers is not _ABSENT and not isinstance(ledgers, Mapping):
         problems.append(f"the `{LEDGER_OUTPUT}` output is {_shown(ledgers)}")

@@ -93,7 +93,8 @@ def test_partial_updates_are_refused_and_say_why(stand_in: tuple[dict[str, str],
     env, record = stand_in
     result = make("preview" if "-x" in args else "up", env, "STACK=dev", f"ARGS={args}")
     assert result.returncode != 0
-    assert "a partial update" in result.stderr and "docs/credentials-and-renewal.md#partial-updates" in result.stderr
+    assert "a partial update" in result.stderr
+    assert "docs/credentials-and-renewal.md#partial-updates" in result.stderr
     assert not record.exists(), "pulumi never ran"
 
 
@@ -114,7 +115,8 @@ def test_a_create_an_earlier_run_left_pending_stops_the_deploy(stand_in: tuple[d
          "type": "creating"}]}}))
     result = make("up", env, "STACK=dev")
     assert result.returncode != 0
-    assert "hr-sync-secret-20270220" in result.stderr and "--clear-pending-creates" in result.stderr
+    assert "hr-sync-secret-20270220" in result.stderr
+    assert "--clear-pending-creates" in result.stderr
     assert not [line for line in recorded(record) if "|up " in line], "no update over it"
 
 
