@@ -92,8 +92,10 @@ def two_instances(now: dt.datetime) -> Callable[[], None]:
     components read back."""
 
     def program() -> None:
-        hr = InboundProvisioningAccess("hr-access", {"clients": {"hr": secret_client(lifetimeDays=90)}}, now=now)
-        it = InboundProvisioningAccess("it-access", {"clients": {"it": secret_client(lifetimeDays=120)}}, now=now)
+        hr_args: dict[str, Any] = {"clients": {"hr": secret_client(lifetimeDays=90)}}
+        it_args: dict[str, Any] = {"clients": {"it": secret_client(lifetimeDays=120)}}
+        hr = InboundProvisioningAccess("hr-access", hr_args, now=now)  # type: ignore[arg-type]
+        it = InboundProvisioningAccess("it-access", it_args, now=now)  # type: ignore[arg-type]
         pulumi.export("clients", pulumi.Output.all(hr.clients, it.clients).apply(lambda c: {**c[0], **c[1]}))
         pulumi.export("renewalLedger", {**hr.renewal_ledger, **it.renewal_ledger})  # type: ignore[dict-item]
         pulumi.export("clientCredentials", pulumi.Output.all(hr.client_credentials, it.client_credentials).apply(
