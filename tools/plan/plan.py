@@ -31,7 +31,7 @@ import pulumi
 
 from components.settings.model import Settings
 from components.settings.problems import Problem, SettingsError
-from components.stack_history import known_clients
+from components.stack_history import HistoryUnreadable, known_clients
 from tools.offline.entra import OfflineEntra, published_graph_roles
 from tools.offline.run import ProgramRun, run_offline
 from tools.plan.markdown import render
@@ -47,7 +47,8 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_CODES = f"""\
 exit status:
   {EXIT_OK}  the plan was printed
-  {EXIT_INVALID}  the configuration is invalid: the error list names every problem by key path
+  {EXIT_INVALID}  the configuration is invalid: the error list names every problem by key path; or, with
+     --outputs, the next deploy would stop: the renewal record in them cannot be read (the error says why)
   {EXIT_UNREADABLE}  the stack file cannot be read as Pulumi reads it (missing, not UTF-8, a YAML error such
      as tab indentation, an unclosed bracket or a duplicate key, not a mapping with a config: map),
      or bad arguments; the error names the file and line
@@ -113,6 +114,9 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
         return EXIT_INVALID
     try:
         run = run_stack_file(stack, stack_file, settings, now, history)
+    except HistoryUnreadable as error:  # the outputs given hold a renewal record the program cannot read
+        err.write(f"The next `pulumi up` of this stack would stop before changing anything: {error}\n")
+        return EXIT_INVALID
     except pulumi.RunError as error:  # SettingsError, or a lookup the program refuses
         err.write(f"{error}\n")
         return EXIT_INVALID
