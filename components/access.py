@@ -32,6 +32,7 @@ from components.access_args import (
 from components.checked_args import CheckedArgs
 from components.directory import Tenant, read_tenant
 from components.graph_grants import role_ids_for
+from components.key_vault import warn_of_existing
 from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
 from components.microsoft import (
     GRAPH_SCOPE,
@@ -57,6 +58,8 @@ from components.stack_history import (
     RENEWAL_LEDGER_ALLOWED,
     RENEWAL_LEDGER_ARG,
     Renewing,
+    known_clients,
+    last_outputs,
     renewal_ledgers,
     split_renewal_ledger,
 )
@@ -103,6 +106,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         tenant = read_tenant(config.settings_to_look_up())
         # What the last deploy handed out (components/renewal.py): handed in, or read from this stack's outputs.
         ledgers = renewal_ledgers(_renewing(settings), given_history, now)
+        _warn_of_existing_key_vault_objects(settings, tenant)
         super().__init__(TYPE, name, None, opts)
 
         clients: dict[str, Client] = {}
@@ -247,6 +251,20 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     if client.key_vault_secret_uri is not None:
         shown["keyVaultSecretUri"] = client.key_vault_secret_uri
     return shown
+
+
+def _warn_of_existing_key_vault_objects(settings: Settings, tenant: Tenant) -> None:
+    """A Key Vault secret or reader assignment new to this stack that exists already is said before the create
+    that would fail on it (``components/key_vault.py``)."""
+    delivered = {key: client.key_vault for key, client in settings.clients.items()
+                 if isinstance(client, ServicePrincipalClientSettings) and client.key_vault is not None}
+    if not delivered:
+        return
+    last = known_clients(last_outputs())
+    for key, key_vault in delivered.items():
+        shown = last.get(key)
+        last_uri = shown.get("keyVaultSecretUri") if isinstance(shown, dict) else None
+        warn_of_existing(key, key_vault, tenant.principal_types, last_uri if isinstance(last_uri, str) else None)
 
 
 def _renewing(settings: Settings) -> dict[str, Renewing]:

@@ -58,11 +58,11 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, already_exists, secret_delete_refused
+from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, OfflineVault, already_exists
 from tools.offline.entra import DirectoryEntry, OfflineEntra
 from tools.offline.provisioning_tenant import ProvisioningTenant
 from tools.offline.replacement import CREDENTIAL_TYPES, REPLACED_BY
-from tools.offline.run import PROJECT, UNKNOWN, ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
+from tools.offline.run import UNKNOWN, ProgramRun, RecordingMonitor, program_at, run_offline, unwrap_secrets
 from tools.offline.stack_state import (
     Change,
     ChangeKind,
@@ -70,6 +70,7 @@ from tools.offline.stack_state import (
     Deployed,
     PendingCreate,
     RunMode,
+    StackHeld,
     from_engine_urn,
     simulated_urn,
     state_key,
@@ -269,26 +270,23 @@ class _SimulatingMonitor(RecordingMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=entry.id, object=obj)
 
 
-class DeploySimulation:
+class DeploySimulation(StackHeld):
     """A stack that exists across runs of the program, in the offline tenant."""
 
     def __init__(self, graph_app_roles: Iterable[Mapping[str, Any]], directory: Iterable[DirectoryEntry] = (),
                  tenant_id: str = "72f988bf-0000-4000-8000-00000000e1d0") -> None:
+        super().__init__()
         self.graph_app_roles = [dict(r) for r in graph_app_roles]
         self.directory = list(directory)
         self.tenant_id = tenant_id
-        self.state: dict[str, Deployed] = {}
         self.deploys: list[Deploy] = []
         self.tenant = ProvisioningTenant()
         """What the provisioning app's objects hold in the tenant, changed in the portal between deploys."""
         self.outputs: dict[str, Any] = {}
         """The stack's outputs as the last deploy left them (what a StackReference to it reads)."""
         self.secret_outputs: frozenset[str] = frozenset()
-        self.unmanaged: list[Deployed] = []
-        """What the tenant and subscription hold that the state does not: retained on delete, or created by a
-        cancelled run."""
-        self.pending: list[PendingCreate] = []
-        """The pending creates the state holds (until cleared: :meth:`clear_pending_creates`)."""
+        self.vaults: dict[str, OfflineVault | None] | None = None
+        """The subscription's vaults by name, when a test sets them (``OfflineAzure.vaults``)."""
 
     def up(self, config: Mapping[str, Any], now: dt.datetime, stack: str = "dev",
            program: Callable[[], None] | None = None, refresh: bool = False, fail_at: str = "",
@@ -316,6 +314,9 @@ class DeploySimulation:
         # The stack's read of its own outputs gets the last deploy's, as stored.
         mocks.stack_outputs, mocks.secret_output_names = self.outputs, self.secret_outputs
         self.tenant.before_run(mocks, self.state)
+        mocks.azure.vaults = self.vaults
+        mocks.azure.existing = {d.id.casefold() for d in [*self.state.values(), *self.unmanaged]
+                                if d.type in (SECRET_TYPE, ROLE_ASSIGNMENT_TYPE)}
         deploy.run = run_offline(mocks, config, stack, program=program or program_at(now), monitor=monitor)
         for wanted in (mode.fail_at, mode.cancel_at):
             if wanted and deploy.failed != wanted:
@@ -335,53 +336,3 @@ class DeploySimulation:
         self.tenant.apply(deploy, self.state)
         self.deploys.append(deploy)
         return deploy
-
-    def removal_refused(self, entry: Deployed) -> str | None:
-        """Why the provider would fail to delete this resource (None: it would not)."""
-        return secret_delete_refused(entry.id) if entry.type == SECRET_TYPE and not entry.retain else None
-
-    def remove(self, entry: Deployed, deploy: Deploy, replaced: bool = False) -> None:
-        """A resource leaves the state: deleted by its provider (a replaced one: part of its ``replace``), or,
-        with ``retainOnDelete``, left in the tenant."""
-        if entry.retain:
-            self.unmanaged.append(entry)
-            deploy.changes.append(Change("retain", entry.type, entry.name))
-        elif not replaced:
-            deploy.changes.append(Change("delete", entry.type, entry.name))
-
-    def clear_pending_creates(self) -> list[PendingCreate]:
-        """``pulumi refresh --clear-pending-creates``: the state forgets them (the objects stay where they are)."""
-        cleared, self.pending = self.pending, []
-        return cleared
-
-    def import_pending_create(self, name: str, resource_id: str) -> Deployed:
-        """``pulumi refresh --import-pending-creates <urn> <id>``: the object becomes the state's resource."""
-        (pending,) = [p for p in self.pending if p.name == name]
-        (entry,) = [d for d in self.unmanaged if d.id == resource_id]
-        self.pending.remove(pending)
-        self.unmanaged.remove(entry)
-        entry.urn = pending.urn
-        self.state[state_key(entry.type, entry.name)] = entry
-        return entry
-
-    def export(self, stack: str = "dev") -> dict[str, Any]:
-        """The state as ``pulumi stack export`` prints it (the parts the tools read)."""
-        def urn(short: str) -> str:
-            return f"urn:pulumi:{stack}::{PROJECT}::{short}"
-        return {"version": 3, "deployment": {
-            "resources": [{"urn": urn(d.urn), "type": d.type, "id": d.id} for d in self.state.values()],
-            "pending_operations": [{"resource": {"urn": urn(p.urn), "type": p.type}, "type": "creating"}
-                                   for p in self.pending]}}
-
-    def of_type(self, typ: str) -> list[Deployed]:
-        return [d for d in self.state.values() if d.type == typ]
-
-    def credentials(self, client: str) -> list[Deployed]:
-        """The key and password credentials of one client's app registration, as the state holds them."""
-        return [d for d in self.state.values()
-                if d.type in CREDENTIAL_TYPES and d.name.startswith(f"{client}-")]
-
-    def credentials_in_entra(self, client: str) -> list[Deployed]:
-        """The credentials Entra holds on one client's app registration: the state's, and any it does not hold."""
-        return self.credentials(client) + [d for d in self.unmanaged
-                                           if d.type in CREDENTIAL_TYPES and d.name.startswith(f"{client}-")]

@@ -18,7 +18,16 @@ from cryptography.hazmat.primitives import serialization
 
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.renewal import rfc3339
-from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, key_vault_secret, role_assignment, updated_secret
+from tools.offline.azure import (
+    AZURE_TOKENS,
+    ROLE_ASSIGNMENT_TYPE,
+    SECRET_TYPE,
+    AzureReadError,
+    OfflineAzure,
+    key_vault_secret,
+    role_assignment,
+    updated_secret,
+)
 from tools.offline.values import go_time_text, graph_date, mock_private_key, self_signed_pem
 
 MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
@@ -113,6 +122,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         self.replication_misses = 0
         """Reads of a newly made service principal that miss before Entra answers for it (replication)."""
         self.reads_missed: dict[str, int] = {}
+        self.azure = OfflineAzure(tenant_id, placeholders=resolve_any_name)
+        """The subscription's side: vaults, and the secrets and role assignments that exist."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -133,6 +144,11 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._directory_object(str(args.args["objectId"]))
         if args.token == READ_STACK_OUTPUTS:
             return self._stack_outputs(str(args.args["name"]))
+        if args.token in AZURE_TOKENS:
+            try:
+                return self.azure.call(args.token, args.args)
+            except AzureReadError as error:
+                raise ProviderError(str(error)) from None
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
     def _directory_object(self, object_id: str) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tools.offline.run import ProgramRun
+from tools.offline.azure import SECRET_TYPE, secret_delete_refused
+from tools.offline.replacement import CREDENTIAL_TYPES
+from tools.offline.run import PROJECT, ProgramRun
 
 ChangeKind = Literal["create", "replace", "update", "delete", "retain"]
 """``retain``: the resource leaves the state and stays in the tenant (``retainOnDelete``)."""
@@ -129,3 +131,65 @@ def from_engine_urn(full: str) -> str:
         return full
     types = parts[2].removeprefix("pulumi:pulumi:Stack$")
     return f"{types}::{'::'.join(parts[3:])}"
+
+
+class StackHeld:
+    """A stack's state, and what the tenant holds beside it: the resources the simulation keeps between runs."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Deployed] = {}
+        self.unmanaged: list[Deployed] = []
+        """What the tenant and subscription hold that the state does not: retained on delete, or created by a
+        cancelled run."""
+        self.pending: list[PendingCreate] = []
+        """The pending creates the state holds (until cleared: :meth:`clear_pending_creates`)."""
+
+    def removal_refused(self, entry: Deployed) -> str | None:
+        """Why the provider would fail to delete this resource (None: it would not)."""
+        return secret_delete_refused(entry.id) if entry.type == SECRET_TYPE and not entry.retain else None
+
+    def remove(self, entry: Deployed, deploy: Deploy, replaced: bool = False) -> None:
+        """A resource leaves the state: deleted by its provider (a replaced one: part of its ``replace``), or,
+        with ``retainOnDelete``, left in the tenant."""
+        if entry.retain:
+            self.unmanaged.append(entry)
+            deploy.changes.append(Change("retain", entry.type, entry.name))
+        elif not replaced:
+            deploy.changes.append(Change("delete", entry.type, entry.name))
+
+    def clear_pending_creates(self) -> list[PendingCreate]:
+        """``pulumi refresh --clear-pending-creates``: the state forgets them (the objects stay where they are)."""
+        cleared, self.pending = self.pending, []
+        return cleared
+
+    def import_pending_create(self, name: str, resource_id: str) -> Deployed:
+        """``pulumi refresh --import-pending-creates <urn> <id>``: the object becomes the state's resource."""
+        (pending,) = [p for p in self.pending if p.name == name]
+        (entry,) = [d for d in self.unmanaged if d.id == resource_id]
+        self.pending.remove(pending)
+        self.unmanaged.remove(entry)
+        entry.urn = pending.urn
+        self.state[state_key(entry.type, entry.name)] = entry
+        return entry
+
+    def export(self, stack: str = "dev") -> dict[str, Any]:
+        """The state as ``pulumi stack export`` prints it (the parts the tools read)."""
+        def urn(short: str) -> str:
+            return f"urn:pulumi:{stack}::{PROJECT}::{short}"
+        return {"version": 3, "deployment": {
+            "resources": [{"urn": urn(d.urn), "type": d.type, "id": d.id} for d in self.state.values()],
+            "pending_operations": [{"resource": {"urn": urn(p.urn), "type": p.type}, "type": "creating"}
+                                   for p in self.pending]}}
+
+    def of_type(self, typ: str) -> list[Deployed]:
+        return [d for d in self.state.values() if d.type == typ]
+
+    def credentials(self, client: str) -> list[Deployed]:
+        """The key and password credentials of one client's app registration, as the state holds them."""
+        return [d for d in self.state.values()
+                if d.type in CREDENTIAL_TYPES and d.name.startswith(f"{client}-")]
+
+    def credentials_in_entra(self, client: str) -> list[Deployed]:
+        """The credentials Entra holds on one client's app registration: the state's, and any it does not hold."""
+        return self.credentials(client) + [d for d in self.unmanaged
+                                           if d.type in CREDENTIAL_TYPES and d.name.startswith(f"{client}-")]
