@@ -504,3 +504,23 @@ def test_an_unreadable_stack_file_is_named_alone(files: tuple[Path, Path]) -> No
     assert code == audit.EXIT_USAGE
     assert err.startswith(f"error: cannot read {stack_file.name}: ")
     assert "outputs" not in err
+
+
+def test_a_secret_a_killed_run_left_is_reported_as_an_orphan_by_key_id(files: tuple[Path, Path],
+                                                                      tmp_path: Path) -> None:
+    tenant = clean_tenant()
+    _add_secret(tenant)
+    state = tmp_path / "state.json"
+    urn = ("urn:pulumi:dev::inbound-provisioning-access::inbound-provisioning-access:index:InboundProvisioningAccess"
+           "$inbound-provisioning-access:index:ServicePrincipalClient$azuread:index/applicationPassword:"
+           "ApplicationPassword::hr-middleware-secret-20270220")
+    state.write_text(json.dumps({"deployment": {"pending_operations": [
+        {"resource": {"urn": urn, "type": "azuread:index/applicationPassword:ApplicationPassword"},
+         "type": "creating"}]}}))
+    code, text, _ = run(files, tenant, "--json", "--state", str(state))
+    assert code == audit.EXIT_FINDINGS
+    (finding,) = findings(text)
+    assert (finding["kind"], finding["object_id"]) == ("orphan", gid("portal-secret"))
+    assert "the interrupted create of hr-middleware-secret-20270220 may have made it" in finding["name"]
+    _, table, _ = run(files, tenant, "--state", str(state))
+    assert "what to do: orphan: an interrupted `pulumi up` created it" in table
