@@ -147,8 +147,14 @@ def renewal_ledgers(renewing: Mapping[str, Renewing], given: Mapping[str, Any] |
     found: dict[str, Ledger | None] = {}
     for key, client in renewing.items():
         try:
-            found[key] = (read_ledger(ledgers[key], client.form) if key in ledgers else None
-                          ) if isinstance(ledgers, Mapping) else _from_clients_output(key, clients, client, now)
+            if not isinstance(ledgers, Mapping):
+                found[key] = _from_clients_output(key, clients, client, now)
+            elif key in ledgers:
+                found[key] = read_ledger(ledgers[key], client.form)
+            elif isinstance(clients, Mapping) and _ledger_lost(clients.get(key)):
+                raise LedgerError("a deployed credential without its renewal record (not in `renewalLedger`)")
+            else:
+                found[key] = None  # not renewed by the last deploy: a new client, or a new form of credential
         except LedgerError as error:
             problems.append(f"clients.{key}: {error}")
     if problems:
@@ -165,13 +171,20 @@ def _from_clients_output(key: str, clients: Mapping[str, Any], client: Renewing,
         raise LedgerError(f"its entry in the `{CLIENTS_OUTPUT}` output is {_shown(entry)}")
     if "renewal" in entry:
         return read_ledger(entry["renewal"], client.form)
-    # `credentialKeyIds` came with the ledger: a secret (or a generated certificate, which has a renewal date)
-    # that lists them but has no ledger has lost it; without them, the calendar version deployed it.
-    lost = "credentialKeyIds" in entry and (entry.get("credentialType") == "secret" or (
-        entry.get("credentialType") == "certificate" and "credentialRenewsAt" in entry))
-    if lost:
+    if _ledger_lost(entry):
         raise LedgerError("a deployed credential without its renewal record (`renewal`)")
     return calendar_ledger(entry, client.form, now, client.lifetime_days, client.rotation_days)
+
+
+def _ledger_lost(entry: Any) -> bool:
+    """A ``clients`` entry of a credential the program renews, from a version that wrote its ledger.
+
+    ``credentialKeyIds`` came with the ledger: a secret (or a generated certificate, which has a renewal date)
+    that lists them but has no ledger has lost it; without them, the calendar version deployed it.
+    """
+    return isinstance(entry, Mapping) and "credentialKeyIds" in entry and (
+        entry.get("credentialType") == "secret"
+        or (entry.get("credentialType") == "certificate" and "credentialRenewsAt" in entry))
 
 
 # -- the package: history handed in by the consumer -----------------------------------------------

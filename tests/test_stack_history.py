@@ -51,6 +51,7 @@ def stack(deployed: DeploySimulation, **outputs: Any) -> DeploySimulation:
     ({"renewalLedger": None, "clients": {"hr": {"credentialType": "secret", "credentialKeyIds": ["k"]}}},
      "clients.hr: a deployed credential without its renewal record"),
     ({"renewalLedger": None, "clients": {"hr": "04"}}, "clients.hr: its entry in the `clients` output is a str"),
+    ({"renewalLedger": {}}, "clients.hr: a deployed credential without its renewal record (not in `renewalLedger`)"),
     ({"renewalLedger": None, "clients": None}, "exports them under other names"),
 ])
 def test_a_record_that_is_there_but_unreadable_stops_the_deploy_before_anything_is_registered(
