@@ -33,7 +33,7 @@ MAKEFILE := $(lastword $(MAKEFILE_LIST))
 # ARGS=--help (or -h): the command prints its options, so no STACK or PR is needed.
 HELP := $(filter -h --help,$(ARGS))
 
-.PHONY: help test up preview plan plan-diff verify check-expiry adopt audit bench schema bench-setup lock clean
+.PHONY: help test up preview plan plan-diff verify check-expiry adopt audit bootstrap bench schema bench-setup lock clean
 
 ## help | this list
 help:
@@ -67,12 +67,12 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 	$(UV_INSTALL) -r requirements.lock
 	touch $@
 
-# Tests on every core. worksteal: a worker stuck on the long deploy simulation
-# (tests/test_credentials_renewal.py) hands its queued tests to the others.
+# Tests on every core. mypy --strict runs as the first test (tests/test_typing.py), so it overlaps
+# the suite instead of running before it. worksteal: a worker busy with mypy or the long deploy
+# simulation (tests/test_credentials_renewal.py) hands its queued tests to the others.
 ## test | lint, type check and tests (offline: no Pulumi CLI, no Azure)
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy
 	$(PY) -m pytest -n auto --dist worksteal
 
 ## up STACK=<stack> | deploy a stack (Pulumi CLI, `az login` as a deployer)
@@ -85,12 +85,13 @@ plan: $(VENV)/.installed
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make plan STACK=<stack>" >&2; exit 2; }
 	@$(PY) -m tools.plan.plan $(if $(STACK),--stack "$(STACK)") $(ARGS)
 
-# The other stack file is data only: this checkout's code computes the diff (BASE defaults to
-# this checkout's file of the same name).
+# The other stack file is data only: this checkout's code computes the diff. Without BASE the base is this
+# checkout's Pulumi.<stack>.yaml, <stack> from PR's file name or ARGS=--stack; the command refuses a missing
+# one unless ARGS=--new-stack says the stack is new (it would compare against nothing).
 ## plan-diff PR=<stack file> | the access diff of another Pulumi.<stack>.yaml against this checkout's
 plan-diff: $(VENV)/.installed
 	@test -n "$(PR)$(HELP)" || { echo "usage: make plan-diff PR=<path>/Pulumi.<stack>.yaml [BASE=<file>]" >&2; exit 2; }
-	@$(PY) -m tools.plan.plan_diff $(if $(PR),--pr "$(PR)" --base "$(or $(BASE),$(notdir $(PR)))") $(ARGS)
+	@$(PY) -m tools.plan.plan_diff $(if $(PR),--pr "$(PR)") $(if $(BASE),--base "$(BASE)") $(ARGS)
 
 ## verify STACK=<stack> | prove each client's token carries its grants
 verify: $(VENV)/.runtime
@@ -112,6 +113,11 @@ adopt: $(VENV)/.installed
 audit: $(VENV)/.runtime
 	@test -n "$(STACK)$(HELP)" || { echo "usage: make audit STACK=<stack> [ARGS=--json]" >&2; exit 2; }
 	@$(PY) -m tools.audit.audit $(if $(STACK),--stack "$(STACK)") $(ARGS)
+
+# A Pulumi project of its own (bootstrap/), with its state in bootstrap/.pulumi-state/, apart from the HR stacks'.
+## bootstrap STACK=<name> | the pipeline's identities and GitHub settings (bootstrap/): preview, then deploy
+bootstrap: $(VENV)/.runtime
+	@STACK="$(STACK)" ARGS="$(ARGS)" ./bootstrap/pulumi-bootstrap.sh
 
 ## bench | benchmarks under the mock engine (ARGS=--strict: fail on a missed target)
 bench: $(VENV)/.installed

@@ -2,9 +2,10 @@
 
 Clones this repository into a temporary directory, points every cache a run could reuse
 (pip, uv, mypy, ruff, XDG) at new empty directories, runs `make test` there once and times
-its stages from the commands make echoes: install (everything before ruff), ruff, mypy and
-pytest, plus the total. pytest's cache and hypothesis's database live inside the clone, so
-they start empty as well. Only the Python standard library is used: it runs before any venv.
+its stages from the commands make echoes: install (everything before ruff), ruff and pytest
+(mypy --strict runs inside it, as its first test), plus the total. pytest's cache and
+hypothesis's database live inside the clone, so they start empty as well. Only the Python
+standard library is used: it runs before any venv.
 
     make bench-setup                          # the committed HEAD of this checkout
     make bench-setup ARGS="--ref main~3"      # another commit, e.g. to measure a "before"
@@ -30,11 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STAGES = ("install", "ruff", "mypy", "pytest")
+STAGES = ("install", "ruff", "pytest")
 # A stage starts at the first recipe line make echoes for it; "install" is everything before ruff.
 STARTS = {
     "ruff": re.compile(r"^\S*python\S* -m ruff\b|^\S*/ruff\b"),
-    "mypy": re.compile(r"^\S*python\S* -m mypy\b|^\S*/mypy\b"),
     "pytest": re.compile(r"^\S*python\S* -m pytest\b|^\S*/pytest\b"),
 }
 CACHES = {  # environment variable -> directory under the run's temporary cache root
@@ -45,7 +45,8 @@ CACHES = {  # environment variable -> directory under the run's temporary cache 
     "XDG_CACHE_HOME": "xdg",
 }
 # Inherited settings that would point the run at a warm cache or another environment.
-DROPPED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+DROPPED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+           "ARGS", "STACK", "PR", "BASE")  # make exports its command-line variables to recipes
 
 
 @dataclass

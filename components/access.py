@@ -107,6 +107,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         # What the last deploy handed out (components/renewal.py): handed in, or read from this stack's outputs.
         ledgers = renewal_ledgers(_renewing(settings), given_history, now)
         _warn_of_existing_key_vault_objects(settings, tenant)
+        # A created app's principal as the last deploy left it: one Entra no longer has was deleted.
+        deployed_app = last_outputs().get("provisioningAppServicePrincipalId") if _creates_app(settings) else None
         super().__init__(TYPE, name, None, opts)
 
         clients: dict[str, Client] = {}
@@ -129,7 +131,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             if UPLOAD_OWNED_BY in client.graph_permissions:
                 _warn_owned_by(settings, key)
 
-        created = self._create_provisioning_app(settings, tenant, clients)
+        created = self._create_provisioning_app(settings, tenant, clients, deployed_app)
 
         self.tenant_id = pulumi.Output.from_input(tenant.tenant_id)
         self.token_endpoint = pulumi.Output.from_input(token_endpoint(tenant.tenant_id))
@@ -169,8 +171,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         }
         return {name: value for name, value in outputs.items() if value is not None}
 
-    def _create_provisioning_app(self, settings: Settings, tenant: Tenant,
-                                 clients: dict[str, Client]) -> ProvisioningApp | None:
+    def _create_provisioning_app(self, settings: Settings, tenant: Tenant, clients: dict[str, Client],
+                                 deployed: object) -> ProvisioningApp | None:
         """The provisioning app, its job and the OwnedBy clients' ownership, with ``provisioningApp.create``."""
         app = settings.provisioning_app
         if app is None or app.create is None or tenant.provisioning_template_id is None:
@@ -180,7 +182,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         # Named with a capital letter, which client keys cannot have: no client's resources can share it.
         return ProvisioningApp("provisioningApp", ProvisioningAppArgs(
             settings=app.create, template_id=tenant.provisioning_template_id, owners=owners,
-            protect=settings.protect,
+            protect=settings.protect, deployed_service_principal_id=deployed if isinstance(deployed, str) else None,
         ), pulumi.ResourceOptions(parent=self, aliases=former_parent_aliases()))
 
 
@@ -240,6 +242,7 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
         return shown
     shown["credentialType"] = client.credential_type
     shown["credentialKeyIds"] = client.credential_key_ids
+    shown["credentials"] = client.credentials
     if client.renewal is not None:
         shown["renewal"] = client.renewal
     if client.credential_expires_at is not None:
@@ -265,6 +268,10 @@ def _warn_of_existing_key_vault_objects(settings: Settings, tenant: Tenant) -> N
         shown = last.get(key)
         last_uri = shown.get("keyVaultSecretUri") if isinstance(shown, dict) else None
         warn_of_existing(key, key_vault, tenant.principal_types, last_uri if isinstance(last_uri, str) else None)
+
+
+def _creates_app(settings: Settings) -> bool:
+    return settings.provisioning_app is not None and settings.provisioning_app.create is not None
 
 
 def _renewing(settings: Settings) -> dict[str, Renewing]:

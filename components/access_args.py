@@ -156,6 +156,8 @@ class InboundProvisioningAccessArgs(TypedDict, total=False):
     """Pulumi protect for every app, principal, identity and grant (default: true on stacks named prod*)."""
     provisioningApp: ProvisioningAppConfigArgs
     """The provisioning app; its endpoint and logs become outputs."""
+    trustedPrincipals: list[str]
+    """Object ids make audit lists as expected holders of a path to the upload (the deploy identity, break-glass)."""
     renewalLedger: pulumi.Input[dict[str, Any]]
     """This component's last ``renewalLedger`` (or ``clients``) output, which renewal decides from (default: the
     stack's own outputs of those names); ``{}`` for no history."""
@@ -191,6 +193,25 @@ class RenewalLedgerOutput(TypedDict, total=False):
     """The one it superseded, kept for its 14 days of overlap (absent when none)."""
 
 
+class CredentialOutput(TypedDict, total=False):
+    """One credential the stack keeps for a client, as make audit tells it from a look-alike."""
+
+    keyId: str
+    """Its Graph key id (a federated credential's id)."""
+    type: str
+    """``secret``, ``certificate`` or ``federated``."""
+    endDate: str
+    """RFC 3339 end date (secrets and certificates)."""
+    thumbprint: str
+    """SHA-1 thumbprint, upper-case hex (certificates)."""
+    issuer: str
+    """The federated credential's issuer."""
+    subject: str
+    """The federated credential's subject."""
+    audiences: list[str]
+    """The federated credential's audiences."""
+
+
 class ClientOutput(TypedDict, total=False):
     """What a consumer configures an HR client with."""
 
@@ -212,6 +233,8 @@ class ClientOutput(TypedDict, total=False):
     """RFC 3339: the first deploy at or after this renews the credential (secrets and generated certificates)."""
     credentialKeyIds: list[str]
     """Graph key ids of every credential the stack keeps for this client, handed-out first (not managed identities)."""
+    credentials: list[CredentialOutput]
+    """Every credential the stack keeps for this client: key id, kind, end date, thumbprint or federation."""
     renewal: RenewalLedgerOutput
     """The renewal ledger (secrets and generated certificates)."""
     certificateThumbprint: str

@@ -79,6 +79,10 @@ class AttachedCredential:
     """Graph key ids of every credential kept (``credentialKeyIds``), the handed-out one first."""
     renewal: dict[str, Any] | None = None
     """The renewal ledger (``clients.<key>.renewal``), values may be outputs; credentials the program makes."""
+    details: list[dict[str, Any]] = field(default_factory=list)
+    """``clients.<key>.credentials``: per key id, its kind and what tells it from a look-alike (end date,
+    thumbprint; a federated credential's issuer, subject and audiences). The key id alone does not: the
+    caller chooses a certificate's key id, and a federated credential is edited in place under its id."""
 
 
 def attach_credential(name: str, credential: Credential, application: azuread.Application,
@@ -149,6 +153,7 @@ def _secrets(name: str, decision: Decision, application: azuread.Application,
         secret_material=secret_value.apply(lambda v: {"clientSecret": v}),
         key_ids=[p.key_id for p in passwords.values()],
         renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()}),
+        details=[{"keyId": p.key_id, "type": "secret", "endDate": p.end_date} for p in passwords.values()],
     )
 
 
@@ -184,7 +189,10 @@ def _pem_certificates(name: str, credential: CertificateCredential, application:
     newest = credential.newest
     return AttachedCredential("certificate", expires_at=pulumi.Output.from_input(rfc3339(newest.not_after)),
                               thumbprint=pulumi.Output.from_input(newest.thumbprint),
-                              key_ids=[c.key_id for c in reversed(made)])
+                              key_ids=[c.key_id for c in reversed(made)],
+                              details=[{"keyId": made_cert.key_id, "type": "certificate", "thumbprint": cert.thumbprint,
+                                        "endDate": rfc3339(cert.not_after)}
+                                       for cert, made_cert in reversed(list(zip(registered, made, strict=True)))])
 
 
 def _generated_certificates(name: str, credential: GeneratedCertificateCredential, decision: Decision,
@@ -224,6 +232,9 @@ def _generated_certificates(name: str, credential: GeneratedCertificateCredentia
         secret_material=pulumi.Output.secret(material),
         key_ids=[made[h.generation][2].key_id for h in decision.kept],
         renewal=ledger_output("generatedCertificate", decision, {g: m[2].key_id for g, m in made.items()}),
+        details=[{"keyId": made[h.generation][2].key_id, "type": "certificate",
+                  "thumbprint": made[h.generation][1].cert_pem.apply(certificate_thumbprint),
+                  "endDate": made[h.generation][2].end_date} for h in decision.kept],
     )
 
 
@@ -240,4 +251,6 @@ def _federated(name: str, credential: FederatedCredential, application: azuread.
         audiences=list(credential.audiences),
         opts=opts,
     )
-    return AttachedCredential("federated", key_ids=[federated.credential_id])
+    return AttachedCredential("federated", key_ids=[federated.credential_id], details=[{
+        "keyId": federated.credential_id, "type": "federated", "issuer": credential.issuer,
+        "subject": credential.subject, "audiences": list(credential.audiences)}])

@@ -141,3 +141,29 @@ FIND_TEMPLATE_COMMAND = (
 def job_bulk_upload_url(job_resource_id: str) -> str:
     """bulkUpload from a job's resource id ``/servicePrincipals/{sp}/synchronization/jobs/{jobId}``."""
     return f"{GRAPH_BASE_URL}{job_resource_id}/bulkUpload"
+
+# -- who can upload (make audit): Graph's permission model, from its references -----------------------
+# Application permissions one step from the upload: each grants itself (or any client) an app role,
+# adds a credential to an app, assigns a directory role, or rewrites a synchronization job's schema
+# and secrets (https://learn.microsoft.com/graph/permissions-reference; BloodHound's Azure edges).
+ONE_STEP_PERMISSIONS = ("AppRoleAssignment.ReadWrite.All", "Application.ReadWrite.All",
+                        "RoleManagement.ReadWrite.Directory", "Directory.ReadWrite.All",
+                        "Synchronization.ReadWrite.All")
+# The same, but only over the apps and service principals it owns.
+OWNED_APPS_PERMISSION = "Application.ReadWrite.OwnedBy"
+PROVISIONING_LOG_PERMISSION = "ProvisioningLog.Read.All"
+# The bulkUpload reference: "admin users with the User Administrator role can call the API" with the
+# delegated permission SynchronizationData-User.Upload
+# (https://learn.microsoft.com/graph/api/synchronization-synchronizationjob-post-bulkupload).
+USER_ADMINISTRATOR = "User Administrator"
+# Directory roles that control a client, the provisioning job or role grants, by template id (a role
+# definition's id is its template id): "Microsoft Entra built-in roles",
+# https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference
+DIRECTORY_ROLES = {
+    "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
+    "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
+    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3": "Application Administrator",
+    "158c047a-c907-4556-b7ef-446551a6b5f7": "Cloud Application Administrator",
+    "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2": "Hybrid Identity Administrator",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1": USER_ADMINISTRATOR,
+}

@@ -68,6 +68,9 @@ class ProvisioningAppArgs:
     """Service principal object ids of the clients granted the OwnedBy permission, by client key."""
     protect: bool
     """Pulumi ``protect`` for the app, the job and the ownerships."""
+    deployed_service_principal_id: str | None = None
+    """The app's service principal as the last deploy's outputs hold it: when Entra no longer answers for
+    it, it was deleted, and the run fails at once naming the recovery (components/replication_wait.py)."""
 
 
 class ProvisioningApp(pulumi.ComponentResource):
@@ -107,7 +110,8 @@ class ProvisioningApp(pulumi.ComponentResource):
         )
         if looked_up:
             app.template_id.apply(lambda stored: _warn_template(stored, args.template_id, settings))
-        service_principal_id = replicated_service_principal_id(app.service_principal_object_id, self)
+        service_principal_id = replicated_service_principal_id(
+            app.service_principal_object_id, self, deployed=args.deployed_service_principal_id, app_urn=app.urn)
         notification = azuread.SynchronizationSecret(
             f"{name}-notification",
             service_principal_id=service_principal_id,

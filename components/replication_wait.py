@@ -22,6 +22,11 @@ with the consumer's Python: it failed there; see docs/provisioning-app.md).
   ``ContinuousTargetOccurence``).
 * After :data:`TIMEOUT_SECONDS` the update fails, naming the principal: run it again.
 * A preview reads nothing: it creates nothing, and a new app's id is unknown there anyway.
+* Except a principal the last deploy already held (its ``provisioningAppServicePrincipalId`` output,
+  read by ``components/stack_history.py``): it replicated long ago, so a read that misses it means it
+  was deleted (``ApplicationFromTemplate``'s Read checks only the application; the job and the secret
+  drop out of the state on refresh).  Waiting cannot bring it back: the run fails at the first miss,
+  in a preview as in an update, naming the recovery (:func:`gone_message`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,27 @@ class ReplicationTimeoutError(Exception):
     """Entra did not answer for a new service principal in time."""
 
 
+class ServicePrincipalGoneError(Exception):
+    """A service principal the last deploy held is gone from Entra: it was deleted."""
+
+
+# Client keys have no capital letter, so this matches the provisioning app alone; a glob, because `make`
+# would expand the `$` of a full URN in ARGS (pulumi's --replace takes `*` and `**`).
+APP_URN_GLOB = "**::provisioningApp-app"
+
+
+def gone_message(object_id: str, app_urn: str, stack: str) -> str:
+    """What failed and the one way back: replace the app, after unprotecting it (prod stacks protect it)."""
+    return (f"the provisioning app's service principal {object_id}, which the last deploy created (output "
+            "provisioningAppServicePrincipalId), is gone from Entra: it was deleted, and its provisioning job and "
+            "notification settings with it. Waiting or running again cannot bring it back. Recreate the app (a "
+            "new service principal, job id and bulkUploadUrl: give the HR client the new bulkUploadUrl; attribute "
+            "mappings made in the portal are lost) by replacing it, after unprotecting it:\n"
+            f"  pulumi state unprotect --stack {stack} --yes '{app_urn}'\n"
+            f"  make up STACK={stack} ARGS='--replace {APP_URN_GLOB}'\n"
+            "(docs/provisioning-app.md, 'A deleted service principal')")
+
+
 def graph_reader(parent: pulumi.Resource) -> Reader:
     """Reads a service principal through the azuread provider the ``parent`` uses."""
 
@@ -58,9 +84,14 @@ def graph_reader(parent: pulumi.Resource) -> Reader:
 
 
 async def wait_until_readable(object_id: str, read: Reader, *, poll_seconds: float = POLL_SECONDS,
-                              sightings: int = SIGHTINGS, timeout_seconds: float = TIMEOUT_SECONDS) -> str:
-    """``object_id`` once Entra answers for it (see the module's docstring); at once in a preview."""
-    if pulumi.runtime.is_dry_run():
+                              sightings: int = SIGHTINGS, timeout_seconds: float = TIMEOUT_SECONDS,
+                              gone: Callable[[], str] | None = None) -> str:
+    """``object_id`` once Entra answers for it (see the module's docstring); at once in a preview.
+
+    ``gone``: the principal was deployed before, and this says what to do when a read misses it."""
+    if gone is not None and not await read(object_id):
+        raise ServicePrincipalGoneError(gone())
+    if pulumi.runtime.is_dry_run() or gone is not None:
         return object_id
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_seconds
@@ -80,17 +111,23 @@ async def wait_until_readable(object_id: str, read: Reader, *, poll_seconds: flo
 
 
 def replicated_service_principal_id(object_id: pulumi.Output[str], parent: pulumi.Resource,
-                                    read: Reader | None = None) -> pulumi.Output[str]:
-    """The ``/servicePrincipals/{objectId}`` id, known once Entra answers for the principal."""
-    reader = read or graph_reader(parent)
+                                    read: Reader | None = None, *, deployed: str | None = None,
+                                    app_urn: pulumi.Output[str] | None = None) -> pulumi.Output[str]:
+    """The ``/servicePrincipals/{objectId}`` id, known once Entra answers for the principal.
 
-    async def replicated(value: str) -> str:
+    ``deployed``: the principal the last deploy's outputs held; ``app_urn``: the app's, for the recovery."""
+    reader = read or graph_reader(parent)
+    urn = app_urn if app_urn is not None else pulumi.Output.from_input("")
+
+    async def replicated(values: list[str]) -> str:
+        value, app = values
+        gone = (lambda: gone_message(value, app, pulumi.get_stack())) if value == deployed else None
         # The module's settings as they are now (a test shortens them).
         ready = await wait_until_readable(value, reader, poll_seconds=POLL_SECONDS, sightings=SIGHTINGS,
-                                          timeout_seconds=TIMEOUT_SECONDS)
+                                          timeout_seconds=TIMEOUT_SECONDS, gone=gone)
         return f"/servicePrincipals/{ready}"
 
-    return object_id.apply(replicated)
+    return pulumi.Output.all(object_id, urn).apply(replicated)
 
 
 class _ReplicationWaitProvider(pulumi.dynamic.ResourceProvider):

@@ -62,6 +62,8 @@ class ServicePrincipalClient(pulumi.ComponentResource):
     """RFC 3339 time the handed-out credential is due for renewal (secrets and generated certificates)."""
     credential_key_ids: list[pulumi.Output[str]]
     """Graph key ids of every credential the stack keeps for this client, the handed-out one first."""
+    credentials: list[dict[str, Any]]
+    """Per key id: its kind, end date, thumbprint or federation (``clients.<key>.credentials``, for make audit)."""
     renewal: dict[str, Any] | None
     """The renewal ledger output (secrets and generated certificates)."""
     certificate_thumbprint: pulumi.Output[str] | None
@@ -123,6 +125,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
         self.certificate_thumbprint = credential.thumbprint
         self.secret_material = credential.secret_material
         self.credential_key_ids = credential.key_ids
+        self.credentials = credential.details
         self.renewal = credential.renewal
         # Key Vault gets the very value clientCredentials hands out, and its expiry.
         self.key_vault_secret_uri = None

@@ -1,18 +1,19 @@
 """The last deploy's renewal record, read back from the running stack's own outputs, failing closed.
 
-The renewal ledger (``components/ledger.py``) lives in the stack's own outputs; this is how the next
-run reads it back, through Pulumi alone: the engine's built-in ``pulumi:pulumi:readStackOutputs``
-invoke answers from the stack's last checkpoint, in ``pulumi preview`` as in ``pulumi up`` (under the
-mock engine, ``Mocks.call``).  It registers no resource, so several components in one program read
-without the duplicate URN two ``StackReference`` reads of one name under parents of one type would
-make, and the state does not keep a copy of every output, secrets included, as a ``StackReference``
-does; the read is made once per program and shared.  ``pulumi.runtime.invoke`` is the SDK's public,
-synchronous invoke, the one its own data sources use: resources are declared from what it returns, so
-the value is needed when the program runs (declaring them inside an ``apply`` would hide them from a
-preview).
+The renewal ledger (``components/ledger.py``) and the created provisioning app's service principal
+(``components/replication_wait.py``: a principal deployed before and now gone was deleted) live in the
+stack's own outputs; this is how the next run reads them back, through Pulumi alone: the engine's
+built-in ``pulumi:pulumi:readStackOutputs`` invoke answers from the stack's last checkpoint, in
+``pulumi preview`` as in ``pulumi up`` (under the mock engine, ``Mocks.call``). It registers no resource, so
+several components in one program read without the duplicate URN two ``StackReference`` reads of one
+name under parents of one type would make, and the state does not keep a copy of every output, secrets
+included, as a ``StackReference`` does; the read is made once per program and shared.
+``pulumi.runtime.invoke`` is the SDK's public, synchronous invoke, the one its own data sources use:
+resources are declared from what it returns, so the value is needed when the program runs (declaring
+them inside an ``apply`` would hide them from a preview).
 
 **Failing closed.**  Only a stack with no outputs at all is new.  A record that is there but cannot be
-read (an output the engine stored as unknown reads back as null, or unknown in a preview; a ledger
+read (an output the engine stored as unknown reads back as missing, or unknown in a preview; a ledger
 that is not one) stops the run before anything is registered, with :class:`HistoryUnreadable`: taken
 for "no history", it would hand out new credentials and delete the ones consumers use.
 

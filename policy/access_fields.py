@@ -10,13 +10,15 @@ Azure role on which scope, whose outputs a StackReference reads, and which provi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlparse
 
+import pulumi
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policy import resource_types as t
 from policy.props import Reading, number
+from policy.synchronization_secret import credential_keys
 
 # Azure's built-in role "Key Vault Secrets User" (read secret contents), the same id in every tenant:
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/security#key-vault-secrets-user
@@ -28,7 +30,6 @@ _ROLE_DEFINITION = re.compile(
 SECRET_SCOPE = re.compile(
     r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.KeyVault/vaults/"
     r"(?P<vault>[a-z0-9-]{3,24})/secrets/(?P<secret>[a-z0-9-]{1,127})$", re.IGNORECASE)
-SYNC_SECRET_KEYS = frozenset({"SyncNotificationSettings"})
 JOB_TEMPLATES = frozenset({"API2AAD", "API2AD"})
 MIN_RSA_BITS = 2048
 SIGN_IN_AUDIENCE = "AzureADMyOrg"
@@ -39,6 +40,25 @@ _PROVIDER_CREDENTIALS = frozenset(key.casefold() for key in (
     "clientSecret", "clientSecretFilePath", "clientCertificate", "clientCertificatePassword",
     "clientCertificatePath", "oidcToken", "oidcTokenFilePath", "oidcRequestToken", "adoPipelineServiceConnectionId",
     "msiEndpoint", "auxiliaryTenantIds"))
+# The provider inputs a provider may hold at all (an allow-list: the providers grow new sign-in inputs,
+# such as azuread's useAksWorkloadIdentity, clientIdFilePath, oidcRequestUrl and metadataHost, and
+# azure-native's useDefaultAzureCredential). The engine gives a default provider its version and the
+# stack's config for its package; the sign-in fields and flags are judged below.
+_PROVIDER_INPUTS = frozenset(key.casefold() for key in (
+    "version", "tenantId", "clientId", "subscriptionId", "useOidc", "useMsi", "useCli", "environment", "location",
+    "partnerId", "disableTerraformPartnerId", "disablePulumiPartnerId"))
+# Azure's global cloud, as each provider spells it: the pipeline signs in there, and nowhere else.
+_GLOBAL_CLOUD = frozenset({"public", "global"})
+
+# How the pipeline signs in (tools/policy-config.sh): a provider may name only these.
+SIGN_IN_CONFIG = "signIn"
+SIGN_IN_PROPERTY: dict[str, object] = {
+    "type": "object",
+    "properties": {k: {"type": "string"} for k in ("tenantId", "clientId", "subscriptionId")},
+    "description": "The pipeline's tenant, client and subscription (ARM_*, or `az account show`).",
+}
+_SIGN_IN_FLAGS = (("useMsi", "with a managed identity"), ("useCli", "as the Azure CLI's signed-in account"))
+DIY_ORGANIZATION = "organization"
 
 Rule = Callable[[Reading, ResourceValidationArgs], list[str]]
 
@@ -108,11 +128,14 @@ def _self_signed(p: Reading, _args: ResourceValidationArgs) -> list[str]:
 
 
 def _sync_secret(p: Reading, _args: ResourceValidationArgs) -> list[str]:
+    # Setting keys the portal adds (SyncAll, ...) pass: a refresh brings them into the state
+    # (policy/synchronization_secret.py says how each key is judged).
     given = (p.known(c.get("key")) for c in p.items("credentials") if isinstance(c, dict))
-    extra = sorted({str(key) for key in given if key is not None} - SYNC_SECRET_KEYS)
-    if extra:
-        return [f"holds synchronization secrets {extra}: only {sorted(SYNC_SECRET_KEYS)} (the notification "
-                "email); other keys are credentials to other systems"]
+    held = credential_keys(str(key) for key in given if key is not None)
+    if held:
+        return [f"holds credentials {held} in the provisioning job's synchronization secrets: they sign in to "
+                "another system; the program writes only settings there (SyncNotificationSettings, the notification "
+                "email), and the portal may add more settings"]
     return []
 
 
@@ -137,16 +160,19 @@ def _role_assignment(p: Reading, _args: ResourceValidationArgs) -> list[str]:
     return problems
 
 
+def own_organization() -> str:
+    """The organization the engine runs the pack for (``PULUMI_ORGANIZATION``; a DIY backend's is ``organization``)."""
+    return pulumi.get_organization() or DIY_ORGANIZATION
+
+
 def _stack_reference(p: Reading, args: ResourceValidationArgs) -> list[str]:
+    # Only the fully qualified name: a short one ("dev", "org/dev") resolves against the signed-in user's
+    # default organization, which need not be this stack's.
     name = p.get("name")
-    if name is None:
-        return []
-    parts = str(name).split("/")
-    stack = t.stack_of(args.urn)
-    own = len(parts) <= 3 and parts[-1] == stack and (len(parts) < 3 or parts[-2] == t.project_of(args.urn))
-    if not own:
-        return [f"reads stack {name!r}: a StackReference may read only this stack's own outputs "
-                f"({stack}), never another stack's secrets"]
+    own = f"{own_organization()}/{t.project_of(args.urn)}/{t.stack_of(args.urn)}"
+    if name is not None and str(name) != own:
+        return [f"reads stack {name!r}: a StackReference may read only this stack's own outputs, by its fully "
+                f"qualified name ({own}), never another stack's secrets"]
     return []
 
 
@@ -163,6 +189,28 @@ def _provider(p: Reading, args: ResourceValidationArgs) -> list[str]:
     if held:
         problems.append(f"holds sign-in credentials ({', '.join(held)}): providers sign in as the pipeline's "
                         "identity (OIDC, from the environment), never with a credential in the program or config")
+    unknown = sorted(key for key in p.data if key.casefold() not in _PROVIDER_INPUTS | _PROVIDER_CREDENTIALS)
+    if unknown:
+        problems.append(f"sets {', '.join(unknown)}: a provider may set only "
+                        f"{', '.join(sorted(_PROVIDER_INPUTS))} (the policy pack allows only inputs it knows do not "
+                        "change how or where the provider signs in)")
+    environment = p.get("environment")
+    if environment not in (None, "") and str(environment).casefold() not in _GLOBAL_CLOUD:
+        problems.append(f"signs in to cloud {environment!r}: the pipeline signs in to Azure's global cloud")
+    return problems + _signs_in_elsewhere(p, args.get_config().get(SIGN_IN_CONFIG))
+
+
+def _signs_in_elsewhere(p: Reading, sign_in: object) -> list[str]:
+    """A provider that signs in otherwise than the pipeline: by other means, or another tenant, client, subscription."""
+    problems = [f"sets {flag} (it would sign in {how}), not as the pipeline's identity" for flag, how in _SIGN_IN_FLAGS
+                if str(p.get(flag)).casefold() == "true"]
+    expected = sign_in if isinstance(sign_in, Mapping) else {}
+    for field in ("tenantId", "clientId", "subscriptionId"):
+        value, pipeline = p.get(field), expected.get(field) or ""
+        if value not in (None, "") and str(value).casefold() != str(pipeline).casefold():
+            problems.append(f"signs in with {field} {value}, not the pipeline's ({pipeline or 'none'}: the policy "
+                            "config's signIn, from ARM_TENANT_ID, ARM_CLIENT_ID, ARM_SUBSCRIPTION_ID or `az account "
+                            "show`)")
     return problems
 
 

@@ -34,7 +34,7 @@ from pulumi_policy import (
 from components.microsoft import ALLOWED_PERMISSIONS, GRAPH_APP_ID, MAX_CREDENTIAL_DAYS
 from components.settings.model import GUID_RE
 from components.settings.parse import is_prod_stack
-from policy.access_fields import validate_access_fields
+from policy.access_fields import SIGN_IN_CONFIG, SIGN_IN_PROPERTY, validate_access_fields
 from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG, EXISTING_SCHEMA, validate_configured
 from policy.props import number
 from policy.resource_types import (
@@ -51,6 +51,8 @@ from policy.resource_types import (
     stack_of,
     validate_allowed_types,
 )
+from policy.stack_file import POLICY as STACK_FILE_POLICY
+from policy.stack_file import STACK_FILE_CONFIG, STACK_FILE_SCHEMA, validate_declared
 from policy.stack_rules import make_validate_stack
 
 # The role ids Microsoft publishes for the four permissions this project may grant.  App role
@@ -70,8 +72,15 @@ GRAPH_SP_SCHEMA = PolicyConfigSchema(properties={GRAPH_SP_CONFIG: {
     "type": "string",
     "description": "Object id of Microsoft Graph's service principal in the tenant deployed to.",
 }})
-# The whole-stack policy also gets each existing identity's expected principal (policy/existing_identities.py).
-STACK_SCHEMA = PolicyConfigSchema(properties={**GRAPH_SP_SCHEMA.properties, EXISTING_CONFIG: EXISTING_SCHEMA})
+# How the pipeline signs in: a provider that signs in otherwise is refused (policy/access_fields.py).
+SIGN_IN_SCHEMA = PolicyConfigSchema(properties={SIGN_IN_CONFIG: SIGN_IN_PROPERTY})
+# What the stack file declares, and each existing identity's expected principal (policy/stack_file.py,
+# policy/existing_identities.py).
+STACK_FILE_POLICY_SCHEMA = PolicyConfigSchema(properties={STACK_FILE_CONFIG: STACK_FILE_SCHEMA,
+                                                          EXISTING_CONFIG: EXISTING_SCHEMA})
+# The whole-stack policy runs every rule again, so it gets all of it.
+STACK_SCHEMA = PolicyConfigSchema(properties={**GRAPH_SP_SCHEMA.properties, **SIGN_IN_SCHEMA.properties,
+                                              **STACK_FILE_POLICY_SCHEMA.properties})
 EXISTING_ONLY_SCHEMA = PolicyConfigSchema(properties={EXISTING_CONFIG: EXISTING_SCHEMA})
 
 # Graph stores end dates in whole seconds and the program fixes them when a credential is created;
@@ -234,7 +243,7 @@ def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValida
             name="access-fields",
             description="No inline credentials, sign-in flows, takeovers, wider Azure roles, foreign stack "
                         "references or explicit providers on the allowed types.",
-            validate=validate_access_fields, enforcement_level=mandatory),
+            validate=validate_access_fields, enforcement_level=mandatory, config_schema=SIGN_IN_SCHEMA),
         ResourceValidationPolicy(
             name="graph-roles-allowlist",
             description="Only the four inbound-provisioning Graph app roles, and only on Microsoft Graph's "
@@ -254,11 +263,17 @@ def policies(clock: Callable[[], dt.datetime] = _utc_now) -> list[ResourceValida
             description="On prod* stacks, app registrations, service principals, managed identities and "
                         "grants are protected.",
             validate=validate_prod_protect, enforcement_level=mandatory),
+        ResourceValidationPolicy(
+            name=STACK_FILE_POLICY,
+            description="Only what the stack file declares: its clients and their kinds, permissions, credential "
+                        "forms, federated issuers and subjects, Key Vault readers, and the provisioning app.",
+            validate=validate_declared, enforcement_level=mandatory, config_schema=STACK_FILE_POLICY_SCHEMA),
     ]
     return [*per_resource, StackValidationPolicy(
         name=STACK_POLICY,
         description="Every resource of the stack, imported and read ones included, passes the rules above; "
-                    "grants, credentials and owners belong to the program's own clients and apps.",
+                    "grants, credentials and owners belong to the program's own clients and apps; the stack "
+                    "holds exactly what its stack file declares.",
         validate=make_validate_stack(per_resource), enforcement_level=mandatory, config_schema=STACK_SCHEMA),
         StackValidationPolicy(
             name=ADVISORY_POLICY,

@@ -11,7 +11,8 @@ adds the rules that need two resources at once:
   service principal is its own app's;
 - the provisioning app's job and secret are on its own service principal, and its owners are clients
   that hold the OwnedBy permission;
-- a Key Vault role assignment is scoped to a secret the stack itself writes.
+- a Key Vault role assignment is scoped to a secret the stack itself writes;
+- the stack holds exactly what its stack file declares (policy/stack_file.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from pulumi_policy import (
     PolicyResource,
+    PolicyResourceOptions,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -32,6 +34,8 @@ from policy import resource_types as t
 from policy.access_fields import SECRET_SCOPE
 from policy.existing_identities import check_existing_identity_grants, expected_principals
 from policy.props import Check
+from policy.stack_file import POLICY as STACK_FILE_POLICY
+from policy.stack_file import check_exact_match
 
 OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # An adopted (imported) app registration or service principal has, during the preview of its
@@ -40,7 +44,7 @@ OWNED_BY_ROLE_ID = ALLOWED_PERMISSIONS[UPLOAD_OWNED_BY].published_role_id
 # per-resource policies judge those inputs.  Over the whole stack these two types are held to the
 # allow-list, protect and the rules between resources, not to rules on their outputs.
 ADOPTABLE = frozenset({t.APPLICATION, t.SERVICE_PRINCIPAL})
-ON_OUTPUTS_OF_ADOPTABLE = frozenset({"allowed-resource-types", "protect-prod"})
+ON_OUTPUTS_OF_ADOPTABLE = frozenset({"allowed-resource-types", "protect-prod", STACK_FILE_POLICY})
 
 
 def _eq(a: object, b: object) -> bool:
@@ -209,7 +213,11 @@ def _check_key_vault_scopes(check: Check, resources: Sequence[PolicyResource]) -
 
 
 def _as_args(resource: PolicyResource, config: dict[str, object]) -> ResourceValidationArgs:
-    return ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name, resource.opts,
+    opts = resource.opts
+    if opts.parent is None and resource.parent is not None:  # the rules read a resource's parent from its options
+        opts = PolicyResourceOptions(opts.protect, opts.ignore_changes, opts.delete_before_replace, opts.aliases,
+                                     opts.custom_timeouts, opts.additional_secret_outputs, resource.parent.urn)
+    return ResourceValidationArgs(resource.resource_type, resource.props, resource.urn, resource.name, opts,
                                   resource.provider, config)
 
 
@@ -240,6 +248,8 @@ def make_validate_stack(resource_policies: Sequence[ResourceValidationPolicy]) -
             elif resource.resource_type == t.PROVISIONING_APP:
                 _check_provisioning_app(check, args.resources, resource)
         _check_key_vault_scopes(check, args.resources)
+        if args.resources:
+            check_exact_match(check, args.resources, config, t.stack_of(args.resources[0].urn))
         if check.unknown:
             raise check.unknown[0]
 

@@ -69,8 +69,28 @@ class Tenant:
     """oauth2PermissionGrants, by client service principal object id."""
     directory_roles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Directory role assignments, by principal id."""
+    eligible: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """PIM-eligible directory role assignments (roleEligibilitySchedules), by principal id."""
+    users: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    members: dict[str, list[str]] = field(default_factory=dict)
+    """Group members' object ids, by group id."""
     deleted: set[str] = field(default_factory=set)
     """Object ids still listed, whose own reads answer 404: deleted between two reads."""
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Synchronization jobs, by ``<service principal id>/<job id>``."""
+    synchronization_secrets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Synchronization secrets (key/value pairs), by service principal id."""
+
+    def directory_object(self, object_id: str) -> dict[str, Any]:
+        """A user, group or service principal as Graph returns it in owners, members and ``$expand=principal``."""
+        for kind, objects in (("user", self.users), ("group", self.groups), ("servicePrincipal",
+                                                                              self.service_principals)):
+            for found in objects:
+                if found["id"] == object_id:
+                    return {"@odata.type": f"#microsoft.graph.{kind}", **{
+                        k: v for k, v in found.items() if k in ("id", "displayName", "userPrincipalName", "appId")}}
+        return {"@odata.type": "#microsoft.graph.directoryObject", "id": object_id}
 
 
 def graph_principal(object_id: str, roles: list[dict[str, Any]]) -> dict[str, Any]:
@@ -111,9 +131,12 @@ class FakeGraph(FakeTransport):
     first N requests to a path pattern 429 with ``Retry-After``, as Graph does under load."""
 
     def __init__(self, tenant: Tenant, *, page_size: int = 2, refuse: tuple[str, ...] = (),
-                 throttle: dict[str, int] | None = None, retry_after: str = "7") -> None:
+                 throttle: dict[str, int] | None = None, retry_after: str = "7",
+                 lagging: dict[str, int] | None = None) -> None:
         self.tenant, self.page_size, self.refuse = tenant, page_size, refuse
         self.throttle, self.retry_after = dict(throttle or {}), retry_after
+        self.lagging = dict(lagging or {})
+        """Path pattern -> how many reads answer 404 before the object has replicated here."""
         self.requests: list[str] = []
 
     def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
@@ -128,14 +151,30 @@ class FakeGraph(FakeTransport):
                 self.throttle[pattern] = left - 1
                 refusal = {"error": {"code": "TooManyRequests", "message": "Too many requests"}}
                 return FakeResponse(request, 429, refusal, {"Retry-After": self.retry_after})
+        for pattern, left in self.lagging.items():
+            if left and re.fullmatch(pattern, path):
+                self.lagging[pattern] = left - 1
+                return _not_found(request, path)
         gone = re.fullmatch(r"/(?:applications|servicePrincipals)/([0-9a-f-]+)/\w+", path)
         if gone and gone.group(1) in self.tenant.deleted:
-            return FakeResponse(request, 404, {"error": {"code": "Request_ResourceNotFound",
-                                                         "message": f"Resource '{gone.group(1)}' does not exist"}})
+            return _not_found(request, gone.group(1))
+        single = re.fullmatch(r"/applications\(appId='([0-9a-f-]+)'\)", path)
+        if single and not any(re.fullmatch(pattern, path) for pattern in self.refuse):
+            found = [a for a in self.tenant.applications if a["appId"] == single.group(1)]
+            if not found or found[0]["id"] in self.tenant.deleted:
+                return _not_found(request, single.group(1))
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#applications/$entity",
+                                               **found[0]})
         if any(re.fullmatch(pattern, path) for pattern in self.refuse):
             return FakeResponse(request, 403, {"error": {
                 "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation.",
                 "innerError": {"date": "2026-11-27T09:30:00", "request-id": "0000"}}})
+        job = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/jobs/([\w.-]+)", path)
+        if job:  # one object, not a collection
+            record = self.tenant.jobs.get(f"{job.group(1)}/{job.group(2)}")
+            if record is None:
+                return FakeResponse(request, 404, {"error": {"code": "ResourceNotFound", "message": "not found"}})
+            return FakeResponse(request, 200, {"@odata.context": f"{BASE}/$metadata#synchronizationJob", **record})
         items, context = self._collection(path, query)
         if items is None:
             return FakeResponse(request, 404, {"error": {"code": "Request_ResourceNotFound",
@@ -168,15 +207,45 @@ class FakeGraph(FakeTransport):
         match = re.fullmatch(r"/applications/([0-9a-f-]+)/federatedIdentityCredentials", path)
         if match:
             return tenant.federated.get(match.group(1), []), "federatedIdentityCredentials"
+        match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/synchronization/secrets", path)
+        if match:
+            return tenant.synchronization_secrets.get(match.group(1)), "synchronizationSecretKeyStringValuePair"
         match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/oauth2PermissionGrants", path)
         if match:
             return tenant.delegated.get(match.group(1), []), "oauth2PermissionGrants"
-        if path == "/roleManagement/directory/roleAssignments":
-            match = re.fullmatch(r"principalId eq '([0-9a-f-]+)'", query.get("$filter", ""))
+        if path in ("/roleManagement/directory/roleAssignments", "/roleManagement/directory/roleEligibilitySchedules"):
+            held = tenant.directory_roles if path.endswith("roleAssignments") else tenant.eligible
+            match = re.fullmatch(r"(principalId|roleDefinitionId) eq '([0-9a-f-]+)'", query.get("$filter", ""))
             assert match, f"unexpected filter {query.get('$filter')!r}"
-            return tenant.directory_roles.get(match.group(1), []), "roleManagement/directory/roleAssignments"
+            found = (list(held.get(match.group(2), [])) if match.group(1) == "principalId"
+                     else [a for every in held.values() for a in every if a["roleDefinitionId"] == match.group(2)])
+            if query.get("$expand") == "principal":
+                found = [{**a, "principal": tenant.directory_object(a["principalId"])} for a in found]
+            return found, path[1:]
+        match = re.fullmatch(r"/groups/([0-9a-f-]+)/(members|owners)", path)
+        if match:
+            ids = (tenant.members.get(match.group(1), []) if match.group(2) == "members"
+                   else [o["id"] for o in tenant.owners.get(match.group(1), [])])
+            return [tenant.directory_object(i) for i in ids], "directoryObjects"
+        match = re.fullmatch(r"/servicePrincipals/([0-9a-f-]+)/ownedObjects", path)
+        if match:
+            owned = [i for i, owners in tenant.owners.items() if any(o["id"] == match.group(1) for o in owners)]
+            objects = [{"@odata.type": "#microsoft.graph.application", **a} for a in tenant.applications
+                       if a["id"] in owned]
+            return objects + [tenant.directory_object(i) for i in owned
+                              if i not in {a["id"] for a in tenant.applications}], "directoryObjects"
+        if path == "/oauth2PermissionGrants":
+            match = re.fullmatch(r"resourceId eq '([0-9a-f-]+)'", query.get("$filter", ""))
+            assert match, f"unexpected filter {query.get('$filter')!r}"
+            return [g for every in tenant.delegated.values() for g in every
+                    if g["resourceId"] == match.group(1)], "oauth2PermissionGrants"
         if path == f"/servicePrincipals(appId='{GRAPH_APP_ID}')/appRoleAssignedTo":
             graph = next(sp["id"] for sp in tenant.service_principals if sp["appId"] == GRAPH_APP_ID)
             every = [a for held in tenant.assignments.values() for a in held if a["resourceId"] == graph]
             return every, "appRoleAssignments"
         raise AssertionError(f"unexpected request GET {path}")
+
+
+def _not_found(request: HttpRequest, what: str) -> FakeResponse:
+    return FakeResponse(request, 404, {"error": {"code": "Request_ResourceNotFound",
+                                                 "message": f"Resource '{what}' does not exist"}})

@@ -89,6 +89,8 @@ def test_a_new_secret_client_gets_one_secret(run_at: Any) -> None:
     assert exported == f"mock-secret-value-{mock_guid('key', password.name)}"
     assert exported not in plain_outputs(run)
     assert client["credentialKeyIds"] == [mock_guid("key", password.name)]
+    assert client["credentials"] == [{"keyId": mock_guid("key", password.name), "type": "secret",
+                                      "endDate": whole_seconds(NOW + dt.timedelta(days=90))}]
     assert client["renewal"] == {"scheme": 2, "form": "secret", "handedOut": {
         "generation": f"{NOW:%Y%m%d}", "keyId": mock_guid("key", password.name), "since": whole_seconds(NOW),
         "endDate": whole_seconds(NOW + dt.timedelta(days=90)), "fresh": True}}
@@ -120,6 +122,8 @@ def test_bring_your_own_certificate(run_at: Any) -> None:
     assert client["certificateThumbprint"] == thumb
     assert client["credentialExpiresAt"] == registered.inputs["endDate"]
     assert client["credentialKeyIds"] == [mock_guid("key", registered.name)]
+    assert client["credentials"] == [{"keyId": mock_guid("key", registered.name), "type": "certificate",
+                                      "thumbprint": thumb, "endDate": registered.inputs["endDate"]}]
     assert "renewal" not in client, "the owner of the key renews it"
     assert "credentialRenewsAt" not in client, "the owner of the key renews it"
     assert credential_types(run) == [CERTIFICATE]
@@ -194,6 +198,8 @@ def test_generated_certificate(run_at: Any) -> None:
     assert client["credentialRenewsAt"] == whole_seconds(NOW + dt.timedelta(days=rotation))
     assert client["renewal"]["form"] == "generatedCertificate"
     assert client["renewal"]["handedOut"]["endDate"] == app_cert["endDate"]
+    assert client["credentials"] == [{"keyId": client["credentialKeyIds"][0], "type": "certificate",
+                                      "thumbprint": client["certificateThumbprint"], "endDate": app_cert["endDate"]}]
     assert run.secret_outputs == {"clientCredentials"}, "the thumbprint must not make `clients` secret"
     assert "PRIVATE KEY" in material["privateKeyPem"]
     assert "PRIVATE KEY" not in plain_outputs(run)
@@ -219,6 +225,10 @@ def test_federated_credential(run_at: Any) -> None:
     client = run.outputs["clients"]["hr"]
     assert client["credentialType"] == "federated"
     assert client["credentialKeyIds"] == [run_credential_id(run)], "the federated credential's id"
+    assert client["credentials"] == [{"keyId": run_credential_id(run), "type": "federated",
+                                      "issuer": "https://token.actions.githubusercontent.com",
+                                      "subject": "repo:contoso/hr-sync:environment:prod",
+                                      "audiences": ["api://AzureADTokenExchange"]}]
     assert "credentialExpiresAt" not in client
     assert run.outputs["clientCredentials"] == {}
 

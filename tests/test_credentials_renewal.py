@@ -219,6 +219,7 @@ def recover_from_interrupted_creates(simulation: DeploySimulation) -> int:
     return len(pending_creates)
 
 
+@pytest.mark.first
 def test_two_years_with_pauses_keep_every_promise() -> None:
     simulation = DeploySimulation(ROLES)
     promises = {key: Promises(key) for key in WALK_CLIENTS}

@@ -7,6 +7,8 @@ import base64
 import copy
 import io
 import json
+import os
+import shlex
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from examples.hr_client.bulk_request import (
     load_bulk_request,
 )
 from examples.hr_client.sign_in import combined_pem
-from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, PROVISIONING_APP, RunProgram, job_for, secret_client
+from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, PROVISIONING_APP, ROOT, RunProgram, job_for, secret_client
 from tests.fake_graph import FakeResponse, FakeTransport
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import run_offline
@@ -356,7 +358,7 @@ def test_throttled_on_every_attempt(outputs: dict[str, Any]) -> None:
     assert slept == [0.0], "a Retry-After date in the past: no wait"
     assert len(fake.uploads) == 2
     assert "throttled (429) 2 times" in text
-    assert "40 calls per 5 seconds" in text
+    assert "bulkUpload allows 40 requests per second" in text, "the rate Graph's bulkUpload reference gives"
 
 
 @pytest.mark.parametrize(("retry_after", "waited"), [("soon", 5.0), ("nan", 5.0), ("-3", 0.0), ("99999", 120.0)])
@@ -378,6 +380,37 @@ def test_dry_run_prints_the_request_and_sends_nothing(outputs: dict[str, Any]) -
     assert head.splitlines()[:2] == [f"POST {outputs['bulkUploadUrl']}", "Content-Type: application/scim+json"]
     assert json.loads(body) == json.loads(SAMPLE_REQUEST.read_text())
     assert_nothing_secret(text, outputs)
+
+
+def test_a_dry_run_fails_like_the_real_run_when_the_credentials_variable_is_unset(outputs: dict[str, Any]) -> None:
+    fake = FakeAzure(outputs["tenantId"])
+    args = ("--outputs", outputs["_path"], "--client", "workday", "--credential-env", "HR_SECRET")
+    real, real_text, _ = run_client(fake, *args)
+    dry, dry_text, _ = run_client(fake, *args, "--dry-run")
+    assert (dry, dry_text) == (real, real_text) == (2, "error: environment variable HR_SECRET is not set\n")
+    assert fake.token_forms == []
+    secret = outputs["clientCredentials"]["workday"]["clientSecret"]
+    code, text, _ = run_client(fake, *args, "--dry-run", environ={"HR_SECRET": secret})
+    assert code == 0
+    assert secret not in text
+    assert fake.uploads == []
+
+
+def test_the_readmes_dry_run_needs_no_pulumi_cli() -> None:
+    readme = (ROOT / "examples" / "hr_client" / "README.md").read_text()
+    recipe = readme.split("```sh\n", 1)[1].split("\n\n", 1)[0]
+    assert "pulumi" not in recipe.split("venv/bin/python", 1)[0], "nothing to run before it but the client"
+    command = recipe.split("venv/bin/python -m examples.hr_client", 1)[1].replace("\\\n", " ")
+    assert "--dry-run" in command
+    with_ids = {"SP_ID": "11111111-2222-4333-8444-555555555555", "JOB_ID": "API2AAD.0123.tenant"}
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in with_ids.items():
+            patch.setenv(name, value)
+        argv = [os.path.expandvars(word) for word in shlex.split(command)]
+        assert client.main(argv, transport=FakeAzure("t"), out=out, environ={}) == 0
+    assert out.getvalue().startswith("POST https://graph.microsoft.com/v1.0/servicePrincipals/11111111-2222-4333-"
+                                     "8444-555555555555/synchronization/jobs/API2AAD.0123.tenant/bulkUpload\n")
 
 
 def test_a_dry_run_says_what_the_outputs_lack(outputs: dict[str, Any], tmp_path: Path) -> None:

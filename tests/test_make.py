@@ -19,7 +19,8 @@ from tools.plan import plan
 STAND_IN = """#!/usr/bin/env bash
 echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
 case "$1 $2" in "stack export") cat "$RECORD.state" 2>/dev/null || echo '{}' ;; esac
-for arg in "$@"; do case "$prev" in --policy-pack-config) cat "$arg" >> "$RECORD.policy" ;; esac; prev="$arg"; done
+for arg in "$@"; do case "$prev" in --policy-pack-config) cat "$arg" > "$RECORD.policy" ;; esac; prev="$arg"; done
+if [ "$1" = preview ] && [ -n "${FAIL_PREVIEW:-}" ]; then echo "policy violation" >&2; exit 1; fi
 """
 GRAPH_SP = "0b5f3c2e-1111-4222-8333-444455556666"
 # Resolves Pulumi.prod.yaml's existing identity (tools/policy-config.sh asks `az` for its object id).
@@ -67,10 +68,22 @@ def test_up_selects_or_creates_the_stack_on_the_local_backend(stand_in: tuple[di
         f"{backend}|up --stack dev {POLICY}",
     ]
     config = json.loads(Path(f"{record}.policy").read_text())
-    # Pulumi.dev.yaml has no existing identity: an empty map, which the pack checks grants against.
-    assert config == {"graph-roles-allowlist": {"graphServicePrincipalObjectId": GRAPH_SP},
-                      "whole-stack": {"graphServicePrincipalObjectId": GRAPH_SP, "existingIdentityPrincipals": {}},
-                      "existing-identity-principals": {"existingIdentityPrincipals": {}}}
+    # Pulumi.dev.yaml has no existing identity: an empty map, which the pack checks grants against; and what
+    # it declares, which the stack must match.
+    assert config["graph-roles-allowlist"] == {"graphServicePrincipalObjectId": GRAPH_SP}
+    assert config["whole-stack"]["existingIdentityPrincipals"] == {}
+    assert config["whole-stack"]["stackFile"] == config["stack-file"]["stackFile"]
+    assert config["stack-file"]["stackFile"]["stack"] == "dev"
+    assert set(config["stack-file"]["stackFile"]["clients"]) == {"hr-sync"}
+
+
+def test_up_with_skip_preview_previews_with_the_pack_first_and_stops_when_it_fails(
+        stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    env["FAIL_PREVIEW"] = "1"  # the pack refuses: the stand-in's preview exits 1
+    assert make("up", env, "STACK=dev", "ARGS=--yes --skip-preview").returncode != 0
+    assert recorded(record)[2:] == [f"file://{ROOT}/.pulumi-state|preview --stack dev {POLICY}"], \
+        "a preview with the pack, and no update after it was refused"
 
 
 def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[dict[str, str], Path]) -> None:
@@ -136,8 +149,9 @@ def test_policy_pack_looks_graph_up_with_az(stand_in: tuple[dict[str, str], Path
     az.write_text(f"#!/usr/bin/env bash\necho \"$*\" >> {tmp_path}/az.txt\necho {GRAPH_SP}\n")
     az.chmod(0o755)
     assert make("preview", env, "STACK=dev").returncode == 0
-    assert (tmp_path / "az.txt").read_text().split() == [
-        "ad", "sp", "show", "--id", "00000003-0000-0000-c000-000000000000", "--query", "id", "-o", "tsv"]
+    assert (tmp_path / "az.txt").read_text().splitlines() == [
+        "ad sp show --id 00000003-0000-0000-c000-000000000000 --query id -o tsv",
+        "account show --query [tenantId, id] -o tsv"]  # whom the providers sign in as (signIn)
     assert GRAPH_SP in Path(f"{record}.policy").read_text()
 
 
@@ -221,7 +235,7 @@ def test_make_audit_runs_the_tool(stand_in: tuple[dict[str, str], Path]) -> None
 
 MAKEFILE = (ROOT / "Makefile").read_text()
 HELP_TARGETS = ("up", "preview", "plan", "plan-diff", "check-expiry", "adopt", "audit", "verify", "bench",
-                "schema")
+                "schema", "bootstrap")
 
 
 def listed_commands() -> dict[str, tuple[str, str]]:
@@ -293,7 +307,8 @@ def test_the_exit_status_table_names_the_command_each_target_runs(stand_in: tupl
     documented = set()
     for row in rows:
         targets = re.findall(r"`make ([\w-]+)`", row.split("|")[1])
-        direct = re.search(r"`(venv/bin/python -m [\w.]+|STACK=<stack> tools/pulumi-stack.sh)", row)
+        direct = re.search(r"`(venv/bin/python -m [\w.]+"
+                           r"|STACK=<stack> (?:tools/pulumi-stack|bootstrap/pulumi-bootstrap)\.sh)", row)
         assert direct, row
         for target in targets:
             dry_run = make(target, env, "-n", "STACK=dev", "PR=other/Pulumi.dev.yaml")

@@ -11,6 +11,9 @@ from components.microsoft import (
     ALLOWED_PERMISSIONS,
     DEFAULT_PERMISSIONS,
     GRAPH_APP_ID,
+    ONE_STEP_PERMISSIONS,
+    OWNED_APPS_PERMISSION,
+    PROVISIONING_LOG_PERMISSION,
     bulk_upload_url,
     provisioning_logs_url,
     token_endpoint,
@@ -22,6 +25,11 @@ def test_published_ids_match_graphs_real_roles() -> None:
     assert len(GRAPH_ROLES) == 716
     for value, permission in ALLOWED_PERMISSIONS.items():
         assert permission.published_role_id == ROLE_ID[value], value
+
+
+def test_the_audits_permissions_are_graphs_real_application_roles() -> None:
+    for value in (*ONE_STEP_PERMISSIONS, OWNED_APPS_PERMISSION, PROVISIONING_LOG_PERMISSION):
+        assert value in ROLE_ID, value
 
 
 def test_defaults_are_the_tutorials_pair_and_allowed() -> None:

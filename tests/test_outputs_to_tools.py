@@ -10,6 +10,7 @@ A clean stack reports nothing; one portal secret and one hand grant are exactly 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -18,12 +19,14 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from components.settings.stack_config import NAMESPACE
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, ROLE_ID, existing_identity, secret_client
 from tests.fake_graph import FakeCredential, FakeGraph, Tenant, assignment, graph_principal
 from tools.adopt import adopt
-from tools.audit import audit
+from tools.audit import audit, model
 from tools.offline.deploys import DeploySimulation
 from tools.offline.entra import mock_guid
 from tools.stack import expiry
@@ -75,7 +78,8 @@ def tenant_of(simulation: DeploySimulation) -> Tenant:
                 if p.inputs["applicationId"] == where],
             "keyCredentials": [
                 {"keyId": c.outputs["keyId"], "displayName": "CN=payroll", "endDateTime": c.outputs["endDate"],
-                 "type": "AsymmetricX509Cert"} for c in of("applicationCertificate:ApplicationCertificate")
+                 "type": "AsymmetricX509Cert", "key": der_base64(c.inputs["value"])}
+                for c in of("applicationCertificate:ApplicationCertificate")
                 if c.inputs["applicationId"] == where]})
         tenant.federated[oid] = [
             {"id": f.outputs["credentialId"], "name": f.outputs["displayName"], "issuer": f.outputs["issuer"],
@@ -106,6 +110,11 @@ def tenant_of(simulation: DeploySimulation) -> Tenant:
         tenant.owners.setdefault(owned, []).append({"@odata.type": "#microsoft.graph.servicePrincipal",
                                                     "id": owner.outputs["ownerObjectId"]})
     return tenant
+
+
+def der_base64(pem: str) -> str:
+    """A certificate as Graph returns it in ``keyCredentials[].key`` when an app is read alone: DER, base64."""
+    return base64.b64encode(x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)).decode()
 
 
 def simulation_graph_id(simulation: DeploySimulation) -> str:
@@ -142,21 +151,29 @@ def portal_secret_and_hand_grant(tenant: Tenant) -> None:
                                                    ROLE_ID["ProvisioningLog.Read.All"]))
 
 
-def test_audit_of_a_clean_stack_reports_nothing_then_exactly_what_was_added(tmp_path: Path) -> None:
-    simulation, outputs = deployed()
+@pytest.fixture(scope="module")
+def stack() -> tuple[DeploySimulation, dict[str, Any]]:
+    """One deploy for the module: every test reads it, none changes it (each builds its own tenant)."""
+    return deployed()
+
+
+def test_audit_of_a_clean_stack_reports_nothing_then_exactly_what_was_added(
+        tmp_path: Path, stack: tuple[DeploySimulation, dict[str, Any]]) -> None:
+    simulation, outputs = stack
     tenant = tenant_of(simulation)
     code, found = run_audit(tmp_path, outputs, tenant)
     assert found == []
-    assert code == audit.EXIT_CLEAN
+    assert code == model.EXIT_CLEAN
     portal_secret_and_hand_grant(tenant)
     code, found = run_audit(tmp_path, outputs, tenant)
-    assert sorted((f["scope"], f["kind"], f["object_id"]) for f in found) == [
+    assert sorted((f["scope"], f["kind"], f["objectId"]) for f in found) == [
         ("client gh", "app role", mock_guid("hand-grant")), ("client hr", "secret", mock_guid("portal"))]
-    assert code == audit.EXIT_FINDINGS
+    assert code == model.EXIT_FINDINGS
 
 
-def test_adopt_advises_retiring_only_the_portal_secret(tmp_path: Path) -> None:
-    simulation, outputs = deployed()
+def test_adopt_advises_retiring_only_the_portal_secret(tmp_path: Path,
+                                                      stack: tuple[DeploySimulation, dict[str, Any]]) -> None:
+    simulation, outputs = stack
     tenant = tenant_of(simulation)
     portal_secret_and_hand_grant(tenant)
     outputs_file, stack_file = files(tmp_path, outputs)
@@ -187,8 +204,9 @@ def tenant_app(tenant: Tenant, suffix: str) -> str:
 
 
 @pytest.mark.parametrize(("days_later", "expected"), [(1, expiry.EXIT_OK), (160, expiry.EXIT_EXPIRING)])
-def test_check_expiry_reads_the_same_outputs(tmp_path: Path, days_later: int, expected: int) -> None:
-    _, outputs = deployed()
+def test_check_expiry_reads_the_same_outputs(tmp_path: Path, stack: tuple[DeploySimulation, dict[str, Any]],
+                                             days_later: int, expected: int) -> None:
+    _, outputs = stack
     outputs_file, _ = files(tmp_path, outputs)
     out, err = io.StringIO(), io.StringIO()
     code = expiry.main(["--stack", "dev", "--outputs", str(outputs_file)], out=out, err=err,

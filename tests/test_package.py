@@ -118,7 +118,7 @@ def test_the_schema_mirrors_the_stack_config_and_outputs() -> None:
     resource = schema["resources"][TYPE]
     assert resource["isComponent"] is True
     assert set(resource["inputProperties"]) == {"clients", "graphPermissions", "protect", "provisioningApp",
-                                                "renewalLedger"}
+                                                "trustedPrincipals", "renewalLedger"}
     assert "plain" not in resource["inputProperties"]["renewalLedger"], "a StackReference's output may be passed"
     assert set(resource["properties"]) == {
         "tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials", "renewalLedger", "bulkUploadUrl",

@@ -59,7 +59,7 @@ def grant(role: str, resource: str = GRAPH_SP) -> dict[str, Any]:
 
 def test_every_policy_is_mandatory() -> None:
     assert set(POLICIES) == {"allowed-resource-types", "access-fields", "graph-roles-allowlist",
-                             "credential-lifetime", "no-client-owners", "protect-prod"}
+                             "credential-lifetime", "no-client-owners", "protect-prod", "stack-file"}
     assert all(isinstance(p, ResourceValidationPolicy) for p in POLICIES.values())
     assert {p.enforcement_level for p in POLICIES.values()} == {EnforcementLevel.MANDATORY}
 

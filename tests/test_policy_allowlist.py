@@ -3,8 +3,10 @@ and resource types that carry access but are not the program's are refused, nami
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from pulumi.runtime import rpc
 from pulumi_policy import (
@@ -19,13 +21,17 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from components.settings.parse import parse_settings
 from policy import resource_types as t
 from policy import rules
-from policy.existing_identities import ADVISORY_POLICY
+from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG
+from policy.stack_file import STACK_FILE_CONFIG
 from tests.conftest import LOGIC_APP, NOW, ROLE_ID, secret_client
 from tests.test_policy import ALL_KINDS
+from tests.test_policy_config import written_config
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import ProgramRun, RecordingMonitor, program_at, run_offline
+from tools.stack.declared import declaration
 
 PROJECT = "inbound-provisioning-access"
 POLICIES = {p.name: p for p in rules.policies(clock=lambda: NOW)}
@@ -35,9 +41,10 @@ ENGINE_PROVIDERS = {"azuread": "default_6_11_0", "azure-native": "default_3_10_0
                     "pulumi-python": "default", "pulumi": "default"}
 
 
-def options(protect: bool = False) -> PolicyResourceOptions:
+def options(protect: bool = False, parent: str | None = None) -> PolicyResourceOptions:
     return PolicyResourceOptions(protect=protect, ignore_changes=[], delete_before_replace=None, aliases=[],
-                                 custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[])
+                                 custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[],
+                                 parent=parent)
 
 
 def collector(found: list[str]) -> ReportViolation:
@@ -52,14 +59,17 @@ def urn(typ: str, name: str, parents: tuple[str, ...] = (), stack: str = "dev") 
 
 
 def resource_violations(typ: str, props: dict[str, Any], *, parents: tuple[str, ...] = (), name: str = "x",
-                        stack: str = "dev", protect: bool = False, graph_sp: str = "") -> list[str]:
-    """What every per-resource policy says about one resource, as the analyzer calls them."""
+                        stack: str = "dev", protect: bool = False, graph_sp: str = "", parent: str | None = None,
+                        config: dict[str, Any] | None = None) -> list[str]:
+    """What every per-resource policy says about one resource, as the analyzer calls them (``parent``: its
+    parent's URN; ``config``: each policy's, as tools/policy-config.sh writes it)."""
     found: list[str] = []
-    args = ResourceValidationArgs(typ, props, urn(typ, name, parents, stack), name, options(protect), None,
-                                  {rules.GRAPH_SP_CONFIG: graph_sp} if graph_sp else {})
     for policy in RESOURCE_POLICIES:
         if policy.name == "graph-roles-allowlist" and not graph_sp:
             continue
+        given = (config or {}).get(policy.name, {rules.GRAPH_SP_CONFIG: graph_sp} if graph_sp else {})
+        args = ResourceValidationArgs(typ, props, urn(typ, name, parents, stack), name, options(protect, parent), None,
+                                      given)
         assert policy.validate(args, collector(found)) is None
     return found
 
@@ -119,9 +129,21 @@ def stack_resources(run: ProgramRun, monitor: OutputRecorder, stack: str) -> lis
     return resources
 
 
-def stack_violations(resources: list[PolicyResource], graph_sp: str) -> list[str]:
+def declared(stack: str = "dev", config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a stack file holding ``config`` (default: :data:`EVERYTHING`) declares (tools/stack/declared.py)."""
+    return declaration(parse_settings(EVERYTHING if config is None else config, stack, NOW), stack)
+
+
+def stack_config(graph_sp: str, stack: str = "dev", **extra: Any) -> dict[str, Any]:
+    """The whole-stack policy's config for :data:`EVERYTHING`, as tools/policy-config.sh writes it."""
+    return {rules.GRAPH_SP_CONFIG: graph_sp, STACK_FILE_CONFIG: declared(stack),
+            EXISTING_CONFIG: {"logic": LOGIC_APP.object_id}, **extra}
+
+
+def stack_violations(resources: list[PolicyResource], graph_sp: str, config: dict[str, Any] | None = None) -> list[str]:
     found: list[str] = []
-    args = StackValidationArgs(resources, {rules.GRAPH_SP_CONFIG: graph_sp})
+    stack = t.stack_of(resources[0].urn)
+    args = StackValidationArgs(resources, stack_config(graph_sp, stack) if config is None else config)
     assert STACK_POLICY.validate(args, collector(found)) is None
     return found
 
@@ -135,7 +157,8 @@ def test_the_pack_has_one_mandatory_stack_policy_and_one_advisory() -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_every_type_the_program_registers_is_allowed_and_passes(entra: OfflineEntra, stack: str) -> None:
+def test_every_type_the_program_registers_is_allowed_and_passes(entra: OfflineEntra, stack: str,
+                                                                 tmp_path: Path) -> None:
     run, monitor = run_everything(entra, stack)
     registered = {r.type for r in run.registrations}
     # What today's program registers, read from the run itself: every one of them is on the list.
@@ -143,13 +166,23 @@ def test_every_type_the_program_registers_is_allowed_and_passes(entra: OfflineEn
     assert {t.APPLICATION_OWNER, t.SYNCHRONIZATION_JOB, t.USER_ASSIGNED_IDENTITY, t.SELF_SIGNED_CERT,
             t.FEDERATED_CREDENTIAL, t.KEY_VAULT_SECRET, t.ROLE_ASSIGNMENT} <= registered, \
         "the run covers the provisioning app, Key Vault delivery and every client kind"
+    # The config tools/policy-config.sh writes for a stack file holding the very config the run used (the script
+    # once, for dev: prod differs only in the stack's name, which the declaration states).
+    if stack == "dev":
+        config = written_config(tmp_path, stack, EVERYTHING, entra.graph_object_id, {"CSV2SCIMBulkUpload": LOGIC_APP})
+        assert config[rules.STACK_POLICY][STACK_FILE_CONFIG] == declared(stack), "the script writes what it reads"
+    else:
+        whole = stack_config(entra.graph_object_id, stack)
+        config = {rules.STACK_POLICY: whole, "stack-file": {k: whole[k] for k in (STACK_FILE_CONFIG, EXISTING_CONFIG)}}
     found = []
     for registration in run.registrations:
         found += resource_violations(registration.type, registration.inputs, name=registration.name,
                                      stack=stack, protect=registration.protect, graph_sp=entra.graph_object_id,
-                                     parents=tuple(registration.urn.split("::")[2].split("$")[:-1]))
+                                     parents=tuple(registration.urn.split("::")[2].split("$")[:-1]),
+                                     parent=registration.parent or None, config=config)
     assert found == []
-    assert stack_violations(stack_resources(run, monitor, stack), entra.graph_object_id) == []
+    assert stack_violations(stack_resources(run, monitor, stack), entra.graph_object_id,
+                            config[rules.STACK_POLICY]) == []
 
 
 @pytest.mark.parametrize(("package", "name"), sorted(ENGINE_PROVIDERS.items()))
@@ -235,8 +268,8 @@ MISUSED: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
     ("outbound provisioning credentials", t.SYNCHRONIZATION_SECRET,
      {"credentials": [{"key": "SyncNotificationSettings", "value": "{}"}, {"key": "SecretToken", "value": "t"}]},
      (ACCESS, t.PROVISIONING_APP)),
-    ("a synchronization secret named None", t.SYNCHRONIZATION_SECRET,
-     {"credentials": [{"key": "SyncNotificationSettings", "value": "{}"}, {"key": "None", "value": "t"}]},
+    ("a password among the synchronization secrets", t.SYNCHRONIZATION_SECRET,
+     {"credentials": [{"key": "SyncNotificationSettings", "value": "{}"}, {"key": "password", "value": "t"}]},
      (ACCESS, t.PROVISIONING_APP)),
     ("another sync template", t.SYNCHRONIZATION_JOB, {"templateId": "AWSSingleAccount"}, (ACCESS, t.PROVISIONING_APP)),
     ("Owner on a subscription", t.ROLE_ASSIGNMENT,
@@ -265,9 +298,23 @@ def test_the_secrets_user_role_on_one_secret_passes() -> None:
     assert resource_violations(t.ROLE_ASSIGNMENT, props, parents=(ACCESS, SP)) == []
 
 
-@pytest.mark.parametrize("name", ["dev", "organization/inbound-provisioning-access/dev", "contoso/dev"])
-def test_a_stack_reference_to_the_stack_itself_passes(name: str) -> None:
-    assert resource_violations(t.STACK_REFERENCE, {"name": name}) == []
+def test_a_stack_reference_to_the_stack_itself_passes() -> None:
+    assert resource_violations(t.STACK_REFERENCE, {"name": "organization/inbound-provisioning-access/dev"}) == []
+
+
+@pytest.mark.parametrize("name", ["dev", "contoso/dev", "contoso/inbound-provisioning-access/dev",
+                                  "organization/inbound-provisioning-access/prod"])
+def test_a_stack_reference_only_by_the_stacks_own_fully_qualified_name(name: str) -> None:
+    # A short name resolves against the signed-in user's default organization, which need not be the stack's.
+    [message] = resource_violations(t.STACK_REFERENCE, {"name": name})
+    assert "organization/inbound-provisioning-access/dev" in message
+
+
+def test_a_stack_reference_in_another_organization_is_judged_by_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine tells the pack its organization (PULUMI_ORGANIZATION): the program's name uses the same one.
+    monkeypatch.setattr(pulumi, "get_organization", lambda: "contoso")
+    assert resource_violations(t.STACK_REFERENCE, {"name": "contoso/inbound-provisioning-access/dev"}) == []
+    assert resource_violations(t.STACK_REFERENCE, {"name": "organization/inbound-provisioning-access/dev"})
 
 
 @pytest.mark.parametrize("name", ["default_0_17_7_dev_1555435978_gb7030aa4_dirty", "default_3_0_0_alpha-1"])
@@ -303,3 +350,29 @@ def test_an_end_date_beside_a_short_relative_one_is_still_judged() -> None:
 def test_a_number_given_as_text_is_judged_as_the_number(typ: str, props: dict[str, Any]) -> None:
     # The bridged providers turn "1000000" into the number it spells; the rules must too.
     assert resource_violations(typ, props, parents=(ACCESS, SP))
+
+
+PIPELINE_SIGN_IN = {"tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                    "clientId": "2c3d4e5f-6071-4283-9495-b6c7d8e9f0a1",
+                    "subscriptionId": "3d4e5f60-7182-4394-a5b6-c7d8e9f0a1b2"}
+
+
+@pytest.mark.parametrize(("props", "said"), [
+    ({"tenantId": "11111111-2222-4333-8444-555555555555"}, "signs in with tenantId 11111111"),
+    ({"clientId": "11111111-2222-4333-8444-555555555555"}, "signs in with clientId 11111111"),
+    ({"subscriptionId": "11111111-2222-4333-8444-555555555555"}, "signs in with subscriptionId 11111111"),
+    ({"useMsi": "true"}, "sets useMsi"),
+    ({"useCli": True}, "sets useCli"),
+], ids=["another tenant", "another client", "another subscription", "useMsi", "useCli"])
+def test_a_default_named_provider_signing_in_otherwise_than_the_pipeline_is_refused(props: dict[str, Any],
+                                                                                   said: str) -> None:
+    config = {"access-fields": {"signIn": PIPELINE_SIGN_IN}}
+    found = resource_violations("pulumi:providers:azure-native", {"version": "3.10.0", **props},
+                                name="default_3_10_0", config=config)
+    assert any(said in message for message in found), found
+
+
+def test_a_default_provider_signing_in_as_the_pipeline_passes() -> None:
+    props = {"version": "6.11.0", "useOidc": "true", "useMsi": "false", **PIPELINE_SIGN_IN}
+    config = {"access-fields": {"signIn": {k: v.upper() for k, v in PIPELINE_SIGN_IN.items()}}}
+    assert resource_violations("pulumi:providers:azuread", props, name="default_6_11_0", config=config) == []

@@ -9,14 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from policy.access_fields import SIGN_IN_CONFIG
 from policy.existing_identities import ADVISORY_POLICY, EXISTING_CONFIG
 from policy.rules import GRAPH_SP_CONFIG, STACK_POLICY
+from policy.stack_file import POLICY as STACK_FILE_POLICY
+from policy.stack_file import STACK_FILE_CONFIG
+from tools.offline.entra import DirectoryEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAPH = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 LOGIC = "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9"
 OTHER = "1b2c3d4e-5f60-4172-8384-a5b6c7d8e9f0"
+# The pipeline's sign-in (the ARM_* variables the workflows set).
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+PIPELINE = "2c3d4e5f-6071-4283-9495-b6c7d8e9f0a1"
+SUBSCRIPTION = "3d4e5f60-7182-4394-a5b6-c7d8e9f0a1b2"
 # Answers like the Azure CLI's (`--query ... -o tsv`); every call is logged.
 FAKE_AZ = f"""#!/usr/bin/env bash
 echo "$*" >> "$AZ_LOG"
@@ -27,6 +36,7 @@ case "$*" in
   "ad sp list --filter displayName eq 'hr-feed' "*) printf '%s\\n%s\\n' {LOGIC} {OTHER} ;;
   "ad sp list "*) ;;
   "ad sp show --id 9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f "*) echo {OTHER} ;;
+  "account show "*) printf '%s\\n%s\\n' {TENANT} {SUBSCRIPTION} ;;
   *) echo "ERROR: Resource does not exist" >&2; exit 3 ;;
 esac
 """
@@ -61,9 +71,41 @@ def run(tmp_path: Path, existing: dict[str, str] | None, *args: str,
     return done, log.read_text().splitlines()
 
 
+def written_config(tmp_path: Path, stack: str, config: dict[str, Any], graph: str,
+                   names: dict[str, DirectoryEntry]) -> dict[str, Any]:
+    """What tools/policy-config.sh writes for a stack file holding ``config``; ``az`` resolves ``names``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    answers = "".join(f"  \"ad sp list --filter displayName eq '{name}' \"*) echo {entry.object_id} ;;\n"
+                      for name, entry in names.items())
+    (bin_dir / "az").write_text(f'#!/usr/bin/env bash\ncase "$*" in\n{answers}  *) exit 3 ;;\nesac\n')
+    (bin_dir / "az").chmod(0o755)
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(
+        {"config": {f"inbound-provisioning-access:{key}": value for key, value in config.items()}}))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("ARM_", "STACK"))}
+    environment |= {"PATH": f"{bin_dir}:{environment['PATH']}", "GRAPH_SERVICE_PRINCIPAL_OBJECT_ID": graph,
+                    "ARM_TENANT_ID": TENANT, "ARM_CLIENT_ID": PIPELINE, "ARM_SUBSCRIPTION_ID": SUBSCRIPTION}
+    done = subprocess.run([str(ROOT / "tools" / "policy-config.sh"), str(tmp_path / "out.json"), stack],
+                          cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    written: dict[str, Any] = json.loads((tmp_path / "out.json").read_text())
+    return written
+
+
 def config(tmp_path: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((tmp_path / "out.json").read_text())
     return loaded
+
+
+# What stack_file() declares (tools/stack/declared.py), as the pack receives it.
+DECLARED = {"stack": "dev", "provisioningApp": None, "clients": {
+    "logic": {"kind": "managedIdentity", "identity": "existing",
+              "permissions": ["AuditLog.Read.All", "SynchronizationData-User.Upload"]},
+    "uami": {"kind": "managedIdentity", "identity": "userAssigned", "userAssigned": {"name": "id-hr",
+                                                                                     "resourceGroupName": "rg"},
+             "permissions": ["AuditLog.Read.All", "SynchronizationData-User.Upload"]}}}
+# signIn from `az account show` (a person's `make up`: no ARM_* variables).
+AS_SIGNED_IN = {"tenantId": TENANT, "clientId": "", "subscriptionId": SUBSCRIPTION}
 
 
 def test_a_display_name_is_resolved_to_its_one_principal(tmp_path: Path) -> None:
@@ -71,10 +113,26 @@ def test_a_display_name_is_resolved_to_its_one_principal(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert config(tmp_path) == {
         "graph-roles-allowlist": {GRAPH_SP_CONFIG: GRAPH},
-        STACK_POLICY: {GRAPH_SP_CONFIG: GRAPH, EXISTING_CONFIG: {"logic": LOGIC}},
+        "access-fields": {SIGN_IN_CONFIG: AS_SIGNED_IN},
+        STACK_POLICY: {GRAPH_SP_CONFIG: GRAPH, SIGN_IN_CONFIG: AS_SIGNED_IN, EXISTING_CONFIG: {"logic": LOGIC},
+                       STACK_FILE_CONFIG: DECLARED},
+        STACK_FILE_POLICY: {EXISTING_CONFIG: {"logic": LOGIC}, STACK_FILE_CONFIG: DECLARED},
         ADVISORY_POLICY: {EXISTING_CONFIG: {"logic": LOGIC}},
     }
     assert any("displayName eq 'CSV2SCIMBulkUpload'" in c for c in calls)
+
+
+def test_the_pipelines_sign_in_comes_from_its_arm_variables(tmp_path: Path) -> None:
+    arm = {"ARM_TENANT_ID": TENANT, "ARM_CLIENT_ID": PIPELINE, "ARM_SUBSCRIPTION_ID": SUBSCRIPTION}
+    done, calls = run(tmp_path, {"objectId": LOGIC}, "dev", env={**arm, "GRAPH_SERVICE_PRINCIPAL_OBJECT_ID": GRAPH})
+    assert done.returncode == 0, done.stderr
+    assert config(tmp_path)["access-fields"][SIGN_IN_CONFIG] == {"tenantId": TENANT, "clientId": PIPELINE,
+                                                                 "subscriptionId": SUBSCRIPTION}
+    assert calls == [], "no `az account show` when the pipeline says how it signs in"
+    done, _ = run(tmp_path, {"objectId": LOGIC}, "dev", env={**arm, "ARM_TENANT_ID": "contoso.onmicrosoft.com",
+                                                              "GRAPH_SERVICE_PRINCIPAL_OBJECT_ID": GRAPH})
+    assert done.returncode == 2
+    assert "not a GUID in the pipeline's sign-in" in done.stderr
 
 
 def test_the_stack_comes_from_make_as_well(tmp_path: Path) -> None:
@@ -84,7 +142,8 @@ def test_the_stack_comes_from_make_as_well(tmp_path: Path) -> None:
 
 
 def test_an_object_id_is_taken_as_it_is_without_az(tmp_path: Path) -> None:
-    done, calls = run(tmp_path, {"objectId": LOGIC}, "dev", env={"GRAPH_SERVICE_PRINCIPAL_OBJECT_ID": GRAPH})
+    done, calls = run(tmp_path, {"objectId": LOGIC}, "dev", env={"GRAPH_SERVICE_PRINCIPAL_OBJECT_ID": GRAPH,
+                                                                  "ARM_TENANT_ID": TENANT})
     assert done.returncode == 0, done.stderr
     assert config(tmp_path)[STACK_POLICY][EXISTING_CONFIG] == {"logic": LOGIC}
     assert calls == []
@@ -129,11 +188,14 @@ def test_without_a_stack_the_map_is_left_out_and_said(tmp_path: Path) -> None:
     done, _ = run(tmp_path, {"objectId": LOGIC})
     assert done.returncode == 0, done.stderr
     assert config(tmp_path) == {"graph-roles-allowlist": {GRAPH_SP_CONFIG: GRAPH},
-                                STACK_POLICY: {GRAPH_SP_CONFIG: GRAPH}}
-    assert "checked only as advisory" in done.stderr
+                                "access-fields": {SIGN_IN_CONFIG: AS_SIGNED_IN},
+                                STACK_POLICY: {GRAPH_SP_CONFIG: GRAPH, SIGN_IN_CONFIG: AS_SIGNED_IN}}
+    assert "the whole-stack policy will refuse the stack" in done.stderr
 
 
 def test_a_new_stack_without_a_stack_file_has_an_empty_map(tmp_path: Path) -> None:
     done, _ = run(tmp_path, None, "new", env={"GRAPH_SERVICE_PRINCIPAL_OBJECT_ID": GRAPH})
     assert done.returncode == 0, done.stderr
     assert config(tmp_path)[STACK_POLICY][EXISTING_CONFIG] == {}
+    assert config(tmp_path)[STACK_POLICY][STACK_FILE_CONFIG] == {"stack": "new", "clients": {},
+                                                                 "provisioningApp": None}

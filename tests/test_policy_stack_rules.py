@@ -12,6 +12,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from policy import resource_types as t
 from policy.access_fields import KEY_VAULT_SECRETS_USER
+from policy.stack_file import STACK_FILE_CONFIG
 from tests.conftest import ROLE_ID, new_entra
 from tests.test_policy import POLICIES, args
 from tests.test_policy_allowlist import (
@@ -19,6 +20,7 @@ from tests.test_policy_allowlist import (
     collector,
     options,
     run_everything,
+    stack_config,
     stack_resources,
     stack_violations,
     urn,
@@ -129,21 +131,31 @@ def key_vault(stack: list[PolicyResource], secret_scope: str) -> list[PolicyReso
     return [*stack, secret, role]
 
 
+def key_vault_config(entra: OfflineEntra) -> dict[str, Any]:
+    """The stack file of key_vault(): client `secret` delivers to secret `secret` of vault kv-hr, for one reader."""
+    config = stack_config(entra.graph_object_id)
+    config[STACK_FILE_CONFIG]["clients"]["secret"]["keyVault"] = {
+        "vaultId": f"{SUB}/resourceGroups/rg-hr/providers/Microsoft.KeyVault/vaults/kv-hr", "vaultName": "kv-hr",
+        "resourceGroupName": "rg-hr", "secretName": "secret", "readers": ["11111111-1111-4111-8111-111111111111"]}
+    return config
+
+
 def test_key_vault_delivery_passes(stack: list[PolicyResource], entra: OfflineEntra) -> None:
-    assert stack_violations(key_vault(stack, "secret"), entra.graph_object_id) == []
+    assert stack_violations(key_vault(stack, "secret"), entra.graph_object_id, key_vault_config(entra)) == []
 
 
 def test_a_reader_of_a_secret_the_stack_does_not_write_is_refused(stack: list[PolicyResource],
                                                                   entra: OfflineEntra) -> None:
-    [message] = stack_violations(key_vault(stack, "payroll-db-password"), entra.graph_object_id)
-    assert "payroll-db-password" in message
+    found = stack_violations(key_vault(stack, "payroll-db-password"), entra.graph_object_id, key_vault_config(entra))
+    assert any("which this stack does not write" in m for m in found), found
+    assert all("payroll-db-password" in m for m in found), found
 
 
 def test_grants_are_checked_again_over_the_whole_stack(stack: list[PolicyResource], entra: OfflineEntra) -> None:
     # An imported grant of a role the program never grants: per-resource policies never saw it.
     with_props(named(stack, "logic-grant-ProvisioningLog.Read.All"), appRoleId=ROLE_ID["Directory.ReadWrite.All"])
-    [message] = stack_violations(stack, entra.graph_object_id)
-    assert "not one of the allowed Graph permissions" in message
+    found = stack_violations(stack, entra.graph_object_id)
+    assert any("not one of the allowed Graph permissions" in m for m in found), found
 
 
 def test_an_adopted_app_is_judged_by_the_programs_inputs_not_the_portals_outputs(
@@ -170,7 +182,7 @@ def test_unknown_values_leave_the_known_checks_mandatory_and_the_rest_advisory(
     with_props(named(stack, "rotated-sp"), clientId="another-app")
     found: list[str] = []
     with pytest.raises(UnknownValueError):
-        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+        STACK_POLICY.validate(StackValidationArgs(stack, stack_config(entra.graph_object_id)),
                               collector(found))
     assert len(found) == 1
     assert "another-app" in found[0]
@@ -227,7 +239,7 @@ def _preview(stack: list[PolicyResource], grant_principal: object, depends_on: s
         grant.property_dependencies = {"principalObjectId": [named(stack, source)]} if source else {}
     found: list[str] = []
     with pytest.raises(UnknownValueError):
-        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+        STACK_POLICY.validate(StackValidationArgs(stack, stack_config(entra.graph_object_id)),
                               collector(found))
     return [message for message in found if "secret-grant" in message]
 
@@ -257,7 +269,7 @@ def _preview_owner(stack: list[PolicyResource], source: str, entra: OfflineEntra
     owner.property_dependencies = {"ownerObjectId": [named(stack, source)]}
     found: list[str] = []
     with pytest.raises(UnknownValueError):
-        STACK_POLICY.validate(StackValidationArgs(stack, {"graphServicePrincipalObjectId": entra.graph_object_id}),
+        STACK_POLICY.validate(StackValidationArgs(stack, stack_config(entra.graph_object_id)),
                               collector(found))
     return found
 
@@ -272,3 +284,93 @@ def test_at_preview_an_owner_computed_from_a_client_without_owned_by_is_refused(
 def test_at_preview_an_owner_computed_from_the_owned_by_clients_principal_passes(
         stack: list[PolicyResource], entra: OfflineEntra) -> None:
     assert _preview_owner(stack, "owner-sp", entra) == []
+
+
+# -- the synchronization secret after a refresh (policy/synchronization_secret.py) --------------------------
+
+def _notification(stack: list[PolicyResource]) -> PolicyResource:
+    return named(stack, "provisioningApp-notification")
+
+
+def test_a_refreshed_secret_with_the_portals_sync_all_passes_the_whole_stack(stack: list[PolicyResource],
+                                                                            entra: OfflineEntra) -> None:
+    # After the portal saved the settings, a refresh brings its keys into the state (the provider's Read).
+    notification = _notification(stack)
+    refreshed = [*notification.props["credentials"], {"key": "SyncAll", "value": "false"}]
+    with_props(notification, credentials=refreshed)
+    assert stack_violations(stack, entra.graph_object_id) == []
+
+
+def test_a_credential_in_the_refreshed_secret_is_refused_by_the_whole_stack(stack: list[PolicyResource],
+                                                                           entra: OfflineEntra) -> None:
+    notification = _notification(stack)
+    with_props(notification, credentials=[*notification.props["credentials"], {"key": "SyncAll", "value": "false"},
+                                          {"key": "SecretToken", "value": "t"}])
+    [message] = stack_violations(stack, entra.graph_object_id)
+    assert message.startswith("provisioningApp-notification")
+    assert "SecretToken" in message
+
+
+# -- the stack holds exactly what its stack file declares (policy/stack_file.py), on this module's one run ---------
+
+def _client_in_code_only(stack: list[PolicyResource]) -> list[PolicyResource]:
+    """A pull request's Python-only client: component, app, service principal, upload grant, federated credential."""
+    access = next(r for r in stack if r.resource_type == t.ACCESS)
+    parents = (t.ACCESS, t.SERVICE_PRINCIPAL_CLIENT)
+    client = PolicyResource(t.SERVICE_PRINCIPAL_CLIENT, {}, urn(t.SERVICE_PRINCIPAL_CLIENT, "sneaky", (t.ACCESS,)),
+                            "sneaky", options(), None, access, [], {})
+    app = PolicyResource(t.APPLICATION, {"objectId": "app-oid", "clientId": "app-cid"},
+                         urn(t.APPLICATION, "sneaky-app", parents), "sneaky-app", options(), None, client, [], {})
+    sp = PolicyResource(t.SERVICE_PRINCIPAL, {"objectId": "sp-oid", "clientId": "app-cid"},
+                        urn(t.SERVICE_PRINCIPAL, "sneaky-sp", parents), "sneaky-sp", options(), None, client, [], {})
+    graph = named(stack, "secret-grant-ProvisioningLog.Read.All").props["resourceObjectId"]
+    grant = PolicyResource(t.APP_ROLE_ASSIGNMENT, {"appRoleId": ROLE_ID["SynchronizationData-User.Upload"],
+                                                   "principalObjectId": "sp-oid", "resourceObjectId": graph},
+                           urn(t.APP_ROLE_ASSIGNMENT, "sneaky-grant", parents), "sneaky-grant", options(), None,
+                           client, [], {})
+    federated = PolicyResource(t.FEDERATED_CREDENTIAL, {
+        "applicationId": "/applications/app-oid", "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:someone/else:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]},
+        urn(t.FEDERATED_CREDENTIAL, "sneaky-federated", parents), "sneaky-federated", options(), None, client, [], {})
+    return [*stack, client, app, sp, grant, federated]
+
+
+def test_a_client_added_in_code_only_is_refused_with_everything_it_holds(stack: list[PolicyResource],
+                                                                       entra: OfflineEntra) -> None:
+    found = stack_violations(_client_in_code_only(stack), entra.graph_object_id)
+    refused = {m.split(" ", 1)[0].rstrip(":") for m in found}
+    assert refused == {"sneaky", "sneaky-app", "sneaky-sp", "sneaky-grant", "sneaky-federated"}, found
+    assert all("sneaky" in m and "does not declare" in m for m in found), found
+
+
+def test_a_declared_client_the_code_no_longer_builds_is_refused(stack: list[PolicyResource],
+                                                              entra: OfflineEntra) -> None:
+    kept = [r for r in stack if r.name != "uami" and (r.parent is None or r.parent.name != "uami")]
+    [message] = stack_violations(kept, entra.graph_object_id)
+    assert "clients.uami is declared in Pulumi.dev.yaml, but the stack has no client component for it" in message
+
+
+def test_a_declared_grant_the_stack_lacks_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    kept = [r for r in stack if r.name != "rotated-grant-ProvisioningLog.Read.All"]
+    [message] = stack_violations(kept, entra.graph_object_id)
+    assert message.startswith("rotated: holds no grant of ProvisioningLog.Read.All")
+
+
+def test_a_second_federated_credential_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
+    twin = copy.deepcopy(named(stack, "federated-federated"))
+    twin.name, twin.urn = "federated-federated-2", twin.urn + "-2"
+    twin.parent = named(stack, "federated")
+    found = stack_violations([*stack, twin], entra.graph_object_id)
+    assert any("has 2 federated credentials; clients.federated declares one" in m for m in found), found
+
+
+@pytest.mark.parametrize("declaration", [None, "prod"], ids=["none", "another stack's"])
+def test_without_the_stack_files_declaration_the_stack_is_refused(stack: list[PolicyResource], entra: OfflineEntra,
+                                                                   declaration: str | None) -> None:
+    config = stack_config(entra.graph_object_id)
+    if declaration is None:
+        del config[STACK_FILE_CONFIG]
+    else:
+        config[STACK_FILE_CONFIG]["stack"] = declaration
+    [message] = stack_violations(stack, entra.graph_object_id, config)
+    assert "tools/policy-config.sh OUTPUT.json dev" in message

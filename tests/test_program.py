@@ -31,7 +31,7 @@ def test_outputs_match_the_spec(run_program: RunProgram, entra: OfflineEntra) ->
     client = run.outputs["clients"]["hr-sync"]
     assert set(client) == {"kind", "displayName", "clientId", "servicePrincipalObjectId", "graphPermissions",
                            "credentialType", "credentialExpiresAt", "credentialRenewsAt", "credentialKeyIds",
-                           "renewal"}
+                           "credentials", "renewal"}
     assert client["kind"] == "servicePrincipal"
     assert client["credentialType"] == "secret"
     assert client["graphPermissions"] == list(DEFAULT_PERMISSIONS)

@@ -23,7 +23,7 @@ from components.credentials import certificate_key_id
 from components.stack_history import HistoryUnreadable
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, PROVISIONING_APP, secret_client
 from tests.test_credentials_renewal import package_consumer
-from tools.audit.audit import Finding, Section
+from tools.audit.model import Finding, Section
 from tools.audit.orphans import mark_orphans
 from tools.offline.azure import SECRET_TYPE
 from tools.offline.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation, RunMode
@@ -228,7 +228,7 @@ def test_a_run_killed_while_creating_a_secret_stops_the_next_make_up_until_the_o
     assert "make audit" in err.getvalue()
     # make audit names the orphan, by its key id, among what the stack did not register.
     section = Section("client hr", "hr", findings=[Finding("secret", "app registration", "'renewal'",
-                                                           str(orphan.outputs["keyId"]))])
+                                                           str(orphan.outputs["keyId"]), "hr's principal")])
     mark_orphans([section], pending.pending_creates(simulation.export()))
     assert (section.findings[0].kind, section.findings[0].object_id) == ("orphan", orphan.outputs["keyId"])
 

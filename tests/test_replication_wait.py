@@ -15,7 +15,7 @@ from pulumi.dynamic import CreateResult, ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.microsoft import UPLOAD_OWNED_BY
-from components.replication_wait import ReplicationTimeoutError, wait_until_readable
+from components.replication_wait import ReplicationTimeoutError, ServicePrincipalGoneError, wait_until_readable
 from tests.conftest import LOGIC_APP, ROOT, RunProgram, secret_client
 from tests.test_package import TYPE, construct_program
 from tools.offline.entra import OfflineEntra
@@ -33,7 +33,7 @@ PLUGIN_PACKAGES = {"azuread", "tls", "azure-native"}
 
 # -- the wait ---------------------------------------------------------------------------------------
 
-def run_wait(answers: list[bool], **limits: float) -> tuple[str | BaseException, int]:
+def run_wait(answers: list[bool], gone: Any = None, **limits: float) -> tuple[str | BaseException, int]:
     reads: list[str] = []
 
     async def read(object_id: str) -> bool:
@@ -41,12 +41,12 @@ def run_wait(answers: list[bool], **limits: float) -> tuple[str | BaseException,
         return answers[min(len(reads), len(answers)) - 1]
 
     async def wait() -> str:
-        return await wait_until_readable("sp-1", read, poll_seconds=0, **limits)  # type: ignore[arg-type]
+        return await wait_until_readable("sp-1", read, poll_seconds=0, gone=gone, **limits)  # type: ignore[arg-type]
 
     loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the loop the Pulumi tests use
     try:
         return loop.run_until_complete(wait()), len(reads)
-    except ReplicationTimeoutError as error:
+    except (ReplicationTimeoutError, ServicePrincipalGoneError) as error:
         return error, len(reads)
     finally:
         loop.close()
@@ -79,6 +79,22 @@ def test_a_principal_that_never_answers_fails_the_update_naming_it() -> None:
 def test_a_preview_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: True)
     assert run_wait([False]) == ("sp-1", 0)
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_deployed_principal_that_misses_was_deleted_and_fails_at_the_first_read(
+        monkeypatch: pytest.MonkeyPatch, preview: bool) -> None:
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: preview)
+    error, reads = run_wait([False], gone=lambda: "replace it", timeout_seconds=3600.0)
+    assert isinstance(error, ServicePrincipalGoneError)
+    assert str(error) == "replace it"
+    assert reads == 1, "no wait: it replicated long ago, a miss is a deletion"
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_deployed_principal_that_answers_costs_one_read(monkeypatch: pytest.MonkeyPatch, preview: bool) -> None:
+    monkeypatch.setattr(pulumi.runtime, "is_dry_run", lambda: preview)
+    assert run_wait([True], gone=lambda: "replace it") == ("sp-1", 1)
 
 
 # -- nothing registered needs this repository --------------------------------------------------------

@@ -26,6 +26,8 @@ PINS = {
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
     "azure/login": ("f5d393ae46f8fde4be8b75f32e3fc50e654ad0ca", "v3.0.1"),
     "pulumi/actions": ("8e5e406f4007fca908480587cb9893c07090f58d", "v7.0.0"),
+    "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
 }
 WRITE_ENVIRONMENTS = {"deploy", "production", "rotation"}
 READ_ENVIRONMENTS = {"preview", "preview-secrets"}
@@ -214,22 +216,57 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
             text = yaml.safe_dump(step)
             if "secrets." not in text:
                 continue
+            if str(step.get("run", "")).startswith("pulumi stack output --json "):
+                # The audit's outputs: read with the CLI's blinding secrets manager, no passphrase.
+                assert set(step["env"]) == {"STACK", "PULUMI_ACCESS_TOKEN"}, f"{name}:{job_id}: {text}"
+                continue
             assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            reads_outputs = any(f"-m tools.{tool} " in str(step.get("run")) for tool in ("stack.expiry", "audit.audit"))
+            reads_outputs = "-m tools.stack.expiry " in str(step.get("run"))
             assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
 
 
 def test_nothing_runs_after_a_pulumi_command_in_its_job() -> None:
-    # pulumi/actions writes every stack output, secrets decrypted, to its step outputs.
+    # pulumi/actions writes every stack output, secrets decrypted, to its step outputs: only the update a
+    # preview guards may follow it, and it is pulumi/actions itself, on the same stack.
     for name, job_id, job in all_jobs():
         commands = pulumi_commands(job)
         if commands:
-            assert steps(job)[-1] is commands[-1], f"{name}:{job_id}: a step runs after pulumi"
-            assert len(commands) == 1, f"{name}:{job_id}: one pulumi command per job"
-            assert commands[0]["with"]["suppress-outputs"] is True
+            first = steps(job).index(commands[0])
+            assert steps(job)[first:] == commands, f"{name}:{job_id}: a step runs after pulumi"
+            assert [c["with"]["command"] for c in commands] in (["preview"], ["up"], ["preview", "up"]), \
+                f"{name}:{job_id}: one pulumi command per job, or a preview and the update it guards"
+            assert all(c["with"]["suppress-outputs"] is True for c in commands)
+
+
+def up_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(n, j, job) for n, j, job in all_jobs() if any(c["with"]["command"] == "up" for c in pulumi_commands(job))]
+
+
+def test_every_job_that_runs_up_previews_with_the_pack_first() -> None:
+    # pulumi/actions' `up` is the Automation API's, which passes --skip-preview, and stack policies run only
+    # after every step has applied: the whole-stack policy must see the plan before anything changes.
+    found = up_jobs()
+    assert {(n, j) for n, j, _ in found} == {("deploy.yml", "up"), ("deploy.yml", "up-prod"),
+                                             ("scheduled.yml", "rotate")}
+    for name, job_id, job in found:
+        preview, up = pulumi_commands(job)
+        assert (preview["with"]["command"], up["with"]["command"]) == ("preview", "up"), f"{name}:{job_id}"
+        assert steps(job).index(preview) + 1 == steps(job).index(up), f"{name}:{job_id}: nothing in between"
+        same = {k: v for k, v in up["with"].items() if k != "command"}
+        assert {k: v for k, v in preview["with"].items() if k != "command"} == same, \
+            f"{name}:{job_id}: the same stack, config, backend, refresh and pack as the update"
+        assert preview["uses"] == up["uses"], f"{name}:{job_id}"
+        assert preview["env"] == up["env"], f"{name}:{job_id}"
+        assert same["policyPacks"] == "${{ github.workspace }}/policy"
+        for step in (preview, up):
+            # The update goes on only if the preview passed: GitHub skips the steps after a failed one
+            # unless a step says otherwise.
+            assert "if" not in step, f"{name}:{job_id}"
+            assert "continue-on-error" not in step, f"{name}:{job_id}"
+            assert "plan" not in step["with"], "update plans: docs/policy-pack.md says why not"
 
 
 def test_every_preview_and_up_runs_the_policy_pack_with_graphs_object_id() -> None:
@@ -244,7 +281,7 @@ def test_every_preview_and_up_runs_the_policy_pack_with_graphs_object_id() -> No
                 f"{name}:{job_id}: the stack, so its existing identities' principals are checked"
             [config_step] = [s for s in job["steps"] if "policy-config.sh" in s.get("run", "")]
             assert config_step["env"] == {"STACK": "${{ matrix.stack }}"}, f"{name}:{job_id}"
-    assert found == 5
+    assert found == 8, "a preview and an update in each of three jobs, two previews alone"
 
 
 @pytest.mark.parametrize("name", ["pull-request.yml", "deploy.yml", "scheduled.yml"])
@@ -357,7 +394,7 @@ def test_push_to_main_deploys_non_prod_then_reviewed_prod() -> None:
     for job_id in ("up", "up-prod"):
         job = jobs[job_id]
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
-        [pulumi] = pulumi_commands(job)
+        pulumi = pulumi_commands(job)[-1]
         assert pulumi["with"]["command"] == "up"
         assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
         assert pulumi["with"]["policyPacks"] == "${{ github.workspace }}/policy"
@@ -374,7 +411,7 @@ def test_weekly_run_rotates_checks_expiry_and_flags_drift_unattended() -> None:
     assert jobs["stacks"]["permissions"] == {"contents": "read"}
     rotate, check = jobs["rotate"], jobs["check"]
     assert rotate["environment"] == check["environment"] == "rotation"
-    [up] = pulumi_commands(rotate)
+    up = pulumi_commands(rotate)[-1]
     assert up["with"]["command"] == "up"
     assert check["needs"] == ["stacks", "rotate"]
     assert "!cancelled()" in check["if"]
@@ -405,19 +442,53 @@ def test_a_push_to_main_runs_the_expiry_check_after_deploying_every_stack() -> N
     assert steps(check)[-1] is expiry
 
 
-def test_weekly_run_audits_every_stack_with_the_read_only_identity_after_the_deploy() -> None:
-    audit = load("scheduled.yml")["jobs"]["audit"]
+def test_weekly_run_audits_every_stack_with_the_read_only_identity_and_no_secret_after_the_deploy() -> None:
+    jobs = load("scheduled.yml")["jobs"]
+    audit = jobs["audit"]
     assert audit["environment"] == "audit"
     assert audit["environment"] not in WRITE_ENVIRONMENTS | READ_ENVIRONMENTS, "main only, read-only identity"
-    assert audit["needs"] == ["stacks", "rotate"]
+    assert audit["needs"] == ["stacks", "check"], "after the deploy, and after check published the outputs"
     assert "!cancelled()" in audit["if"]
     assert audit["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.stacks.outputs.stacks).all }}"
     assert audit["permissions"] == {"contents": "read", "id-token": "write"}
-    assert not pulumi_commands(audit), "reads the outputs through the CLI; runs no preview or update"
+    # The passphrase and the backend token decrypt every HR credential: the read-only auditor gets neither.
+    assert "secrets." not in yaml.safe_dump(audit)
+    assert "env" not in audit, "no backend URL either: it never opens the state"
+    assert not uses(audit, "pulumi/actions"), "no Pulumi CLI"
+    [download] = uses(audit, "actions/download-artifact")
+    assert download["with"] == {"name": "outputs-${{ matrix.stack }}", "path": "${{ runner.temp }}/outputs"}
     step = next(s for s in steps(audit) if "tools.audit.audit" in str(s.get("run")))
-    assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" '
-                                   '--summary "$GITHUB_STEP_SUMMARY"')
-    assert step["env"]["STACK"] == "${{ matrix.stack }}"
+    assert step["run"].strip() == ('venv/bin/python -m tools.audit.audit --stack "$STACK" --outputs '
+                                   '"$RUNNER_TEMP/outputs/outputs.json" --summary "$GITHUB_STEP_SUMMARY"')
+    assert step["env"] == {"STACK": "${{ matrix.stack }}"}
+    assert steps(audit).index(download) < steps(audit).index(step)
+
+
+def test_the_audits_outputs_are_published_without_the_passphrase() -> None:
+    """`pulumi stack output --json` without --show-secrets prints every secret output as "[secret]"; since
+    3.252 it reads the state with a secrets manager that never decrypts (pulumi/pulumi#23820), so the step
+    gets what reaches the backend and nothing that decrypts."""
+    check = load("scheduled.yml")["jobs"]["check"]
+    publish = next(s for s in steps(check) if str(s.get("run", "")).startswith("pulumi stack output"))
+    assert publish["run"].strip() == 'pulumi stack output --json --stack "$STACK" > "$RUNNER_TEMP/outputs.json"'
+    assert set(publish["env"]) == {"STACK", "PULUMI_ACCESS_TOKEN"}
+    [upload] = uses(check, "actions/upload-artifact")
+    assert upload["with"] == {"name": "outputs-${{ matrix.stack }}", "path": "${{ runner.temp }}/outputs.json",
+                              "if-no-files-found": "error", "retention-days": 1}
+    assert steps(check).index(publish) < steps(check).index(upload) < steps(check).index(pulumi_commands(check)[0])
+    [cli] = [s for s in uses(check, "pulumi/actions") if "pulumi-version" in s.get("with", {})]
+    assert cli["with"]["pulumi-version"] == "^3.252.0"
+
+
+def test_weekly_run_fails_on_a_quarantined_provisioning_job() -> None:
+    audit = load("scheduled.yml")["jobs"]["audit"]
+    [job] = [s for s in steps(audit) if "tools.verify.verify" in str(s.get("run"))]
+    # make verify --deployer (tools/verify/job.py): a quarantined job exits 1, a paused one is reported.
+    assert job["run"].strip() == ('venv/bin/python -m tools.verify.verify --stack "$STACK" --deployer '
+                                  '--outputs "$RUNNER_TEMP/outputs/outputs.json"'), "the audit's own outputs file"
+    assert job["if"] == "${{ !cancelled() }}", "also when the audit found something"
+    assert set(job["env"]) == {"STACK"}, "it reads ids only, from the artifact: no passphrase, no backend token"
+    assert steps(audit)[-1] is job
 
 
 def test_write_environments_appear_only_in_main_only_workflows() -> None:

@@ -4,12 +4,17 @@
 #   graph-roles-allowlist policy compares every grant's resource with (and the whole-stack policy,
 #   which runs that rule again over imported resources). Set GRAPH_SERVICE_PRINCIPAL_OBJECT_ID to
 #   skip the `az` lookup;
-# - for the stack $2 (or $STACK, as `make up` / `make preview` set it), the principal object id of
-#   every existing identity (clients.<key>.existing in ./Pulumi.<stack>.yaml): the whole-stack policy
-#   refuses a grant of such a client to any other principal. objectId is taken as it is; displayName
-#   and clientId are looked up with `az` and must match exactly one service principal.
-#   Without a stack the map is left out, and the existing-identity-principals policy says (advisory)
-#   that those grants went unchecked.
+# - how the pipeline signs in (signIn: ARM_TENANT_ID, ARM_CLIENT_ID, ARM_SUBSCRIPTION_ID, or else the
+#   tenant and subscription of `az account show`): a provider that signs in otherwise is refused;
+# - for the stack $2 (or $STACK, as `make up` / `make preview` set it), what ./Pulumi.<stack>.yaml
+#   declares (stackFile: client keys and kinds, permissions, credential forms, federated issuers and
+#   subjects, Key Vault vaults and readers, the provisioning app; tools/stack/declared.py): the
+#   stack-file and whole-stack policies refuse anything the file does not declare; and the principal
+#   object id of every existing identity (clients.<key>.existing): a grant of such a client to any
+#   other principal is refused. objectId is taken as it is; displayName and clientId are looked up
+#   with `az` and must match exactly one service principal.
+#   Without a stack both are left out, and the whole-stack policy refuses the stack: it has nothing to
+#   compare it with.
 set -euo pipefail
 
 out="${1:?usage: policy-config.sh OUTPUT.json [STACK]}"
@@ -34,14 +39,30 @@ if ! [[ "$graph" =~ $guid ]]; then
   exit 2
 fi
 
-whole_stack="" advisory=""
+# How the pipeline signs in (the providers' ARM_* variables), or else whom `az` is signed in as.
+tenant="${ARM_TENANT_ID:-}" client="${ARM_CLIENT_ID:-}" subscription="${ARM_SUBSCRIPTION_ID:-}"
+if [ -z "$tenant" ] && command -v az >/dev/null 2>&1; then
+  { read -r tenant || true; read -r account || true; } < <(az account show --query "[tenantId, id]" -o tsv 2>/dev/null || true)
+  subscription="${subscription:-${account:-}}"
+fi
+for value in "$tenant" "$client" "$subscription"; do
+  if [ -n "$value" ] && ! [[ "$value" =~ $guid ]]; then
+    echo "error: not a GUID in the pipeline's sign-in (ARM_TENANT_ID, ARM_CLIENT_ID, ARM_SUBSCRIPTION_ID): '$value'" >&2
+    exit 2
+  fi
+done
+sign_in="\"signIn\": {\"tenantId\": \"$tenant\", \"clientId\": \"$client\", \"subscriptionId\": \"$subscription\"}"
+
+whole_stack="" stack_policy="" advisory=""
 if [ -z "$stack" ]; then
-  echo "note: no stack given (policy-config.sh OUTPUT.json STACK): grants to existing identities will be checked only as advisory" >&2
+  echo "note: no stack given (policy-config.sh OUTPUT.json STACK): the whole-stack policy will refuse the stack, having no stack file to compare it with" >&2
 else
   python="$here/venv/bin/python"
   [ -x "$python" ] || python=python3
   stack_file="$(pwd)/Pulumi.$stack.yaml"
-  identities="$(cd "$here" && "$python" -m tools.stack.existing_identities "$stack_file" "$stack")"
+  declared_file="$(mktemp)"
+  trap 'rm -f "$declared_file"' EXIT
+  identities="$(cd "$here" && "$python" -m tools.stack.existing_identities "$stack_file" "$stack" --declared "$declared_file")"
   map=""
   while IFS=$'\t' read -r key lookup value; do
     [ -n "$key" ] || continue
@@ -68,8 +89,10 @@ else
     fi
     map="${map:+$map, }\"$key\": \"$ids\""
   done <<< "$identities"
-  whole_stack=", \"existingIdentityPrincipals\": {$map}"
+  declared="$(cat "$declared_file")"
+  whole_stack=", \"existingIdentityPrincipals\": {$map}, \"stackFile\": $declared"
+  stack_policy=", \"stack-file\": {\"existingIdentityPrincipals\": {$map}, \"stackFile\": $declared}"
   advisory=", \"existing-identity-principals\": {\"existingIdentityPrincipals\": {$map}}"
 fi
-printf '{"graph-roles-allowlist": {"graphServicePrincipalObjectId": "%s"}, "whole-stack": {"graphServicePrincipalObjectId": "%s"%s}%s}\n' \
-  "$graph" "$graph" "$whole_stack" "$advisory" > "$out"
+printf '{"graph-roles-allowlist": {"graphServicePrincipalObjectId": "%s"}, "access-fields": {%s}, "whole-stack": {"graphServicePrincipalObjectId": "%s", %s%s}%s%s}\n' \
+  "$graph" "$sign_in" "$graph" "$sign_in" "$whole_stack" "$stack_policy" "$advisory" > "$out"

@@ -76,7 +76,7 @@ esac
 # The guardrails (policy/) run on every preview and up, from this checkout.
 policy_config="$(mktemp)"
 trap 'rm -f "$policy_config"' EXIT
-"$here/tools/policy-config.sh" "$policy_config"
+"$here/tools/policy-config.sh" "$policy_config" "$stack"
 policy=(--policy-pack "$here/policy" --policy-pack-config "$policy_config")
 
 cd "$here"
@@ -87,6 +87,13 @@ pulumi stack select --create "$stack" --non-interactive
 # ARGS is split on purpose: extra flags for pulumi, e.g. ARGS="--yes --skip-preview".
 # shellcheck disable=SC2086
 case "$action" in
-  up) pulumi up --stack "$stack" "${policy[@]}" ${ARGS:-} ;;
+  up)
+    # `pulumi up` previews with the pack before it changes anything. --skip-preview would leave the
+    # whole-stack policy to after every change is made: preview (same code, config, pack) first, and go
+    # on only if it passes (set -e).
+    case " ${ARGS:-} " in
+      *" --skip-preview"[\ =]*) pulumi preview --stack "$stack" "${policy[@]}" ;;
+    esac
+    pulumi up --stack "$stack" "${policy[@]}" ${ARGS:-} ;;
   preview) pulumi preview --diff --stack "$stack" "${policy[@]}" ${ARGS:-} ;;
 esac

@@ -99,10 +99,27 @@ _RENEWABLE_WHY = (f"the program renews the credential on the weekly schedule, ke
                   "days ahead")
 
 
+# Why the maximum, said where a longer lifetime is refused (Microsoft's "Add a client secret": "You cannot
+# specify a custom lifetime longer than 24 months"; it recommends under 12).
+_MAX_WHY = {
+    "lifetimeDays": f"{MAX_CREDENTIAL_DAYS} days is the 24 months Microsoft allows a client secret at most "
+                    "(it recommends under 12)",
+    "validityDays": f"{MAX_CREDENTIAL_DAYS} days is the 24 months Microsoft allows a client secret at most, and a "
+                    "generated certificate is held to the same bound (Microsoft recommends under 12 months)",
+}
+
+
+def _lifetime_why(obj: Mapping[str, Any], key: str) -> str:
+    """Why the lifetime range is what it is: the maximum's reason for a value above it, else the minimum's."""
+    value = obj.get(key)
+    above = isinstance(value, int) and not isinstance(value, bool) and value > MAX_CREDENTIAL_DAYS
+    return _MAX_WHY[key] if above else _RENEWABLE_WHY
+
+
 def _secret(check: Checker, obj: Mapping[str, Any], path: str) -> SecretCredential | None:
     check.only_keys(obj, path, ("type", "lifetimeDays", "rotationDays"))
     lifetime = check.integer(obj, "lifetimeDays", path, MIN_RENEWABLE_LIFETIME_DAYS, MAX_CREDENTIAL_DAYS,
-                             DEFAULT_SECRET_LIFETIME_DAYS, why=_RENEWABLE_WHY)
+                             DEFAULT_SECRET_LIFETIME_DAYS, why=_lifetime_why(obj, "lifetimeDays"))
     renewal = _renewal(check, obj, path, "lifetimeDays", lifetime)
     if lifetime is None or renewal is None:
         return None
@@ -126,7 +143,7 @@ def _certificate(check: Checker, obj: Mapping[str, Any], path: str
         subject = check.string(gen, "subject", gpath, max_len=CERT_SUBJECT_MAX,
                                allowed=f"a common name of 1-{CERT_SUBJECT_MAX} characters")
         days = check.integer(gen, "validityDays", gpath, MIN_RENEWABLE_LIFETIME_DAYS, MAX_CREDENTIAL_DAYS,
-                             DEFAULT_CERTIFICATE_VALIDITY_DAYS, why=_RENEWABLE_WHY)
+                             DEFAULT_CERTIFICATE_VALIDITY_DAYS, why=_lifetime_why(gen, "validityDays"))
         renewal = _renewal(check, gen, gpath, "validityDays", days)
         if subject is None or days is None or renewal is None:
             return None

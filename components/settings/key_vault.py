@@ -16,6 +16,7 @@ from components.settings.model import (
     KeyVaultSettings,
     ServicePrincipalClientSettings,
 )
+from components.settings.object_ids import object_ids
 from components.settings.problems import Checker, Problem
 
 KEY_VAULT_KEYS = ("vaultId", "secretName", "readers")
@@ -57,7 +58,7 @@ def parse_key_vault(check: Checker, value: Any, path: str, client_key: str,
     vault = _vault_id(check, obj, path)
     secret_name = check.string(obj, "secretName", path, required=False, max_len=127, pattern=SECRET_NAME_RE,
                                allowed=SECRET_NAME_RULE) or client_key
-    readers = _readers(check, obj.get("readers", []), f"{path}.readers")
+    readers = object_ids(check, obj.get("readers", []), f"{path}.readers", READER_RULE, "reader")
     if len(check.problems) > before or vault is None:
         return None
     vault_id, subscription, group, vault_name = vault
@@ -84,24 +85,6 @@ def _vault_id(check: Checker, obj: Mapping[str, Any], path: str) -> tuple[str, s
         check.add(f"{path}.vaultId", vault_id, f"{'; '.join(wrong)}; expected {VAULT_ID_FORM}")
         return None
     return vault_id, subscription, group, vault_name
-
-
-def _readers(check: Checker, value: Any, path: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        check.add(path, value, f"a list, each entry {READER_RULE}")
-        return ()
-    seen: dict[str, int] = {}
-    for index, reader in enumerate(value):
-        if not isinstance(reader, str) or not GUID_RE.match(reader):
-            by_name = ("; for a user by sign-in name: `az ad user show --id <name> --query id -o tsv`"
-                       if isinstance(reader, str) and "@" in reader else "")
-            check.add(f"{path}[{index}]", reader, f"{READER_RULE}{by_name}")
-        elif reader.lower() in seen:
-            check.add(f"{path}[{index}]", reader, f"the same principal as readers[{seen[reader.lower()]}]; "
-                      "list each reader once")
-        else:
-            seen[reader.lower()] = index
-    return tuple(seen)
 
 
 def same_secret_twice(check: Checker, clients: Mapping[str, ClientSettings]) -> None:

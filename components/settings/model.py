@@ -243,6 +243,8 @@ class Settings:
     clients: Mapping[str, ClientSettings]
     protect: bool
     provisioning_app: ProvisioningAppSettings | None = None
+    trusted_principals: tuple[str, ...] = ()
+    """Object ids (lower-case) ``make audit`` lists as expected holders of a path to the upload, never as findings."""
     warnings: tuple[str, ...] = ()
     """Allowed but discouraged choices, logged as Pulumi warnings."""
     secret_keys: frozenset[str] = frozenset()

@@ -20,8 +20,11 @@ from components.settings.model import ClientSettings, Settings
 from components.settings.problems import MISSING, Checker, SettingsError, quoted_hint
 from components.settings.provisioning_app import parse_provisioning_app
 from components.settings.stack_config import NAMESPACE, namespace_problems, read_stack_config
+from components.settings.trusted_principals import parse_trusted_principals
 
-TOP_LEVEL_KEYS = ("clients", "graphPermissions", "protect", "provisioningApp")
+TOP_LEVEL_KEYS = ("clients", "graphPermissions", "protect", "provisioningApp", "trustedPrincipals")
+# Keys only a client has: a top-level key whose object holds one is a client indented one level too far out.
+_CLIENT_ONLY_KEYS = frozenset({"kind", "credential", "existing", "userAssigned", "keyVault"})
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None = None,
@@ -36,7 +39,12 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     now = now or dt.datetime.now(dt.UTC)
     check = Checker(now, secret_keys)
     namespace_problems(check, raw, misplaced)
-    check.only_keys(raw, "", TOP_LEVEL_KEYS)
+    stray_clients = {key for key, value in raw.items() if key not in TOP_LEVEL_KEYS and isinstance(value, dict)
+                     and _CLIENT_ONLY_KEYS & set(value)}
+    for key in sorted(stray_clients):
+        check.add(key, raw[key], f"unknown key; looks like a client that belongs under `clients`: indent it one "
+                  f"level further in, under `{NAMESPACE}:clients` beside the other clients")
+    check.only_keys({k: v for k, v in raw.items() if k not in stray_clients}, "", TOP_LEVEL_KEYS)
     default_permissions = parse_permissions(check, raw, "graphPermissions", "graphPermissions",
                                             DEFAULT_PERMISSIONS)
 
@@ -64,11 +72,13 @@ def parse_settings(raw: Mapping[str, Any], stack: str, now: dt.datetime | None =
     provisioning_app = None
     if "provisioningApp" in raw:
         provisioning_app = parse_provisioning_app(check, raw["provisioningApp"], "provisioningApp", stack)
+    trusted_principals = parse_trusted_principals(check, raw.get("trustedPrincipals", MISSING))
 
     if check.problems:
         raise SettingsError(stack, check.problems)
     return Settings(stack=stack, clients=clients, protect=bool(protect),
-                    provisioning_app=provisioning_app, warnings=tuple(check.warnings), secret_keys=secret_keys)
+                    provisioning_app=provisioning_app, trusted_principals=trusted_principals,
+                    warnings=tuple(check.warnings), secret_keys=secret_keys)
 
 
 def is_prod_stack(stack: str) -> bool:

@@ -41,7 +41,7 @@ from .sign_in import (
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
 EXIT_ACCEPTED, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
-# Graph throttles bulkUpload at 40 calls per 5 seconds per tenant; wait what it asks, within reason.
+# Graph throttles bulkUpload at 40 requests per second (its API reference); wait what it asks, within reason.
 DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER = 5.0, 120.0
 
 DESCRIPTION = """\
@@ -135,6 +135,16 @@ def _material(args: argparse.Namespace, stack: Mapping[str, Any], environ: Mappi
                   f"{secret.content_type or 'none'})\n")
         args.key_vault_version = secret.version
         return secret.value
+    local = _env_or_file(args, environ)
+    if local is not None:
+        return local
+    if "outputs" in stack:
+        return material_from_outputs(stack["outputs"], args.client)
+    return None
+
+
+def _env_or_file(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The secret or certificate PEM from --credential-env or --credential-file (None: neither given)."""
     if args.credential_env:
         if args.credential_env not in environ:
             raise SignInError(f"environment variable {args.credential_env} is not set")
@@ -144,8 +154,6 @@ def _material(args: argparse.Namespace, stack: Mapping[str, Any], environ: Mappi
             return Path(args.credential_file).expanduser().read_text()
         except OSError as error:
             raise SignInError(f"cannot read {args.credential_file}: {error.strerror or error}") from error
-    if "outputs" in stack:
-        return material_from_outputs(stack["outputs"], args.client)
     return None
 
 
@@ -229,7 +237,7 @@ def _refusal(status: int, error: str, max_attempts: int) -> str:
                 "...Upload.OwnedBy without owning the provisioning app), or its token predates the grant: "
                 "check with `make verify`\n")
     if status == 429:
-        return (f"throttled (429) {max_attempts} times {error}\n  bulkUpload allows 40 calls per 5 seconds and "
+        return (f"throttled (429) {max_attempts} times {error}\n  bulkUpload allows 40 requests per second and "
                 "2,000 (P1/P2) or 6,000 (ID Governance) per 24 hours: send up to 50 operations per call\n")
     if status == 400:
         return f"refused as malformed (400) {error}\n  is Content-Type application/scim+json?\n"
@@ -256,6 +264,9 @@ def main(argv: Sequence[str] | None = None, *, transport: Transport | None = Non
             raise SignInError(f"{where}; give --outputs from a stack with a provisioningApp, or --bulk-upload-url")
         body = render_bulk_request(request)
         if args.dry_run:
+            if args.sign_in != "managed-identity" and not args.key_vault_secret_uri:
+                # What needs no sign-in fails as in the real run: an unset variable, an unreadable file.
+                _env_or_file(args, environ)
             out.write(f"POST {args.bulk_upload_url}\nContent-Type: {CONTENT_TYPE}\n"
                       "Authorization: Bearer <a token for Microsoft Graph; not requested in a dry run>\n\n"
                       f"{body}\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 import uuid
@@ -14,6 +16,7 @@ import yaml
 from tests.conftest import GRAPH_ROLES, NOW, ROLE_ID
 from tests.fake_graph import FakeCredential, FakeGraph, Tenant, assignment, graph_principal
 from tools.adopt import adopt
+from tools.stack import outputs as stack_outputs
 from tools.stack.outputs import StackOutputError
 from tools.tenant.ownership import NO_KEY_IDS
 
@@ -47,9 +50,11 @@ def secret(name: str, key: str) -> dict[str, Any]:
 HR_APP, HR_SP = client_objects("inbound-provisioning-access-dev-hr",
                                secret("renewal 2026-11-01 (managed by Pulumi)", "hr-current"),
                                secret("renewal 2026-08-03 (managed by Pulumi)", "hr-previous"))
+PAYROLL_CERT = b"the payroll certificate (DER)"
 CERT_APP, CERT_SP = client_objects("inbound-provisioning-access-dev-payroll",
                                    {"displayName": "CN=payroll", "endDateTime": "2027-11-01T00:00:00Z",
-                                    "keyId": gid("payroll-cert"), "type": "AsymmetricX509Cert"})
+                                    "keyId": gid("payroll-cert"), "type": "AsymmetricX509Cert",
+                                    "key": base64.b64encode(PAYROLL_CERT).decode()})
 NEW_APP, NEW_SP = client_objects("HR new feed", secret("workday", "portal-secret"))
 
 STACK_FILE = """\
@@ -82,6 +87,11 @@ def outputs(*, key_ids: bool = True) -> dict[str, Any]:
                                  "graphPermissions": [UPLOAD]}
         if key_ids:
             shown["credentialKeyIds"] = [gid(k) for k in keys]
+            shown["credentials"] = [
+                {"keyId": gid(k), "type": "certificate", "endDate": "2027-11-01T00:00:00Z",
+                 "thumbprint": hashlib.sha1(PAYROLL_CERT, usedforsecurity=False).hexdigest().upper()}
+                if k == "payroll-cert" else {"keyId": gid(k), "type": "secret", "endDate": "2027-05-01T00:00:00Z"}
+                for k in keys]
         return shown
     return {"clients": {"hr": client(HR_APP, HR_SP, ["hr-current", "hr-previous"]),
                         "payroll": client(CERT_APP, CERT_SP, ["payroll-cert"])}}
@@ -149,17 +159,45 @@ def test_a_stack_the_backend_does_not_know_made_nothing(tmp_path: Path, monkeypa
     assert "retire once the HR client uses this stack's credential" in out.getvalue()
 
 
+def no_cli(stack: str, extra: Any = ()) -> Any:
+    raise StackOutputError("the Pulumi CLI is not on PATH")
+
+
 def test_outputs_that_cannot_be_read_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_cli(stack: str, extra: Any = ()) -> Any:
-        raise StackOutputError("the Pulumi CLI is not on PATH")
     stack_file = tmp_path / "Pulumi.dev.yaml"
     stack_file.write_text(STACK_FILE)
     monkeypatch.setattr(adopt, "pulumi_stack_output", no_cli)
+    monkeypatch.setenv("PULUMI_BACKEND_URL", "azblob://state")  # another backend: only the CLI can tell
     err = io.StringIO()
     code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
                       transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
     assert code == adopt.EXIT_ACCESS
-    assert "give --outputs FILE" in err.getvalue()
+    assert "give --outputs FILE (`pulumi stack output --json`), or --new-stack if new" in \
+        err.getvalue()
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file), "--new-stack"], credential=FakeCredential(),
+                      transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
+    assert code == 0
+
+
+def test_a_never_deployed_stack_needs_no_cli_and_no_outputs_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """The README's first step, before any deploy: `make adopt STACK=dev` with only `az login`."""
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(STACK_FILE)
+    monkeypatch.setattr(adopt, "pulumi_stack_output", no_cli)
+    monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
+    monkeypatch.setattr(stack_outputs, "LOCAL_STATE", tmp_path / ".pulumi-state")
+    out, err = io.StringIO(), io.StringIO()
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
+                      transport=FakeGraph(tenant()), out=out, err=err, now=NOW)
+    assert code == 0, err.getvalue()
+    assert "retire once the HR client uses this stack's credential" in out.getvalue()
+    checkpoint = tmp_path / ".pulumi-state" / ".pulumi" / "stacks" / "inbound-provisioning-access" / "dev.json"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_text("{}")
+    code = adopt.main(["--stack", "dev", "--config-file", str(stack_file)], credential=FakeCredential(),
+                      transport=FakeGraph(tenant()), out=io.StringIO(), err=err, now=NOW)
+    assert code == adopt.EXIT_ACCESS, "deployed here: its credentials must be told apart by the outputs' key ids"
 
 
 def test_an_outputs_file_that_is_not_a_json_object_is_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -21,6 +22,7 @@ from components.microsoft import ALLOWED_PERMISSIONS
 from components.settings.problems import SettingsError
 from components.settings.stack_config import decode_config_text
 from tests.conftest import GRAPH_ROLES, ROLE_ID, ROOT, RunProgram
+from tests.plan.helpers import section, table
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import program_at, run_offline
 from tools.plan import plan
@@ -42,44 +44,68 @@ def run_plan(stack: str, path: Path, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@functools.cache
+def shipped_plan(stack: str) -> tuple[int, str, str]:
+    """The plan of a shipped ``Pulumi.<stack>.yaml``, run once per test process for every test that reads it."""
+    return run_plan(stack, ROOT / f"Pulumi.{stack}.yaml")
+
+
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
 def test_plan_of_every_shipped_stack(stack_file: Path) -> None:
     stack = stack_file.name.split(".")[1]
-    code, text, err = run_plan(stack, stack_file)
+    code, text, err = shipped_plan(stack)
     assert code == 0, err
     assert text.startswith(f"# Access plan: stack `{stack}`")
-    assert "role id (planned)" in text
     assert "Nothing was read from or written to a tenant" in text
-    rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line and "grant" not in line]
-    grant_rows = [r for r in rows if any(p in r for p in ALLOWED_PERMISSIONS) and r.count("|") == 8]
-    assert grant_rows
-    for row in grant_rows:
-        permission = row.split(" | ")[3]
-        assert f"`{ROLE_ID[permission]}`" in row
+    grants = [row for row in table(text, "## Access") if row[2].startswith("Graph permission ")]
+    assert grants
+    for row in grants:
+        permission = row[2].removeprefix("Graph permission ")
+        assert permission in ALLOWED_PERMISSIONS
+        assert row[3] == f"`{ROLE_ID[permission]}` (planned role id)"
     assert "## Resources the stack manages" in text
     assert "mock-secret" not in text
     assert "looked-up-on-deploy" not in text, "placeholder ids are never shown as real"
 
 
 def test_prod_plan_has_no_plain_secret_and_is_protected() -> None:
-    code, text, _ = run_plan("prod", ROOT / "Pulumi.prod.yaml")
+    code, text, _ = shipped_plan("prod")
     assert code == 0
     assert "`protect` is **on**" in text
     assert "applicationPassword" not in text
     assert "ProvisioningLog.Read.All" in text
     assert "AuditLog.Read.All" not in text
+    assert "**Least privilege**" not in text, "prod does not use the tutorial's default pair"
 
 
-def test_dev_plan_shows_expiry(tmp_path: Path) -> None:
-    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+def test_dev_plan_says_each_thing_once(tmp_path: Path) -> None:
+    code, text, _ = shipped_plan("dev")
     assert code == 0
-    assert "| hr-sync | servicePrincipal | inbound-provisioning-access-dev-hr-sync (created on deploy) |" in text
-    assert "secret, renewed every 28 days (picked from the 90-day lifetime)" in text
-    assert "(handed out); renewed at the first deploy from " in text
+    principal = "inbound-provisioning-access-dev-hr-sync (created on deploy)"
+    assert [row[:3] for row in table(text, "## Access")] == [
+        ["hr-sync", principal, "Graph permission SynchronizationData-User.Upload"],
+        ["hr-sync", principal, "Graph permission AuditLog.Read.All"]], "a permission row says no credential"
+    [[client, credential, expires, renewed]] = table(text, "## Credentials")
+    assert (client, credential) == ("hr-sync", "secret")
+    assert expires.endswith(" (the one handed out)")
+    # A 90-day secret renewed every 28 days says why: the longest period that keeps the overlap.
+    assert renewed.startswith("every 28 days by the program (picked from the 90-day lifetime: the longest of "
+                              "21, 28, 56, 84, 168, 336 days that keeps the superseded secret valid through its 14 "
+                              "days of overlap and the one handed out valid 30 days ahead after every deploy")
+    assert text.count("days of overlap") == 1, "the renewal is said once, not on every permission row"
     passwords = [line for line in text.splitlines()
                  if "`azuread:index/applicationPassword:ApplicationPassword` | `hr-sync-secret-" in line]
     assert len(passwords) == 1, "a new stack's one secret per client"
     assert "No history given: this is a new stack's first deploy" in text
+
+
+def test_the_tutorials_default_pair_is_named_with_the_narrower_one() -> None:
+    code, text, _ = shipped_plan("dev")
+    assert code == 0
+    note = section(text, "## Access").split("**Least privilege**: ", 1)[1]
+    assert note.startswith("hr-sync holds the default permissions, `SynchronizationData-User.Upload` and "
+                           "`AuditLog.Read.All`: the pair Microsoft's tutorial grants, not the narrowest. The narrower "
+                           "pair is `SynchronizationData-User.Upload.OwnedBy` with `ProvisioningLog.Read.All`")
 
 
 def deployed_outputs(tmp_path: Path, config: dict[str, Any], days_ago: int) -> Path:
@@ -221,7 +247,7 @@ def test_plan_lists_adopted_objects_and_what_import_changes(tmp_path: Path) -> N
 
 
 def test_plan_without_adopt_has_no_adoption_section() -> None:
-    code, text, _ = run_plan("dev", ROOT / "Pulumi.dev.yaml")
+    code, text, _ = shipped_plan("dev")
     assert code == 0
     assert "Adopted objects" not in text
 
@@ -256,6 +282,11 @@ SECRET_CLIENT = "    hr:\n      kind: servicePrincipal\n      credential: {type:
     ("bare and namespaced", f"config:\n  clients: {{}}\n  {NS}:clients: {{}}\n", 3, "a second time"),
     ("two documents", "config: {}\n---\nconfig: {}\n", 2, "more than one YAML document"),
     ("not UTF-8", b"config:\n  x: \xff\n", 2, "not UTF-8"),
+    ("a key indented too little", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "     credential: {type: secret}\n", 5, "; check the indentation of line 5 and the line above it: YAML nests by "
+     "indentation"),
+    ("a key indented too far", f"config:\n  {NS}:clients:\n    hr:\n      kind: servicePrincipal\n"
+     "        credential: {type: secret}\n", 5, "; check the indentation of line 5"),
 ])
 def test_an_unreadable_stack_file_names_file_and_line(tmp_path: Path, case: str, text: str | bytes, line: int,
                                                       says: str) -> None:
@@ -385,16 +416,18 @@ def test_a_crafted_display_name_cannot_shift_the_columns(tmp_path: Path) -> None
     })
     code, text, err = run_plan("test", stack_file)
     assert code == 0, err
-    rows = [line for line in text.splitlines() if line.startswith("| hr |")]
-    assert len(rows) == 1, "one permission, one row: the newline in the subject did not add one"
+    rows = [line for line in section(text, "## Access").splitlines() if line.startswith("| hr |")]
+    assert len(rows) == 1, "one permission, one row"
     [row] = rows
-    assert unescaped_pipes(row) == 8
+    assert unescaped_pipes(row) == 5
     cells = re.split(r"(?<!\\)\|", row)[1:-1]
-    assert cells[3].strip() == "ProvisioningLog.Read.All"
+    assert cells[2].strip() == "Graph permission ProvisioningLog.Read.All"
     assert not re.search(r"(?<!\\)[<`]img", text), "no raw HTML, no code span opened by the name"
     assert "\\<img src=x\\>" in row
     assert "\\`x\\`" in row
-    assert "a\\|b c" in row
+    [credential] = [line for line in section(text, "## Credentials").splitlines() if line.startswith("| hr |")]
+    assert unescaped_pipes(credential) == 5, "the newline in the subject did not add a row"
+    assert "a\\|b c" in credential
 
 
 # -- parity: make plan's reading and the program's, fed as the CLI feeds it -------------------------

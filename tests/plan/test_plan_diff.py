@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ import pytest
 import yaml
 
 from tests.conftest import GRAPH_ROLES, ROOT, existing_identity, secret_client
+from tests.plan.helpers import gantts
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import program_at, run_offline
 from tools.plan import plan_diff
+from tools.plan.cells import cell
 
 NAMESPACE = "inbound-provisioning-access"
 
@@ -47,14 +50,15 @@ def test_gained_and_lost_permissions_per_client(tmp_path: Path) -> None:
     code, text = diff(base, pr)
     assert code == 0
     assert "| hr-sync | inbound-provisioning-access-dev-hr-sync (created on deploy) | **gains** | " \
-           "ProvisioningLog.Read.All |" in text
+           "Graph permission ProvisioningLog.Read.All |" in text
     assert "| hr-sync | inbound-provisioning-access-dev-hr-sync (created on deploy) | **loses** | " \
-           "AuditLog.Read.All |" in text
+           "Graph permission AuditLog.Read.All |" in text
     for permission in ("SynchronizationData-User.Upload", "ProvisioningLog.Read.All"):
         assert f"| logic | CSV2SCIMBulkUpload (existing; looked up by displayName on deploy) | **gains** | " \
-               f"{permission} |" in text
-    assert "| logic | (none) | managed identity (managed by Azure) |" in text
-    assert "**loses** | SynchronizationData-User.Upload" not in text
+               f"Graph permission {permission} |" in text
+    assert "| logic | (none) | managed identity; no secret the stack holds: Azure manages its keys; renewed by " \
+           "Azure |" in text
+    assert "**loses** | Graph permission SynchronizationData-User.Upload" not in text
 
 
 def test_states_the_code_commit_and_that_pr_code_did_not_run(tmp_path: Path) -> None:
@@ -71,7 +75,7 @@ def test_without_a_data_label_the_file_read_is_named(tmp_path: Path) -> None:
     pr = stack_file(tmp_path / "pr", BASE)
     code, text = diff(pr, pr)
     assert code == 0
-    assert f"`Pulumi.dev.yaml` ({pr}) read as data" in text
+    assert f"`Pulumi.dev.yaml` ({cell(str(pr))}) read as data" in text, "the path, escaped as Markdown text"
 
 
 def test_help_gives_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,10 +100,11 @@ def test_credential_changes_show_before_and_after(tmp_path: Path) -> None:
                        "subject": "repo:contoso/hr:environment:prod"}}}})
     _, text = diff(base, pr)
     assert "### Credentials" in text
-    assert "| hr-sync | secret, renewed every " in text
-    assert "federated (https://token.actions.githubusercontent.com, repo:contoso/hr:environment:prod)" in text
+    assert "| hr-sync | secret; expires " in text
+    assert "federated (https://token.actions.githubusercontent.com, repo:contoso/hr:environment:prod); no secret, " \
+           "no expiry; nothing to renew |" in text
     assert "resource removed: `azuread:index/applicationPassword:ApplicationPassword` `hr-sync-secret-" in text
-    assert "### Graph permissions" not in text, "same permissions"
+    assert "### Access" not in text, "same permissions"
 
 
 def test_protect_turned_off_is_called_out(tmp_path: Path) -> None:
@@ -162,15 +167,46 @@ def test_stack_name_must_be_known(tmp_path: Path, name: str) -> None:
     assert "pass --stack" in err.getvalue()
 
 
-def test_make_plan_diff_compares_with_this_checkouts_file(tmp_path: Path) -> None:
-    pr = stack_file(tmp_path / "pr", {"clients": {"hr-sync": secret_client(lifetimeDays=90),
-                                                  "logic": existing_identity(displayName="CSV2SCIMBulkUpload")}})
-    result = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "plan-diff", f"PR={pr}"],  # noqa: S607
-                            capture_output=True, text=True, check=False, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("## Access diff: stack `dev`")
-    assert "| logic | CSV2SCIMBulkUpload" in result.stdout
-    assert "| hr-sync |" not in result.stdout, "hr-sync is the same as in this checkout's Pulumi.dev.yaml"
+def test_make_plan_diff_of_an_unchanged_copy_under_another_name_reports_no_change(tmp_path: Path) -> None:
+    copy = tmp_path / "edited.yaml"
+    copy.write_bytes((ROOT / "Pulumi.dev.yaml").read_bytes())
+    # What make runs (make -n prints it), run here: a make subprocess would add a second to the suite.
+    dry_run = subprocess.run(["make", "-n", "--no-print-directory", "-C", str(ROOT), "plan-diff",  # noqa: S607
+                              f"PR={copy}", "ARGS=--stack dev"], capture_output=True, text=True, check=True, timeout=60)
+    [command] = [line for line in dry_run.stdout.splitlines() if "-m tools.plan.plan_diff" in line]
+    argv = shlex.split(command.split("-m tools.plan.plan_diff", 1)[1])
+    assert argv == ["--pr", str(copy), "--stack", "dev"], "no --base: the stack's own file in this checkout"
+    out, err = io.StringIO(), io.StringIO()
+    assert plan_diff.main(argv, out, err) == 0, err.getvalue()
+    assert out.getvalue().startswith("## Access diff: stack `dev`")
+    assert "New stack" not in out.getvalue()
+    assert out.getvalue().endswith("No change to who can do what.\n")
+
+
+def test_with_stack_the_default_base_is_this_checkouts_stack_file(tmp_path: Path) -> None:
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump({"config": {f"{NAMESPACE}:clients": {
+        "hr-sync": secret_client(lifetimeDays=90), "logic": existing_identity(displayName="CSV2SCIMBulkUpload")}}}))
+    out, err = io.StringIO(), io.StringIO()
+    assert plan_diff.main(["--pr", str(edited), "--stack", "dev", "--code-commit", "abc"], out, err) == 0
+    assert "| logic | CSV2SCIMBulkUpload" in out.getvalue()
+    assert "| hr-sync |" not in out.getvalue(), "hr-sync is the same as in this checkout's Pulumi.dev.yaml"
+
+
+def test_a_defaulted_base_that_does_not_exist_is_an_error_unless_the_stack_is_new(tmp_path: Path) -> None:
+    pr = stack_file(tmp_path / "pr", BASE, "qa")
+    out, err = io.StringIO(), io.StringIO()
+    assert plan_diff.main(["--pr", str(pr), "--code-commit", "abc"], out, err) == 2
+    assert out.getvalue() == ""
+    assert err.getvalue().startswith("error: no base to compare with: this checkout has no Pulumi.qa.yaml. If qa is "
+                                     "a new stack, say so with --new-stack")
+    code, text = diff(None, pr, "--new-stack")
+    assert code == 0
+    assert "**New stack**: everything below is gained." in text
+    code, text = diff(None, stack_file(tmp_path / "pr", BASE), "--new-stack")
+    assert code == 2
+    assert "--new-stack, but " in text
+    assert "dev is not a new stack" in text
 
 
 def test_pull_request_text_cannot_inject_html_mentions_or_close_the_error_block(tmp_path: Path) -> None:
@@ -212,6 +248,16 @@ def test_a_rotation_change_with_history_renews_and_keeps_the_one_in_use(tmp_path
     assert f"hands out {handed} " in text, "the base keeps handing out the one in use"
     assert f"; keeps {handed} until " in text, "the pull request renews, keeping it 14 days"
     assert "WARNING" not in text
+    # The base and the pull request on one calendar: the same credential, kept by one, superseded by the other.
+    [chart] = gantts(text)
+    base = [(t.name, t.tags) for t in chart if t.section == "hr-sync base"]
+    pr = [(t.name, t.tags) for t in chart if t.section == "hr-sync pull request"]
+    assert base == [(f"secret {handed} handed out", ("active",)), ("renewal due", ("milestone",))]
+    assert pr[1:] == [(f"secret {handed} superseded", ("done",)), (f"{handed} removed", ("milestone",)),
+                      ("renewal due", ("milestone",))]
+    assert pr[0][1] == ("active",)
+    assert [t.start for t in chart if t.name == f"secret {handed} superseded"] == [
+        t.start for t in chart if t.name == f"secret {handed} handed out"], "drawn from the day it was handed out"
 
 
 def test_a_credential_form_change_warns_loudly_even_without_history(tmp_path: Path) -> None:
@@ -220,3 +266,16 @@ def test_a_credential_form_change_warns_loudly_even_without_history(tmp_path: Pa
     assert code == 0
     assert "### WARNING: credentials in use would be removed" in text
     assert "(handed out) is removed; a consumer still using it is cut off" in text
+
+
+def test_pull_request_text_cannot_make_links_images_or_emphasis(tmp_path: Path) -> None:
+    # A display name is a stranger's text in a comment the base branch's code posts: it renders as text.
+    name = "[no access change](https://phish.example) ![x](https://t.example/p.png) **loses** `code`"
+    pr = stack_file(tmp_path / "pr", {"clients": {"logic": existing_identity(displayName=name)}})
+    _, text = diff(None, pr)
+    row = next(line for line in text.splitlines() if line.startswith("| logic |"))
+    assert "](" not in row.replace("\\](", ""), row
+    assert "\\[no access change\\]" in row
+    assert "\\!\\[x\\]" in row
+    assert "\\*\\*loses\\*\\*" in row
+    assert "\\`code\\`" in row

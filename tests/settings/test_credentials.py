@@ -179,3 +179,20 @@ def test_a_long_lived_certificate_is_allowed_with_a_warning(years: float, says: 
 def test_a_certificate_within_a_year_gets_no_warning() -> None:
     byo = {"kind": SP, "credential": {"type": "certificate", "pem": VALID_PEM}}
     assert parse({"clients": {"a": byo}}).warnings == ()
+
+
+# -- why the range is what it is (issue 32) --------------------------------------------------------
+
+@pytest.mark.parametrize(("credential", "key"), [
+    ({"type": "secret", "lifetimeDays": 1000}, "lifetimeDays"),
+    ({"type": "certificate", "generate": {"subject": "hr", "validityDays": 800}}, "validityDays"),
+])
+def test_a_lifetime_above_the_maximum_says_why_the_maximum_is_730(credential: dict[str, Any], key: str) -> None:
+    [problem] = problems_of({"clients": {"a": {"kind": SP, "credential": credential}}}).problems
+    assert problem.path.endswith(key)
+    assert problem.allowed.startswith("an integer from 51 to 730: 730 days is the 24 months Microsoft allows a "
+                                      "client secret at most")
+    # Below the minimum, the minimum's reason.
+    [low] = problems_of({"clients": {"a": secret_client(lifetimeDays=20)}}).problems
+    assert "renews the credential on the weekly schedule" in low.allowed
+    assert "24 months" not in low.allowed

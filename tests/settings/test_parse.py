@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from components.microsoft import DEFAULT_PERMISSIONS
 from components.settings.model import SecretCredential, ServicePrincipalClientSettings
 from components.settings.problems import SettingsError
+from components.settings.trusted_principals import TRUSTED_RULE
 from tests.conftest import RunProgram, secret_client
 from tests.settings.helpers import assert_names_the_key_path, assert_registers_nothing, parse, problems_of
 
@@ -75,7 +76,7 @@ def test_every_problem_is_reported_at_once() -> None:
     ]
     message = str(error)
     assert message.startswith("Invalid configuration for stack 'dev' (5 problems)")
-    assert "got 900; an integer from 51 to 730: the program renews" in message
+    assert "got 900; an integer from 51 to 730: 730 days is the 24 months Microsoft allows" in message
     assert "SynchronizationData-User.Upload, SynchronizationData-User.Upload.OwnedBy, AuditLog.Read.All, " \
            "ProvisioningLog.Read.All" in message
 
@@ -132,3 +133,26 @@ def problems_or_none(raw: dict[str, Any]) -> list[Any] | None:
     except SettingsError as error:
         return error.problems
     return None
+
+
+# -- a client one level too far out; trustedPrincipals (issue 32) ------------------------------------
+
+def test_a_client_indented_one_level_too_far_out_is_named_as_a_client() -> None:
+    error = problems_of({"clients": {"hr": secret_client()}, "payroll": secret_client(), "typo": {"x": 1}})
+    by_path = {p.path: p.allowed for p in error.problems}
+    assert by_path["payroll"].startswith("unknown key; looks like a client that belongs under `clients`: indent it "
+                                         "one level further in, under `inbound-provisioning-access:clients`")
+    assert by_path["typo"].startswith("unknown key; allowed keys here: clients, "), "not every unknown key is a client"
+
+
+def test_trusted_principals_are_object_ids_each_listed_once() -> None:
+    guid = "0f0e0d0c-0b0a-4908-8706-050403020100"
+    assert parse({"clients": {"hr": secret_client()}}).trusted_principals == ()
+    assert parse({"clients": {"hr": secret_client()}, "trustedPrincipals": [guid.upper()]}).trusted_principals == (
+        guid,)
+    error = problems_of({"clients": {"hr": secret_client()}, "trustedPrincipals": [guid, guid.upper(), "admin@x"]})
+    assert [(p.path, p.allowed.split(";")[0]) for p in error.problems] == [
+        ("trustedPrincipals[1]", "the same principal as trustedPrincipals[0]"),
+        ("trustedPrincipals[2]", TRUSTED_RULE)]
+    assert problems_of({"clients": {"hr": secret_client()}, "trustedPrincipals": guid}).problems[0].path == \
+        "trustedPrincipals"

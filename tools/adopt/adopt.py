@@ -17,7 +17,7 @@ where that applies (an allow-listed permission granted by hand: declare it, adop
 Exit status: 0 done; 1 a client needs a choice (several matches, a named app not found, bad
 config); 2 sign-in or permission problem (the missing Graph permission is named), a stack file
 that cannot be read (file and line named, as make plan names them), the stack's outputs unreadable
-(``--outputs FILE`` gives them without the Pulumi CLI) or bad usage. It never
+(``--outputs FILE`` gives them without the CLI; a never-deployed stack needs neither) or bad usage. It never
 prints a secret: not a secret's text, not its hint, not a token.
 """
 
@@ -41,14 +41,14 @@ from components.settings.model import GUID_RE, ClientSettings, ManagedIdentityCl
 from components.settings.problems import SettingsError
 from components.settings.stack_config import NAMESPACE
 from tools.adopt.write import WriteError, write_stack_file
-from tools.audit.audit import audit_client
+from tools.audit.clients import audit_client
 from tools.audit.report import ADVICE
-from tools.stack.outputs import StackOutputError, pulumi_stack_output
+from tools.stack.outputs import StackOutputError, never_deployed_here, pulumi_stack_output
 from tools.stack.settings import settings_or_problems
 from tools.stack.stack_file import StackFileError, read_stack_file
 from tools.tenant import ownership
 from tools.tenant.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
-from tools.tenant.ownership import NO_KEY_IDS, StackClient, StackRecord
+from tools.tenant.ownership import NO_KEY_IDS, CredentialKind, StackClient, StackRecord
 from tools.tenant.sign_in import show_sign_in_detail
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,11 +155,12 @@ def _grants(reader: GraphReader, client: ClientSettings, principal_id: str, find
 
 def _credentials(app: Mapping[str, Any], record: StackRecord, key: str, now: dt.datetime, finding: Finding) -> None:
     deadline = now + dt.timedelta(days=SWITCH_DAYS)
-    found = [("secret", c) for c in app.get("passwordCredentials") or []]
-    found += [("certificate", c) for c in app.get("keyCredentials") or []]
+    found: list[tuple[CredentialKind, Mapping[str, Any]]] = [
+        *[("secret", c) for c in app.get("passwordCredentials") or []],
+        *[("certificate", c) for c in app.get("keyCredentials") or []]]
     deployed = record.client_of_app(str(app.get("appId")))
     for kind, credential in found:
-        verdict = ownership.credential(deployed, credential.get("keyId"))
+        verdict, _ = ownership.credential(deployed, kind, credential)
         if verdict == ownership.UNKNOWN:  # never advise retiring what may be the stack's own
             finding.notes.append(f"credentials not classified: {NO_KEY_IDS}")
             return
@@ -229,7 +230,7 @@ def _deployed(reader: GraphReader, record: StackRecord, deployed: StackClient, f
     finding.title += f": deployed by this stack (client id {deployed.client_id}, principal {deployed.principal_id})"
     graph_id, roles = reader.microsoft_graph()
     grants: dict[str, str] = {}
-    for found in audit_client(reader, record, deployed, graph_id, roles).findings:
+    for found in [*(section := audit_client(reader, deployed, graph_id, roles)).findings, *section.unclassified]:
         if found.kind == "app role" and found.permission in ALLOWED_PERMISSIONS:
             grants[str(found.permission)] = found.object_id
             finding.notes.append(f"granted outside graphPermissions: {found.permission} (assignment "
@@ -320,14 +321,14 @@ def _app_arg(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _stack_record(stack: str, outputs_file: Path | None) -> StackRecord:
-    """What the stack made, from its outputs; a stack the backend does not know yet made nothing."""
+def _stack_record(stack: str, outputs_file: Path | None, new_stack: bool) -> StackRecord:
+    """What the stack made, from its outputs; a stack never deployed (unknown to the backend) made nothing."""
     if outputs_file is not None:
         return ownership.stack_record(json.loads(outputs_file.read_text()))
     try:
-        return ownership.stack_record(pulumi_stack_output(stack))
+        return ownership.stack_record({} if new_stack else pulumi_stack_output(stack))
     except StackOutputError as error:
-        if "no stack named" in str(error):
+        if "no stack named" in str(error) or never_deployed_here(stack):
             return ownership.stack_record({})
         raise
 
@@ -344,8 +345,9 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
                              "object id (default: the client's displayName)")
     parser.add_argument("--write", action="store_true", help="write the adopt blocks into the stack file")
     parser.add_argument("--outputs", type=Path, metavar="FILE",
-                        help="the stack's `pulumi stack output --json` (no secrets needed) instead of the Pulumi CLI; "
-                             "`{}` for a stack never deployed")
+                        help="the stack's `pulumi stack output --json` (no secrets needed) instead of the Pulumi CLI")
+    parser.add_argument("--new-stack", action="store_true", help="never deployed: no outputs to read (needed only "
+                        "without the CLI and with PULUMI_BACKEND_URL set; else .pulumi-state/ tells)")
     parser.add_argument("--debug", action="store_true", help="on a failed sign-in, what each sign-in method answered")
     try:
         args = parser.parse_args(argv)
@@ -371,10 +373,10 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         err.write(f"error: --app names clients that are not in {path.name}: {', '.join(unknown)}\n")
         return EXIT_CHOICE
     try:
-        record = _stack_record(args.stack, args.outputs)
+        record = _stack_record(args.stack, args.outputs, args.new_stack)
     except (OSError, ValueError, StackOutputError, ownership.OutputsError) as error:
         err.write(f"error: cannot read the stack's outputs ({error}); make adopt tells the stack's own credentials "
-                  "by the key ids there: give --outputs FILE (`pulumi stack output --json`)\n")
+                  "by their key ids: give --outputs FILE (`pulumi stack output --json`), or --new-stack if new\n")
         return EXIT_ACCESS
     try:
         reader = GraphReader(credential or deployer_credential(), transport)

@@ -1,4 +1,4 @@
-"""``make audit``: read-only, what in the tenant gives the stack's clients access, or anyone else HR upload access.
+"""``make audit``: read-only, who can upload HR records, and what gives the stack's clients access, undeclared.
 
-May import ``components``, ``tools.tenant``, ``tools.stack`` and ``tools.audit``.
+May import ``components``, ``tools.tenant``, ``tools.stack``, ``tools.mermaid`` and ``tools.audit``.
 """

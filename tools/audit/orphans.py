@@ -23,7 +23,7 @@ from components.credentials import certificate_key_id
 from tools.stack.pending import CERTIFICATE, PASSWORD, PendingCreate
 
 if TYPE_CHECKING:
-    from tools.audit.audit import Finding, Section
+    from tools.audit.model import Finding, Section
 
 ORPHAN = "orphan"
 ADVICE = ("orphan: an interrupted `pulumi up` created it and the state does not hold it; nobody has a secret's value: "

@@ -33,6 +33,8 @@ class ProvisioningTenant:
     """Keys the portal added to a synchronization secret, by the secret's resource name."""
     replication_misses: int = 0
     """Reads of a new service principal that miss before Entra answers for it."""
+    deleted_principals: set[str] = field(default_factory=set)
+    """Object ids of the app's service principals someone deleted (its job and secret went with it)."""
 
     def entra_options(self) -> dict[str, Any]:
         return {} if self.gallery is None else {"gallery": dict(self.gallery)}
@@ -41,11 +43,16 @@ class ProvisioningTenant:
         """The service principals the stack made exist in the tenant; new ones replicate after some misses."""
         mocks.created_service_principals.update(str(d.outputs.get("servicePrincipalObjectId")) for d in state.values()
                                                 if d.type == APP_FROM_TEMPLATE)
+        mocks.created_service_principals -= self.deleted_principals  # a read misses them, for good
         mocks.replication_misses = self.replication_misses
 
-    def refresh(self, state: Mapping[str, Deployed]) -> None:
-        """``pulumi refresh``: each provider's Read, written to outputs and (as the bridge does) inputs."""
-        for entry in state.values():
+    def refresh(self, state: dict[str, Deployed]) -> None:
+        """``pulumi refresh``: each provider's Read, written to outputs and (as the bridge does) inputs; the job
+        and secret of a deleted principal drop out (their Read answers 404; the app's Read checks the application)."""
+        for key, entry in list(state.items()):
+            if str(entry.inputs.get("servicePrincipalId", "")).rsplit("/", 1)[-1] in self.deleted_principals:
+                del state[key]
+                continue
             if entry.type == SYNCHRONIZATION_JOB:
                 # synchronization_job_resource.go: enabled = (schedule.state == "Active").
                 enabled = entry.name not in self.paused_jobs

@@ -1,111 +1,35 @@
-"""The access plan as Markdown: the grants table, the provisioning app's steps, adopted objects, warnings.
+"""The access plan as Markdown: access, credentials, the provisioning app's steps, resources, adopted objects, renewal.
 
-Every interpolated value is escaped (:func:`md`, :func:`md_code`); ``make plan`` prints what
-:func:`render` writes and ``make plan-diff`` reuses its cells.
+Every interpolated value is escaped (``tools/plan/cells.py``); ``make plan`` prints what :func:`render`
+writes, and ``make plan-diff`` reuses its access entries and credential cells.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from components.microsoft import GALLERY_APP_NAMES, UPLOAD_OWNED_BY
-from components.settings.model import (
-    CertificateCredential,
-    FederatedCredential,
-    GeneratedCertificateCredential,
-    ManagedIdentityClientSettings,
-    SecretCredential,
-    Settings,
-)
+from components.settings.model import ManagedIdentityClientSettings, Settings
 from tools.offline.run import ProgramRun, Registration
+from tools.plan.access import APPLICATION_OWNER, GRANT, render_access
+from tools.plan.cells import md, md_code
+from tools.plan.credentials import render_credentials
 from tools.plan.key_vault import left_behind
-from tools.plan.renewal import NO_HISTORY, ledger_rows, removals_in_use
-
-GRANT = "azuread:index/appRoleAssignment:AppRoleAssignment"
-APPLICATION_OWNER = "azuread:index/applicationOwner:ApplicationOwner"
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
-
-
-def md(text: object) -> str:
-    """Text safe in a Markdown table cell: one line, every character that could format, link,
-    open HTML or end the cell escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def md_code(text: object) -> str:
-    """``text`` as inline code when it can be, else escaped text."""
-    value = " ".join(str(text).split())
-    # Inside a code span nothing formats and `<` opens no HTML; only a backtick (ends the span) or a
-    # pipe (ends a table cell) must stay out.
-    return f"`{value}`" if re.fullmatch(r"[^`|\\]+", value) else md(value)
-
-
-def principal_cell(settings: Settings, key: str) -> str:
-    """The principal column: who the client is, as configured (nothing is read from a tenant)."""
-    client = settings.clients[key]
-    if isinstance(client, ManagedIdentityClientSettings):
-        if client.existing is not None:
-            return f"{client.existing.value} (existing; looked up by {client.existing.lookup} on deploy)"
-        name = client.user_assigned.name if client.user_assigned is not None else "?"
-        return f"{name} (user-assigned identity, created on deploy)"
-    return f"{client.display_name} (created on deploy)"
-
-
-def credential_cells(settings: Settings, key: str, shown: Mapping[str, Any]) -> tuple[str, str]:
-    """The credential and expires columns of one client, from its settings and its ``clients`` output."""
-    client = settings.clients[key]
-    if isinstance(client, ManagedIdentityClientSettings):
-        return "managed identity", "managed by Azure"
-    credential = client.credential
-    expires = str(shown.get("credentialExpiresAt", ""))[:10]
-    renews = str(shown.get("credentialRenewsAt", ""))[:10]
-    if isinstance(credential, SecretCredential | GeneratedCertificateCredential):
-        period = (f"picked from the {_lifetime(credential)}-day lifetime" if credential.rotation_chosen
-                  else "rotationDays")
-        what = ("secret" if isinstance(credential, SecretCredential)
-                else f"certificate, generated (CN={credential.subject})")
-        return (f"{what}, renewed every {credential.rotation_days} days ({period})",
-                f"{expires} (handed out); renewed at the first deploy from {renews}, the superseded one kept "
-                "14 days after its successor is handed out")
-    if isinstance(credential, CertificateCredential):
-        listed = ", ".join(f"{c.thumbprint} (until {c.not_after:%Y-%m-%d})" for c in credential.certificates)
-        registered = len(credential.registered)
-        note = "" if registered == len(credential.certificates) else f"; {registered} registered, expired left out"
-        return f"certificate {listed}", f"{expires} (the newest certificate's own expiry{note})"
-    if not isinstance(credential, FederatedCredential):
-        raise TypeError(f"unknown credential {credential!r}")
-    return f"federated ({credential.issuer}, {credential.subject})", "no secret, no expiry"
-
-
-def _lifetime(credential: SecretCredential | GeneratedCertificateCredential) -> int:
-    return credential.lifetime_days if isinstance(credential, SecretCredential) else credential.validity_days
+from tools.plan.renewal import render_renewal
 
 
 def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, out: TextIO,
            history: Mapping[str, Any] | None = None, now: dt.datetime | None = None) -> None:
     """The plan; ``history`` is the last deploy's ``clients`` output (None: a new stack's first deploy)."""
-    # Every interpolated value is escaped (md, md_code): a display name with a `|` or a newline
-    # must not add a column or a row, nor shift what reviewers read in the permission column.
-    role_ids = {(r.name.split("-grant-")[0], r.name.split("-grant-", 1)[1]): r.inputs["appRoleId"]
-                for r in run.of_type(GRANT)}
     out.write(f"# Access plan: stack {md_code(stack)}\n\n")
     out.write(f"Offline plan of {md_code(stack_file.name)}: this program run under Pulumi's mock engine. "
               "Nothing was read from or written to a tenant. Role ids are Microsoft's published ids "
               "(planned); `pulumi up` resolves them by value from Microsoft Graph's service principal.\n\n")
-    out.write("## Grants\n\n")
-    out.write("| client | kind | principal | Graph permission | role id (planned) | credential | expires |\n")
-    out.write("|---|---|---|---|---|---|---|\n")
-    for key, shown in run.outputs["clients"].items():
-        credential, expires = credential_cells(settings, key, shown)
-        for permission in shown["graphPermissions"]:
-            cells = [md(key), md(shown["kind"]), md(principal_cell(settings, key)), md(permission),
-                     md_code(role_ids[(key, permission)]), md(credential), md(expires)]
-            out.write(f"| {' | '.join(cells)} |\n")
+    render_access(settings, run, out)
+    render_credentials(settings, run, out)
     out.write(f"\n`protect` is **{'on' if settings.protect else 'off'}** for app registrations, service "
               "principals, managed identities and grants.\n")
     if settings.provisioning_app is not None and settings.provisioning_app.create is not None:
@@ -120,30 +44,13 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, ou
         out.write(f"| {md_code(registration.type)} | {md_code(registration.name)} | "
                   f"{'yes' if registration.protect else 'no'} |\n")
     render_adoption(settings, run, out)
-    render_renewal(run, history, now or dt.datetime.now(dt.UTC), out)
+    render_renewal(stack, settings, run, history, now or dt.datetime.now(dt.UTC), out)
     behind = left_behind(history, run.outputs["clients"])
     if behind:
         out.write("\n## Key Vault secrets left behind\n\n" + "".join(f"- {md(b.sentence())}\n" for b in behind))
     warnings = [message for level, message in run.logs if level == "warning"]
     if warnings:
         out.write("\n## Warnings\n\n" + "".join(f"- {md(w)}\n" for w in warnings))
-
-
-def render_renewal(run: ProgramRun, history: Mapping[str, Any] | None, now: dt.datetime, out: TextIO) -> None:
-    """Per renewed client: what is handed out, what is superseded and until when; removals in use, loudly."""
-    rows = ledger_rows(run.outputs["clients"], history)
-    removals = removals_in_use(history or {}, run.outputs["clients"], now)
-    if removals:
-        out.write("\n## WARNING: credentials in use would be removed\n\n")
-        out.write("".join(f"- **{md(r.client)}**: {md(r.generation or '(from before renewal)')} ({md(r.role)}) "
-                          "is removed by this deploy; a consumer still using it is cut off\n" for r in removals))
-    if not rows:
-        return
-    out.write("\n## Renewal\n\n")
-    out.write((NO_HISTORY if history is None else "Planned as the next deploy after the given outputs.") + "\n\n")
-    out.write("| client | handed out | superseded | renewed from | this deploy |\n|---|---|---|---|---|\n")
-    for row in rows:
-        out.write(f"| {' | '.join(md(cell) for cell in row)} |\n")
 
 
 def render_provisioning_chain(settings: Settings, run: ProgramRun, out: TextIO) -> None:

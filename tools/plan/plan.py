@@ -23,7 +23,7 @@ import json
 import re
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,7 +33,8 @@ from components.settings.model import Settings
 from components.settings.problems import Problem, SettingsError
 from components.stack_history import HistoryUnreadable, known_clients
 from tools.offline.entra import OfflineEntra, published_graph_roles
-from tools.offline.run import ProgramRun, run_offline
+from tools.offline.run import ProgramRun, program_at, run_main, run_offline
+from tools.plan.cells import plain_help
 from tools.plan.markdown import render
 from tools.plan.renewal import OUTPUTS_HELP, OutputsFileError, read_outputs_file
 from tools.stack.history import MAX_DEPLOY_AGE_DAYS, HistoryError, Update, deploy_age, describe, read_updates
@@ -80,12 +81,13 @@ def render_last_deployed(updates: Sequence[Update], now: dt.datetime, out: TextI
 
 
 def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_path: Path | None = None,
-         history_path: Path | None = None) -> int:
+         history_path: Path | None = None, now: dt.datetime | None = None) -> int:
     """Print the access plan of one stack file; return the exit status (see ``EXIT_CODES``).
 
     ``outputs_path``: the last deploy's outputs (``pulumi stack output --json``), so the plan is of
     the next deploy of that stack (renewal decides from them); without it, of a new stack.
-    ``history_path``: the stack's ``pulumi stack history --json``, for when it was last deployed."""
+    ``history_path``: the stack's ``pulumi stack history --json``, for when it was last deployed.
+    ``now``: plan as of that moment, the program's clock included (the docs' timelines); default: now."""
     history: dict[str, Any] | None = None
     updates: list[Update] | None = None
     try:
@@ -107,13 +109,14 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
     except StackFileError as error:
         err.write(f"error: {error}\n")
         return EXIT_UNREADABLE
-    now = dt.datetime.now(dt.UTC)
+    program = program_at(now) if now is not None else run_main
+    now = now or dt.datetime.now(dt.UTC)
     settings = settings_or_problems(stack, stack_file, now)
     if isinstance(settings, SettingsError):
         err.write(f"{settings}\n")
         return EXIT_INVALID
     try:
-        run = run_stack_file(stack, stack_file, settings, now, history)
+        run = run_stack_file(stack, stack_file, settings, now, history, program)
     except HistoryUnreadable as error:  # the outputs given hold a renewal record the program cannot read
         err.write(f"The next `pulumi up` of this stack would stop before changing anything: {error}\n")
         return EXIT_INVALID
@@ -127,7 +130,7 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
 
 
 def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: dt.datetime,
-                   history: Mapping[str, Any] | None = None) -> ProgramRun:
+                   history: Mapping[str, Any] | None = None, program: Callable[[], None] = run_main) -> ProgramRun:
     """Run the program offline on a validated stack file, fed the very strings the CLI would hand it;
     its StackReference to itself reads ``history`` (the last deploy's outputs; none: a new stack)."""
     # Offline there is no tenant: assume the one the provisioning job names, if any.
@@ -135,7 +138,8 @@ def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: d
               else "") or PLACEHOLDER_TENANT
     mocks = OfflineEntra(published_graph_roles(), tenant_id=tenant, resolve_any_name=True, now=now,
                          stack_outputs=history)
-    return run_offline(mocks, {}, stack, secret_keys=stack_file.secret_keys, cli_config=stack_file.cli_texts())
+    return run_offline(mocks, {}, stack, program=program, secret_keys=stack_file.secret_keys,
+                       cli_config=stack_file.cli_texts())
 
 
 def verdict(stack: str, stack_file_path: Path, now: dt.datetime | None = None) -> list[Problem] | None:
@@ -146,7 +150,8 @@ def verdict(stack: str, stack_file_path: Path, now: dt.datetime | None = None) -
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="make plan STACK=<stack> ARGS=...", description=__doc__, epilog=EXIT_CODES,
+    parser = argparse.ArgumentParser(prog="make plan STACK=<stack> ARGS=...", description=plain_help(__doc__),
+                                     epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")

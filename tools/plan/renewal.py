@@ -1,5 +1,5 @@
 """What ``make plan`` and ``make plan-diff`` say about renewal: per client, which credential is handed
-out, which is superseded and until when, and any removal of a credential in use.
+out, which is superseded and until when, and any removal of a credential in use; drawn as a timeline too.
 
 Both read the renewal ledger (``clients.<key>.renewal``, ``components/renewal.py``) of two
 ``clients`` outputs: the last deploy's (*history*: a ``pulumi stack output --json`` file given with
@@ -16,9 +16,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from components.renewal import parse
+from components.renewal import MIN_VALID_AHEAD_DAYS, parse
+from components.settings.model import CertificateCredential, ServicePrincipalClientSettings, Settings
+from tools.offline.run import ProgramRun
+from tools.plan.cells import md
+from tools.plan.timeline import gantt, timelines
 
 OUTPUTS_HELP = ("the last deploy's outputs, as `pulumi stack output --stack <stack> --json` writes them "
                 "(only the non-secret `clients` output is read): the plan then shows the next deploy of that "
@@ -112,3 +116,38 @@ def ledger_rows(clients: Mapping[str, Any], history: Mapping[str, Any] | None) -
             change,
         ])
     return rows
+
+
+def byo_rows(settings: Settings) -> list[list[str]]:
+    """One row per client with bring-your-own certificates: you renew them, the program never does."""
+    rows = []
+    for key, client in settings.clients.items():
+        if isinstance(client, ServicePrincipalClientSettings) and isinstance(client.credential, CertificateCredential):
+            credential = client.credential
+            due = credential.newest.not_after - dt.timedelta(days=MIN_VALID_AHEAD_DAYS)
+            listed = ", ".join(f"{c.thumbprint[:8]}… (until {c.not_after:%Y-%m-%d})" for c in credential.registered)
+            rows.append([key, f"yours: {listed or 'none registered'}", "none",
+                         f"by you, before {due:%Y-%m-%d}", "nothing"])
+    return rows
+
+
+def render_renewal(stack: str, settings: Settings, run: ProgramRun, history: Mapping[str, Any] | None,
+                   now: dt.datetime, out: TextIO) -> None:
+    """The plan's renewal: removals in use (loudly), then the timeline and the table of every renewing client."""
+    clients = run.outputs["clients"]
+    removals = removals_in_use(history or {}, clients, now)
+    if removals:
+        out.write("\n## WARNING: credentials in use would be removed\n\n")
+        out.write("".join(f"- **{md(r.client)}**: {md(r.generation or '(from before renewal)')} ({md(r.role)}) "
+                          "is removed by this deploy; a consumer still using it is cut off\n" for r in removals))
+    rows = ledger_rows(clients, history) + byo_rows(settings)
+    if not rows:
+        return
+    out.write("\n## Renewal\n\n")
+    out.write((NO_HISTORY if history is None else "Planned as the next deploy after the given outputs.") + "\n\n")
+    drawn = timelines(settings, clients, history)
+    out.write(gantt(f"Credentials of stack {stack} after the deploy of {now:%Y-%m-%d}", now.date(),
+                    list(drawn.items())) + "\n")
+    out.write("| client | handed out | superseded | renewed from | this deploy |\n|---|---|---|---|---|\n")
+    for row in rows:
+        out.write(f"| {' | '.join(md(cell) for cell in row)} |\n")

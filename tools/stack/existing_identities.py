@@ -1,22 +1,23 @@
-"""The existing identities a stack file names: what ``tools/policy-config.sh`` looks up for the policy pack.
+"""What a stack file declares and which existing identities it names: what ``tools/policy-config.sh`` reads.
 
-``python -m tools.stack.existing_identities Pulumi.<stack>.yaml <stack>`` prints one line per
-``clients.<key>.existing`` (``key<TAB>displayName|objectId|clientId<TAB>value``), from the stack file
-read and validated as ``make plan`` reads it; on a problem it prints ``error: ...`` and exits 2.
+``python -m tools.stack.existing_identities Pulumi.<stack>.yaml <stack> [--declared FILE]`` prints one line
+per ``clients.<key>.existing`` (``key<TAB>displayName|objectId|clientId<TAB>value``), from the stack file
+read and validated as ``make plan`` reads it, and writes to FILE, as JSON, what the file declares
+(``tools/stack/declared.py``); on a problem it prints ``error: ...`` and exits 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import json
 import re
 import sys
 from pathlib import Path
 
-from components.settings.model import ManagedIdentityClientSettings
+from components.settings.model import ManagedIdentityClientSettings, Settings
 from components.settings.problems import SettingsError
-from tools.stack.settings import settings_or_problems
-from tools.stack.stack_file import StackFileError, read_stack_file, shown_path
+from tools.stack.declared import declaration, read_settings
+from tools.stack.stack_file import StackFileError, shown_path
 
 # What the shell script can read back safely: one line, three tab-separated fields.
 _PLAIN = re.compile(r"^[^\t\r\n\x00-\x1f]{1,256}$")
@@ -25,13 +26,13 @@ _PLAIN = re.compile(r"^[^\t\r\n\x00-\x1f]{1,256}$")
 def existing_identities(stack_file: Path, stack: str) -> list[tuple[str, str, str]]:
     """(client key, lookup, value) of every existing identity in ``stack_file``; none when it is absent
     (a new stack has no stack file until its first ``pulumi config set``)."""
-    if not stack_file.exists():
-        return []
-    settings = settings_or_problems(stack, read_stack_file(stack_file), dt.datetime.now(dt.UTC))
-    if isinstance(settings, SettingsError):
-        raise settings
+    return identities_of(read_settings(stack_file, stack))
+
+
+def identities_of(settings: Settings | None) -> list[tuple[str, str, str]]:
+    """(client key, lookup, value) of every existing identity in ``settings``."""
     found: list[tuple[str, str, str]] = []
-    for key, client in settings.clients.items():
+    for key, client in (settings.clients if settings is not None else {}).items():
         if isinstance(client, ManagedIdentityClientSettings) and client.existing is not None:
             value = client.existing.value
             if not isinstance(value, str) or not _PLAIN.match(value):
@@ -44,13 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("stack_file", type=Path)
     parser.add_argument("stack")
+    parser.add_argument("--declared", type=Path, help="write what the stack file declares here, as JSON")
     options = parser.parse_args(argv)
     try:
-        found = existing_identities(options.stack_file, options.stack)
+        settings = read_settings(options.stack_file, options.stack)
+        found = identities_of(settings)
     except (StackFileError, SettingsError, ValueError) as error:
         print(f"error: {shown_path(options.stack_file)}: cannot read the existing identities: "
               f"{str(error)[:2000]}", file=sys.stderr)
         return 2
+    if options.declared is not None:
+        options.declared.write_text(json.dumps(declaration(settings, options.stack), separators=(",", ":")))
     for key, lookup, value in found:
         print(f"{key}\t{lookup}\t{value}")
     return 0

@@ -12,6 +12,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
+LOCAL_STATE = ROOT / ".pulumi-state"
+"""The state backend ``make up`` uses when ``PULUMI_BACKEND_URL`` is unset (``tools/pulumi-stack.sh``)."""
+
+
+def never_deployed_here(stack: str, state: Path | None = None) -> bool:
+    """Whether ``stack`` has no checkpoint in this checkout's own state backend, with no other backend set.
+
+    A DIY backend keeps one checkpoint per stack, ``.pulumi/stacks/<project>/<stack>.json`` (``<stack>.json``
+    before projects; ``.gz`` when compressed): without it the Pulumi CLI would answer "no stack named" too, so
+    a never-deployed stack needs no CLI to be known as one. With ``PULUMI_BACKEND_URL`` set only the CLI can tell.
+    """
+    if os.environ.get("PULUMI_BACKEND_URL"):
+        return False
+    stacks = (state or LOCAL_STATE) / ".pulumi" / "stacks"
+    return not any(found for suffix in (".json", ".json.gz")
+                   for found in (*stacks.glob(f"*/{stack}{suffix}"), stacks / f"{stack}{suffix}") if found.exists())
+
+
 class StackOutputError(Exception):
     """The CLI is missing, failed, or printed something that is not JSON."""
 
@@ -33,7 +51,7 @@ def pulumi_stack_export(stack: str) -> Any:
 
 def _pulumi_json(command: Sequence[str], stack: str, json_flag: bool = True) -> Any:
     env = dict(os.environ)
-    env.setdefault("PULUMI_BACKEND_URL", f"file://{ROOT}/.pulumi-state")
+    env.setdefault("PULUMI_BACKEND_URL", f"file://{LOCAL_STATE}")
     try:
         result = subprocess.run(  # noqa: S603
             ["pulumi", *command, *(["--json"] if json_flag else []), "--stack", stack],  # noqa: S607

@@ -90,8 +90,18 @@ def _yaml_error(path: Path, error: YAMLError) -> StackFileError:
             problem = "a tab character; YAML indents with spaces only"
         elif "another document" in problem or "expected a single document" in problem:
             problem = "more than one YAML document; a stack file holds one"
-        return StackFileError(path, f"not valid YAML: {_shortened(problem)}", mark.line + 1, mark.column + 1)
+        elif _INDENTATION.search(problem):
+            problem = (f"{_shortened(problem)}; check the indentation of line {mark.line + 1} and the line above it: "
+                       "YAML nests by indentation, so a key lines up with the keys beside it and what it holds "
+                       "is indented further, with spaces"
+                       + ("; or quote a value that holds `: `" if "mapping values" in problem else ""))
+        return StackFileError(path, f"not valid YAML: {_shortened(problem, 400)}", mark.line + 1, mark.column + 1)
     return StackFileError(path, f"not valid YAML: {_shortened(str(error).splitlines()[0])}")
+
+
+# The parser's words for a line indented differently from what the lines around it open or close.
+_INDENTATION = re.compile(r"expected <block end>|mapping values are not allowed here|could not find expected ':'|"
+                          r"did not find expected (key|'-' indicator)|expected <block mapping start>")
 
 
 def _shortened(problem: str, limit: int = 200) -> str:

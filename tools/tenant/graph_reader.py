@@ -7,13 +7,19 @@ replace Graph at azure-core's HTTP transport. Every request is a ``GET``; nothin
 Graph's answers are read the way Graph documents them: collections are ``{"value": [...]}``
 pages chained by ``@odata.nextLink``; errors are ``{"error": {"code", "message"}}``; a throttled
 request (429, or 503/504 under load) is sent again after its ``Retry-After`` seconds, a bounded
-number of times; an object deleted between two reads answers 404 (:class:`ObjectGoneError`).
+number of times; an object deleted between two reads answers 404 (:class:`ObjectGoneError`); a read
+the signed-in identity may not make answers 403 (:class:`ReadRefusedError`).
+
+Every query value is URL-encoded here (azure-core passes ``params`` into the URL as given, so an
+``&`` or ``#`` in a display name would end the filter and start another parameter), and every path
+segment built from a value is percent-encoded (:func:`segment`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +34,7 @@ from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest
 
 from components.microsoft import GRAPH_APP_ID, GRAPH_BASE_URL, GRAPH_SCOPE
+from components.settings.model import GUID_RE
 from tools.tenant.sign_in import first_line, sign_in_failure
 
 Transport = HttpTransport[TransportRequest, TransportResponse]
@@ -56,6 +63,14 @@ class ObjectGoneError(GraphAccessError):
     """Graph answered 404: the object was deleted (or never replicated here) between two reads."""
 
 
+class ReadRefusedError(GraphAccessError):
+    """Graph answered 403: the signed-in identity may not make this read (``code``: Graph's error code)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class AppRoleAssignment:
     """One app role a principal holds on some resource (for us: Microsoft Graph)."""
@@ -70,6 +85,20 @@ class AppRoleAssignment:
 def odata_literal(value: str) -> str:
     """A string literal for ``$filter``: single quotes doubled, as OData requires."""
     return "'" + value.replace("'", "''") + "'"
+
+
+# Kept as they are in a query value: none of them ends a value or a parameter (& = # + % and space do).
+_QUERY_SAFE = "$',()/:@"
+
+
+def segment(value: str) -> str:
+    """A value as one URL path segment: every character that could end or leave it percent-encoded."""
+    return urllib.parse.quote(value, safe="")
+
+
+def query(params: Mapping[str, str]) -> str:
+    """``params`` as a query string, every value URL-encoded (the names are Graph's own ``$filter``...)."""
+    return "&".join(f"{name}={urllib.parse.quote(value, safe=_QUERY_SAFE)}" for name, value in params.items())
 
 
 class GraphReader:
@@ -89,9 +118,11 @@ class GraphReader:
         """One JSON document; ``url`` is a path under v1.0 or an absolute ``@odata.nextLink``."""
         full = url if url.startswith("https://") else f"{GRAPH_BASE_URL}{url}"
         shown = full.removeprefix(GRAPH_BASE_URL).partition("?")[0]
+        if params:
+            full = f"{full}{'&' if '?' in full else '?'}{query(params)}"
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                response = self._client.send_request(HttpRequest("GET", full, params=dict(params or {})))
+                response = self._client.send_request(HttpRequest("GET", full))
             except ClientAuthenticationError as error:
                 raise GraphAccessError(sign_in_failure(error)) from error
             except AzureError as error:  # unreachable after azure-core's retries: DNS, proxy, TLS, reset
@@ -106,8 +137,10 @@ class GraphReader:
             self._sleep(wait)
         if response.status_code in (401, 403):
             code = _error_code(response)
-            raise GraphAccessError(f"Microsoft Graph refused GET {shown} ({response.status_code} "
-                                   f"{code}): {self._permission_hint}")
+            message = f"Microsoft Graph refused GET {shown} ({response.status_code} {code}): {self._permission_hint}"
+            if response.status_code == 403:
+                raise ReadRefusedError(message, code)
+            raise GraphAccessError(message)
         if response.status_code == 404:
             raise ObjectGoneError(f"GET {shown} answered 404 {_error_code(response)}: the object is gone (deleted "
                              "since it was listed, or not replicated yet)")
@@ -161,13 +194,13 @@ class GraphReader:
     def owners(self, collection: str, object_id: str) -> list[dict[str, Any]]:
         """Owners of an application or service principal (``collection``: applications, servicePrincipals)."""
         params = {"$select": "id,displayName,userPrincipalName,appId"}
-        return list(self.collection(f"/{collection}/{object_id}/owners", params))
+        return list(self.collection(f"/{collection}/{segment(object_id)}/owners", params))
 
     def app_role_assignments(self, principal_id: str) -> list[AppRoleAssignment]:
         """Every app role the principal holds, on any resource (paged)."""
         return [AppRoleAssignment(a["id"], a["appRoleId"], a["resourceId"], a.get("resourceDisplayName") or "",
                                   a.get("createdDateTime") or "")
-                for a in self.collection(f"/servicePrincipals/{principal_id}/appRoleAssignments")]
+                for a in self.collection(f"/servicePrincipals/{segment(principal_id)}/appRoleAssignments")]
 
     def microsoft_graph(self) -> tuple[str, dict[str, str]]:
         """Graph's service principal object id, and its app role values by role id."""
@@ -202,14 +235,22 @@ class GraphReader:
         found = list(self.collection("/servicePrincipals", params))
         return found[0] if found else None
 
+    def application_by_app_id(self, app_id: str) -> dict[str, Any]:
+        """One app registration, read alone by its client id, so Graph returns each certificate's ``key``
+        (the certificate itself: its thumbprint cannot be chosen, unlike ``customKeyIdentifier``).
+        Raises :class:`ObjectGoneError` when there is none."""
+        if not GUID_RE.match(app_id):
+            raise GraphAccessError(f"not a client id (a GUID): {app_id[:60]!r}")
+        return self.get(f"/applications(appId='{app_id}')", {"$select": APPLICATION_FIELDS})
+
     def federated_credentials(self, application_id: str) -> list[dict[str, Any]]:
         """The federated identity credentials of an app registration (Graph v1.0 keeps them there only)."""
-        params = {"$select": "id,name,issuer,subject"}
-        return list(self.collection(f"/applications/{application_id}/federatedIdentityCredentials", params))
+        params = {"$select": "id,name,issuer,subject,audiences"}
+        return list(self.collection(f"/applications/{segment(application_id)}/federatedIdentityCredentials", params))
 
     def delegated_grants(self, principal_id: str) -> list[dict[str, Any]]:
         """The principal's oauth2PermissionGrants: delegated permissions, as a client, on any API."""
-        return list(self.collection(f"/servicePrincipals/{principal_id}/oauth2PermissionGrants"))
+        return list(self.collection(f"/servicePrincipals/{segment(principal_id)}/oauth2PermissionGrants"))
 
     def directory_roles(self, principal_id: str) -> list[dict[str, Any]]:
         """Directory (Entra) role assignments held directly by the principal, with the role's name."""

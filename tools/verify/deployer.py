@@ -1,11 +1,12 @@
-"""make verify --deployer: each principal's grants as Graph records them, read by the deployer.
+"""make verify --deployer: each principal's grants as Graph records them, read by the deployer; and the job.
 
 For identities that cannot run ``make verify`` themselves (the tutorial's Logic App runs no
 Python; a federated workload signs in elsewhere), the deployer reads every client's app role
 assignments on Microsoft Graph (the same reader as ``make adopt``) and compares them with the
 permissions the stack granted. This proves the grants exist; it does not prove a token carries
 them yet (a managed identity's token is cached by Azure for up to 24 hours). What is the stack's
-own grant and what is not is decided as ``make audit`` decides it (``tools/tenant/ownership.py``).
+own grant and what is not is decided as ``make audit`` decides it (``tools/tenant/ownership.py``). With a
+provisioning app in the outputs, its job's state and notification settings too (``tools/verify/job.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tools.tenant import ownership
 from tools.tenant.graph_reader import GraphReader, ObjectGoneError
 from tools.tenant.ownership import StackClient
 from tools.tenant.tables import render_table
+from tools.verify.job import JobCheck, check_job
 
 EXIT_OK, EXIT_MISMATCH = 0, 1
 
@@ -73,10 +75,23 @@ def render(checks: Sequence[GrantCheck], out: TextIO) -> None:
                  [(c.key, reason) for c in checks for reason in c.reasons], out)
 
 
+def render_job(check: JobCheck, out: TextIO) -> None:
+    render_table(["provisioning job", "service principal", "state", "notifications", "verdict"],
+                 [[check.job_id, check.service_principal_id, check.state, check.notifications, check.verdict]],
+                 [("job", reason) for reason in check.reasons], out)
+
+
 def run(clients: Mapping[str, Mapping[str, Any]], selected: Sequence[str], reader: GraphReader,
-        out: TextIO) -> int:
-    """Check the selected clients; raises ``GraphAccessError`` on sign-in or permission problems."""
+        out: TextIO, job: tuple[str, str] | None = None) -> int:
+    """Check the selected clients and, when the outputs name one, the provisioning ``job`` (service principal,
+    job id: tools/verify/job.py); raises ``GraphAccessError`` on sign-in or permission problems."""
     record = ownership.stack_record({"clients": clients})
     checks = [check_grants(record.clients[key], reader) for key in selected]
     render(checks, out)
-    return EXIT_MISMATCH if any(c.verdict != "OK" for c in checks) else EXIT_OK
+    failed = any(c.verdict != "OK" for c in checks)
+    if job is not None:
+        job_check = check_job(*job, reader)
+        out.write("\n")
+        render_job(job_check, out)
+        failed = failed or job_check.failed
+    return EXIT_MISMATCH if failed else EXIT_OK

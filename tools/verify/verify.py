@@ -133,12 +133,12 @@ def _inside_checkout(path: Path) -> bool:
     return path.resolve().is_relative_to(ROOT)
 
 
-def read_outputs(stack: str, outputs_file: str | None) -> dict[str, Any]:
-    """Stack outputs with secrets, from a file or from the Pulumi CLI."""
+def read_outputs(stack: str, outputs_file: str | None, secrets: bool = True) -> dict[str, Any]:
+    """Stack outputs (with secrets unless ``secrets`` is false), from a file or from the Pulumi CLI."""
     if outputs_file:
         return _read_outputs_file(Path(outputs_file).expanduser())
     try:
-        parsed = pulumi_stack_output(stack, ["--show-secrets"])
+        parsed = pulumi_stack_output(stack, ["--show-secrets"] if secrets else [])
     except StackOutputError as error:
         hint = ("; give the outputs with --outputs FILE, or --outputs alone to read "
                 f"{default_outputs_file(stack)}") if "not on PATH" in str(error) else ""
@@ -300,7 +300,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--deployer", action="store_true",
                         help="instead of signing in as each client, read each principal's grants through Graph as "
                              "the deployer (needs Application.Read.All): for identities that cannot run this, such "
-                             "as the tutorial's Logic App")
+                             "as the tutorial's Logic App; with a provisioning app, also its job's state (paused, "
+                             "quarantined: a failure) and notification settings (needs Synchronization.Read.All)")
     parser.add_argument("--allow-skipped", action="store_true",
                         help="exit 0, not 3, when every selected client was skipped here")
     parser.add_argument("--debug", action="store_true",
@@ -335,7 +336,8 @@ def main(argv: Sequence[str] | None = None, transport: Transport | None = None,
 def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO,
             credential: TokenCredential | None) -> int:
     try:
-        outputs = read_outputs(args.stack, args.outputs)
+        # --deployer reads ids only: no secret is decrypted for it (the weekly run's auditor has no passphrase).
+        outputs = read_outputs(args.stack, args.outputs, secrets=not args.deployer)
     except SystemExit as error:
         out.write(f"error: {error}\n")
         return EXIT_USAGE
@@ -356,7 +358,7 @@ def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO,
         out.write("error: no clients to check in these outputs\n")
         return EXIT_USAGE
     if args.deployer:
-        return _deployer(clients, selected, credential, transport, out)
+        return _deployer(outputs, selected, credential, transport, out)
     checks = [check_client(k, clients[k], outputs, args, transport) for k in selected]
     render(checks, out)
     verdicts = {c.verdict for c in checks}
@@ -371,15 +373,18 @@ def _verify(args: argparse.Namespace, transport: Transport | None, out: TextIO,
     return EXIT_OK
 
 
-def _deployer(clients: Mapping[str, Any], selected: Sequence[str], credential: TokenCredential | None,
+def _deployer(outputs: Mapping[str, Any], selected: Sequence[str], credential: TokenCredential | None,
               transport: Transport | None, out: TextIO) -> int:
-    """--deployer: the grants as Graph records them, read by the signed-in deployer (tools/verify/deployer.py)."""
+    """--deployer: the grants as Graph records them, read by the signed-in deployer, and the provisioning job's
+    state and notification settings (tools/verify/deployer.py, job.py)."""
     from tools.tenant.graph_reader import GraphAccessError, GraphReader, deployer_credential  # noqa: PLC0415
     from tools.tenant.ownership import OutputsError  # noqa: PLC0415
     from tools.verify import deployer as deployer_verify  # noqa: PLC0415 (only this mode needs it)
+    from tools.verify.job import provisioning_job  # noqa: PLC0415
 
     try:
-        return deployer_verify.run(clients, selected, GraphReader(credential or deployer_credential(), transport), out)
+        reader = GraphReader(credential or deployer_credential(), transport)
+        return deployer_verify.run(outputs["clients"], selected, reader, out, provisioning_job(outputs))
     except (GraphAccessError, OutputsError) as error:
         out.write(f"error: {error}\n")
         return EXIT_USAGE
