@@ -19,6 +19,7 @@ from these annotations (and those of ``components/access_args.py``) at run time,
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, cast
 
 import pulumi
@@ -108,7 +109,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         ledgers = renewal_ledgers(_renewing(settings), given_history, now)
         _warn_of_existing_key_vault_objects(settings, tenant)
         # A created app's principal as the last deploy left it: one Entra no longer has was deleted.
-        deployed_app = last_outputs().get("provisioningAppServicePrincipalId") if _creates_app(settings) else None
+        last = last_outputs() if _creates_app(settings) else None
+        deployed_app = last.get("provisioningAppServicePrincipalId") if isinstance(last, Mapping) else None
         super().__init__(TYPE, name, None, opts)
 
         clients: dict[str, Client] = {}
