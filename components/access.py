@@ -265,7 +265,10 @@ def _warn_of_existing_key_vault_objects(settings: Settings, tenant: Tenant) -> N
                  if isinstance(client, ServicePrincipalClientSettings) and client.key_vault is not None}
     if not delivered:
         return
-    last = known_clients(last_outputs())
+    outputs = last_outputs()
+    if isinstance(outputs, Mapping) and outputs and not isinstance(outputs.get("clients"), Mapping):
+        return  # the last clients output cannot be read (a partial update): nothing to tell new from kept
+    last = known_clients(outputs)
     for key, key_vault in delivered.items():
         shown = last.get(key)
         last_uri = shown.get("keyVaultSecretUri") if isinstance(shown, dict) else None
