@@ -283,7 +283,7 @@ class DeploySimulation(StackHeld):
         self.tenant = ProvisioningTenant()
         """What the provisioning app's objects hold in the tenant, changed in the portal between deploys."""
         self.outputs: dict[str, Any] = {}
-        """The stack's outputs as the last deploy left them (what a StackReference to it reads)."""
+        """The stack's outputs as the last deploy left them (what a read of them gets; unknown: the sentinel)."""
         self.secret_outputs: frozenset[str] = frozenset()
         self.vaults: dict[str, OfflineVault | None] | None = None
         """The subscription's vaults by name, when a test sets them (``OfflineAzure.vaults``)."""

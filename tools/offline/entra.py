@@ -114,7 +114,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
         self.people = {k.lower(): v for k, v in (people or {}).items()}
         """Users and groups that exist (``User`` or ``Group``), by object id."""
         self.stack_outputs = dict(stack_outputs or {})
-        """The last deploy's outputs: what a StackReference to the running stack reads ({}: never deployed)."""
+        """The last deploy's outputs: what a read of the running stack's outputs gets ({}: never deployed)."""
         self.secret_output_names: frozenset[str] = frozenset()
         """Which of them are secret (``secretOutputNames``)."""
         self.created_service_principals: set[str] = set()

@@ -132,7 +132,7 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
 def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: dt.datetime,
                    history: Mapping[str, Any] | None = None, program: Callable[[], None] = run_main) -> ProgramRun:
     """Run the program offline on a validated stack file, fed the very strings the CLI would hand it;
-    its StackReference to itself reads ``history`` (the last deploy's outputs; none: a new stack)."""
+    its read of its own outputs answers ``history`` (the last deploy's outputs; none: a new stack)."""
     # Offline there is no tenant: assume the one the provisioning job names, if any.
     tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
               else "") or PLACEHOLDER_TENANT
