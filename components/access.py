@@ -19,14 +19,21 @@ from these annotations (and those of ``components/access_args.py``) at run time,
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, cast
 
 import pulumi
 
-from components.access_args import ClientCredentialOutput, ClientOutput, InboundProvisioningAccessArgs
+from components.access_args import (
+    ClientCredentialOutput,
+    ClientOutput,
+    InboundProvisioningAccessArgs,
+    RenewalLedgerOutput,
+)
 from components.checked_args import CheckedArgs
 from components.directory import Tenant, read_tenant
 from components.graph_grants import role_ids_for
+from components.key_vault import warn_of_existing
 from components.managed_identity import ManagedIdentityClient, ManagedIdentityClientArgs
 from components.microsoft import (
     GRAPH_SCOPE,
@@ -39,7 +46,6 @@ from components.nested_output import nested_output
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings.model import (
-    ClientSettings,
     GeneratedCertificateCredential,
     ManagedIdentityClientSettings,
     SecretCredential,
@@ -49,10 +55,13 @@ from components.settings.model import (
 from components.settings.problems import Problem
 from components.settings.stack_config import NAMESPACE, read_stack_config
 from components.stack_history import (
+    LEDGER_OUTPUT,
     RENEWAL_LEDGER_ALLOWED,
     RENEWAL_LEDGER_ARG,
-    clients_of,
-    read_own_outputs,
+    Renewing,
+    known_clients,
+    last_outputs,
+    renewal_ledgers,
     split_renewal_ledger,
 )
 
@@ -74,6 +83,8 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
     """Each client's ids and credential facts, by key."""
     client_credentials: pulumi.Output[dict[str, ClientCredentialOutput]]
     """Secret: each secret client's newest secret, by key."""
+    renewal_ledger: pulumi.Output[dict[str, RenewalLedgerOutput]]
+    """What this deploy handed out, by key (secrets and generated certificates): the next deploy renews from it."""
     bulk_upload_url: pulumi.Output[str] | None
     """The provisioning job's /bulkUpload endpoint (with provisioningApp)."""
     provisioning_logs_url: pulumi.Output[str] | None
@@ -94,15 +105,13 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         config = CheckedArgs.of(config_args, pulumi.get_stack(), now, secret_keys, misplaced, also)
         settings = config.settings
         tenant = read_tenant(config.settings_to_look_up())
+        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack's outputs.
+        ledgers = renewal_ledgers(_renewing(settings), given_history, now)
+        _warn_of_existing_key_vault_objects(settings, tenant)
+        # A created app's principal as the last deploy left it: one Entra no longer has was deleted.
+        last = last_outputs() if _creates_app(settings) else None
+        deployed_app = last.get("provisioningAppServicePrincipalId") if isinstance(last, Mapping) else None
         super().__init__(TYPE, name, None, opts)
-        # What the last deploy handed out (components/renewal.py): handed in, or read from this stack, once,
-        # with the provisioning app it created (a principal it held and Entra no longer has was deleted).
-        history = given_history
-        renews = any(_renews(client) for client in settings.clients.values())
-        last: dict[str, Any] = {}
-        if history is None and (renews or _creates_app(settings)):
-            last = read_own_outputs(parent=self)
-            history = clients_of(last) if renews else None
 
         clients: dict[str, Client] = {}
         for key, client in settings.clients.items():
@@ -119,12 +128,11 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             else:
                 clients[key] = ServicePrincipalClient(key, ServicePrincipalClientArgs(
                     settings=client, graph=tenant.graph, role_ids=role_ids, protect=protect, now=now,
-                    principal_types=tenant.principal_types, history=(history or {}).get(key),
+                    principal_types=tenant.principal_types, ledger=ledgers.get(key),
                 ), child)
             if UPLOAD_OWNED_BY in client.graph_permissions:
                 _warn_owned_by(settings, key)
 
-        deployed_app = last.get("provisioningAppServicePrincipalId")
         created = self._create_provisioning_app(settings, tenant, clients, deployed_app)
 
         self.tenant_id = pulumi.Output.from_input(tenant.tenant_id)
@@ -137,6 +145,11 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             for key, client in clients.items()
             if isinstance(client, ServicePrincipalClient) and client.secret_material is not None
         }))
+        # A plain map whose only outputs are the key ids, in their own places: an unknown one (a create the update
+        # skipped) leaves the rest of the ledger readable (components/ledger.py).
+        self.renewal_ledger = cast(pulumi.Output[dict[str, RenewalLedgerOutput]], {
+            key: client.renewal for key, client in clients.items()
+            if isinstance(client, ServicePrincipalClient) and client.renewal is not None})
         provisioning = _provisioning_outputs(settings, tenant, created)
         self.provisioning_app_service_principal_id = provisioning.get("provisioningAppServicePrincipalId")
         self.provisioning_job_id = provisioning.get("provisioningJobId")
@@ -152,6 +165,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
             "graphScope": self.graph_scope,
             "clients": self.clients,
             "clientCredentials": self.client_credentials,
+            LEDGER_OUTPUT: self.renewal_ledger,
             "provisioningAppServicePrincipalId": self.provisioning_app_service_principal_id,
             "provisioningJobId": self.provisioning_job_id,
             "bulkUploadUrl": self.bulk_upload_url,
@@ -244,14 +258,39 @@ def _client_output(settings: Settings, key: str, client: Client) -> dict[str, An
     return shown
 
 
+def _warn_of_existing_key_vault_objects(settings: Settings, tenant: Tenant) -> None:
+    """A Key Vault secret or reader assignment new to this stack that exists already is said before the create
+    that would fail on it (``components/key_vault.py``)."""
+    delivered = {key: client.key_vault for key, client in settings.clients.items()
+                 if isinstance(client, ServicePrincipalClientSettings) and client.key_vault is not None}
+    if not delivered:
+        return
+    outputs = last_outputs()
+    if isinstance(outputs, Mapping) and outputs and not isinstance(outputs.get("clients"), Mapping):
+        return  # the last clients output cannot be read (a partial update): nothing to tell new from kept
+    last = known_clients(outputs)
+    for key, key_vault in delivered.items():
+        shown = last.get(key)
+        last_uri = shown.get("keyVaultSecretUri") if isinstance(shown, dict) else None
+        warn_of_existing(key, key_vault, tenant.principal_types, last_uri if isinstance(last_uri, str) else None)
+
+
 def _creates_app(settings: Settings) -> bool:
     return settings.provisioning_app is not None and settings.provisioning_app.create is not None
 
 
-def _renews(client: ClientSettings) -> bool:
-    """Whether the program renews this client's credential (and so needs its history)."""
-    return isinstance(client, ServicePrincipalClientSettings) and isinstance(
-        client.credential, SecretCredential | GeneratedCertificateCredential)
+def _renewing(settings: Settings) -> dict[str, Renewing]:
+    """The clients whose credential the program renews (and so needs their history), with their schedule."""
+    renewing: dict[str, Renewing] = {}
+    for key, client in settings.clients.items():
+        if not isinstance(client, ServicePrincipalClientSettings):
+            continue
+        credential = client.credential
+        if isinstance(credential, SecretCredential):
+            renewing[key] = Renewing("secret", credential.lifetime_days, credential.rotation_days)
+        elif isinstance(credential, GeneratedCertificateCredential):
+            renewing[key] = Renewing("generatedCertificate", credential.validity_days, credential.rotation_days)
+    return renewing
 
 
 def _provisioning_outputs(settings: Settings, tenant: Tenant,

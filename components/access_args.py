@@ -159,7 +159,8 @@ class InboundProvisioningAccessArgs(TypedDict, total=False):
     trustedPrincipals: list[str]
     """Object ids make audit lists as expected holders of a path to the upload (the deploy identity, break-glass)."""
     renewalLedger: pulumi.Input[dict[str, Any]]
-    """This component's last ``clients`` output, which renewal decides from (default: the stack's own ``clients``)."""
+    """This component's last ``renewalLedger`` (or ``clients``) output, which renewal decides from (default: the
+    stack's own outputs of those names); ``{}`` for no history."""
 
 
 class RenewalCredentialOutput(TypedDict, total=False):
@@ -168,7 +169,9 @@ class RenewalCredentialOutput(TypedDict, total=False):
     generation: str
     """Its resource name suffix, a UTC date (``YYYYMMDD``): see ``components/renewal.py``."""
     keyId: str
-    """Its Graph key id."""
+    """Its Graph key id (null when the deploy that wrote the ledger did not learn it)."""
+    fresh: bool
+    """Handed out by the deploy that wrote the ledger (the handed-out credential): counts once its key id is known."""
     since: str
     """RFC 3339: when a deploy first handed it out (the handed-out credential)."""
     endDate: str
@@ -181,7 +184,7 @@ class RenewalLedgerOutput(TypedDict, total=False):
     """What this deploy handed out, read back by the next deploy to decide renewals."""
 
     scheme: int
-    """The ledger's format (1)."""
+    """The ledger's format (2; see ``components/ledger.py``)."""
     form: str
     """``secret`` or ``generatedCertificate``."""
     handedOut: RenewalCredentialOutput

@@ -2,7 +2,7 @@
 
 Secrets and generated certificates are renewed with overlap by the rules of
 ``components/renewal.py``: which credentials exist is decided from the last deploy's ledger
-(``history``), and each is named by its generation.  End dates are whole-second UTC and fixed:
+(``components/ledger.py``), and each is named by its generation.  End dates are whole-second UTC and fixed:
 the azuread provider replaces a credential whose end date input differs from what Graph
 stored, so a secret's end date is the one the ledger recorded (and is ignored after creation)
 and a certificate's is its own ``notAfter``.
@@ -11,7 +11,7 @@ and a certificate's is its own ``notAfter``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,18 +20,8 @@ import pulumi_azuread as azuread
 import pulumi_tls as tls
 from cryptography import x509
 
-from components.renewal import (
-    OVERLAP_DAYS,
-    Decision,
-    Form,
-    Ledger,
-    LedgerError,
-    calendar_ledger,
-    decide,
-    ledger_output,
-    read_ledger,
-    rfc3339,
-)
+from components.ledger import ledger_output
+from components.renewal import OVERLAP_DAYS, Decision, Ledger, decide, rfc3339
 from components.settings.credentials import thumbprint
 from components.settings.model import (
     CertificateCredential,
@@ -47,6 +37,15 @@ RSA_BITS = 3072
 # so cutting off, a credential that is in use.
 FIXED_PASSWORD_INPUTS = ["displayName", "endDate"]
 FIXED_CERTIFICATE_INPUTS = ["subject", "validityPeriodHours", "allowedUses"]
+# A generated certificate's key id is the program's, not Graph's: the provider refuses to register a key id
+# the app already holds ("already exists ... import"), so a run that dies after Entra registered the
+# certificate and before the state recorded it cannot be followed by a second one of the same generation.
+CERTIFICATE_KEY_ID_NAMESPACE = uuid.UUID("b7c3e1a2-5d4f-4e6a-9b8c-7d6e5f4a3b2c")
+
+
+def certificate_key_id(name: str, generation: str) -> str:
+    """The key id of a generated certificate: from the client key and the generation, unique on its app."""
+    return str(uuid.uuid5(CERTIFICATE_KEY_ID_NAMESPACE, f"{name}/{generation}"))
 
 
 def certificate_thumbprint(pem: str) -> str:
@@ -87,47 +86,30 @@ class AttachedCredential:
 
 
 def attach_credential(name: str, credential: Credential, application: azuread.Application,
-                      parent: pulumi.Resource, now: dt.datetime,
-                      history: Mapping[str, Any] | None = None) -> AttachedCredential:
+                      parent: pulumi.Resource, now: dt.datetime, ledger: Ledger | None = None) -> AttachedCredential:
     """Create the credential resources for one app registration.
 
-    ``history`` is this client's ``clients.<key>`` output of the last deploy (None: a new client).
-    Nothing here derives from a name the user may rename (the display name, the stack name):
-    resource names and inputs come from the client key, the ledger and the certificate.
+    ``ledger`` is what the last deploy handed out, read before anything was registered
+    (``components/stack_history.py``; None: a new client).  Nothing here derives from a name the user
+    may rename (the display name, the stack name): resource names and inputs come from the client
+    key, the ledger and the certificate.
     """
     opts = pulumi.ResourceOptions(parent=parent)
     if isinstance(credential, SecretCredential):
-        decision = _decide(name, "secret", history, now, credential.lifetime_days, credential.rotation_days)
+        decision = _decide(name, ledger, now, credential.lifetime_days, credential.rotation_days)
         return _secrets(name, decision, application, parent)
     if isinstance(credential, CertificateCredential):
         return _pem_certificates(name, credential, application, parent)
     if isinstance(credential, GeneratedCertificateCredential):
-        decision = _decide(name, "generatedCertificate", history, now, credential.validity_days,
-                           credential.rotation_days)
+        decision = _decide(name, ledger, now, credential.validity_days, credential.rotation_days)
         return _generated_certificates(name, credential, decision, application, parent)
     return _federated(name, credential, application, opts)
 
 
-def _ledger(name: str, form: Form, history: Mapping[str, Any] | None, now: dt.datetime, lifetime_days: int,
-            rotation_days: int) -> Ledger | None:
-    """The client's ledger from the last deploy's outputs (rebuilt for a stack the calendar version deployed)."""
-    if not history:
-        return None
-    try:
-        if history.get("renewal") is not None:
-            return read_ledger(history["renewal"], form)
-        return calendar_ledger(history, form, now, lifetime_days, rotation_days)
-    except LedgerError as error:
-        # Guessing which credentials exist could delete the one in use: refuse, and say why.
-        raise pulumi.RunError(f"clients.{name}: the last deploy's renewal record cannot be used: {error}") from None
-
-
-def _decide(name: str, form: Form, history: Mapping[str, Any] | None, now: dt.datetime, lifetime_days: int,
-            rotation_days: int) -> Decision:
+def _decide(name: str, ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation_days: int) -> Decision:
     """This deploy's renewal decision, after warning of any credential in use it removes (only ever
     on an upgrade from the calendar version: see ``components/renewal.py``)."""
-    decision = decide(_ledger(name, form, history, now, lifetime_days, rotation_days), now, lifetime_days,
-                      rotation_days)
+    decision = decide(ledger, now, lifetime_days, rotation_days)
     for retired in decision.retired:
         if retired.in_use:
             shown = retired.generation or "(from before renewal)"
@@ -170,15 +152,14 @@ def _secrets(name: str, decision: Decision, application: azuread.Application,
         renews_at=rfc3339(decision.renews_at),
         secret_material=secret_value.apply(lambda v: {"clientSecret": v}),
         key_ids=[p.key_id for p in passwords.values()],
-        renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()},
-                              {g: p.end_date for g, p in passwords.items()}),
+        renewal=ledger_output("secret", decision, {g: p.key_id for g, p in passwords.items()}),
         details=[{"keyId": p.key_id, "type": "secret", "endDate": p.end_date} for p in passwords.values()],
     )
 
 
 def _application_certificate(
     name: str, application: azuread.Application, pem: pulumi.Input[str], end_date: pulumi.Input[str],
-    opts: pulumi.ResourceOptions,
+    opts: pulumi.ResourceOptions, key_id: str | None = None,
 ) -> azuread.ApplicationCertificate:
     """Register a public certificate on the app; its end date is the certificate's own."""
     return azuread.ApplicationCertificate(
@@ -188,6 +169,7 @@ def _application_certificate(
         encoding="pem",
         value=pem,
         end_date=end_date,
+        key_id=key_id,
         opts=opts,
     )
 
@@ -218,7 +200,6 @@ def _generated_certificates(name: str, credential: GeneratedCertificateCredentia
     made: dict[str, tuple[tls.PrivateKey, tls.SelfSignedCert, azuread.ApplicationCertificate]] = {}
     for held in decision.kept:
         suffix = resource_suffix(held.generation)
-        opts = pulumi.ResourceOptions(parent=parent)
         key = tls.PrivateKey(f"{name}-key{suffix}", algorithm="RSA", rsa_bits=RSA_BITS,
                              opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["rsaBits"]))
         # Valid from its creation for validityDays; the tls provider would replace it only once it
@@ -231,9 +212,12 @@ def _generated_certificates(name: str, credential: GeneratedCertificateCredentia
             allowed_uses=["digital_signature", "key_encipherment", "client_auth"],
             opts=pulumi.ResourceOptions(parent=parent, ignore_changes=FIXED_CERTIFICATE_INPUTS),
         )
+        # The key id is set for a new certificate only: one registered before it was (its key id Graph's) is kept.
         app_cert = _application_certificate(
             f"{name}-certificate{suffix}", application, cert.cert_pem,
-            cert.cert_pem.apply(certificate_end_date), opts,
+            cert.cert_pem.apply(certificate_end_date),
+            pulumi.ResourceOptions(parent=parent, ignore_changes=["keyId"]),
+            certificate_key_id(name, held.generation),
         )
         made[held.generation] = (key, cert, app_cert)
     key, cert, app_cert = made[decision.handed_out.generation]
@@ -247,8 +231,7 @@ def _generated_certificates(name: str, credential: GeneratedCertificateCredentia
         thumbprint=cert.cert_pem.apply(certificate_thumbprint),
         secret_material=pulumi.Output.secret(material),
         key_ids=[made[h.generation][2].key_id for h in decision.kept],
-        renewal=ledger_output("generatedCertificate", decision, {g: m[2].key_id for g, m in made.items()},
-                              {g: m[2].end_date for g, m in made.items()}),
+        renewal=ledger_output("generatedCertificate", decision, {g: m[2].key_id for g, m in made.items()}),
         details=[{"keyId": made[h.generation][2].key_id, "type": "certificate",
                   "thumbprint": made[h.generation][1].cert_pem.apply(certificate_thumbprint),
                   "endDate": made[h.generation][2].end_date} for h in decision.kept],

@@ -1,7 +1,8 @@
 """Reads from the tenant, done once and before any resource is registered.
 
 The tenant id (from the deployer's sign-in), Microsoft Graph's service principal, existing
-managed identities and the provisioning app are looked up with azuread data sources.  Every
+managed identities and the provisioning app are looked up with azuread data sources; Key Vault
+vaults with azure-native's (``components/key_vault.py``).  Every
 lookup happens here, up front, so that a name that matches nothing (or several things) fails the run the same
 way bad config does: one error, nothing created.
 """
@@ -15,6 +16,7 @@ from typing import Literal
 import pulumi
 import pulumi_azuread as azuread
 
+from components.key_vault import vault_problems
 from components.microsoft import FIND_TEMPLATE_COMMAND, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.settings.clients import same_principal_problem
 from components.settings.model import (
@@ -255,6 +257,7 @@ def read_tenant(settings: Settings) -> Tenant:
             problems.append(same_principal_problem(keys, f"object id {object_id}"))
     adoption_warnings = _check_adopted_applications(settings, problems)
     principal_types = _find_key_vault_readers(settings, problems)
+    problems += vault_problems(settings, tenant_id)
 
     provisioning_app = None
     provisioning_template_id = None

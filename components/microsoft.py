@@ -30,6 +30,10 @@ KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6"
 # The content type a Key Vault certificate's backing secret has when the certificate is PEM:
 # the private key and the certificate in one PEM.
 PEM_CONTENT_TYPE = "application/x-pem-file"
+# A client secret's content type: the built-in Azure Policy "Secrets should have content type set"
+# (75262d3e-ba4a-4f43-85f8-9f72c090e5e3, Azure/azure-policy Key Vault/Secrets_ContentTypeSet.json) audits or
+# denies a secret without one.
+SECRET_CONTENT_TYPE = "text/plain"  # noqa: S105 (a content type)
 
 
 def role_definition_id(subscription_id: str, role_id: str) -> str:

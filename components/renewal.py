@@ -16,16 +16,12 @@ whatever the deploy cadence and whatever config change:
 5. a deploy with nothing due changes nothing (the weekly ``--expect-no-changes`` stays green);
 6. a credential that has already expired may go at once.
 
-**Memory.** A Pulumi program keeps nothing between runs, so each deploy writes a *ledger* into
-the non-secret output ``clients.<key>.renewal`` and the next deploy reads it back through a
-``StackReference`` to the running stack's own name (``components/stack_history.py``): the engine
-answers it from the last deploy's outputs, in ``pulumi preview`` and ``pulumi up`` alike, so both
-plan the same.  No history (a new stack, a new client) means a new credential.  The ledger::
-
-    {"scheme": 1, "form": "secret" | "generatedCertificate",
-     "handedOut":  {"generation": "20261127", "keyId": "…", "since": "<RFC 3339>", "endDate": "<RFC 3339>"},
-     "superseded": {"generation": "20261030", "keyId": "…", "endDate": "<RFC 3339>" | null,
-                    "keptUntil": "<RFC 3339>"}}            # only while one is kept
+**Memory.** A Pulumi program keeps nothing between runs, so each deploy writes a *ledger* of what it
+handed out into its outputs, and the next deploy reads it back from the stack's own last outputs
+(``components/ledger.py`` has its shape, ``components/stack_history.py`` the read): the engine
+answers from the last deploy's outputs, in ``pulumi preview`` and ``pulumi up`` alike, so both plan
+the same.  No history (a new stack, a new client) means a new credential; history that cannot be
+read stops the deploy (``components/stack_history.py``), it is never taken for none.
 
 A credential's *generation* names its resources (``<key>-secret-<generation>``; a generated
 certificate's ``<key>-key-``, ``<key>-cert-`` and ``<key>-certificate-<generation>``): a new
@@ -86,9 +82,8 @@ becomes refused or differently scheduled.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Literal
 
 # The calendar version cut time into periods counted from this epoch (kept to read its stacks).
 ROTATION_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -110,7 +105,6 @@ RETRY_NAME_DAYS = MIN_RENEWABLE_LIFETIME_DAYS - MIN_VALID_AHEAD_DAYS
 # Default periods, in whole weeks: the default is the longest one the lifetime fits.
 DEFAULT_ROTATION_LADDER_DAYS = (21, 28, 56, 84, 168, 336)
 
-LEDGER_SCHEME = 1
 Form = Literal["secret", "generatedCertificate"]
 
 
@@ -161,63 +155,13 @@ class Ledger:
     form: Form
     handed_out: Held
     superseded: Held | None = None
+    confirmed: bool = True
+    """False when the last deploy meant to hand ``handed_out`` out but may not have (its create skipped or
+    failed): this deploy hands it out again, from its own time (``components/ledger.py``, "Fresh")."""
 
 
 class LedgerError(ValueError):
     """History the program cannot read safely: it refuses to guess which credentials exist."""
-
-
-def read_ledger(value: Any, form: Form) -> Ledger | None:
-    """The ledger from a client's ``renewal`` output; None when it is for another form of credential."""
-    if not isinstance(value, Mapping) or value.get("scheme") != LEDGER_SCHEME:
-        raise LedgerError(f"not a renewal ledger of scheme {LEDGER_SCHEME}")
-    if value.get("form") != form:
-        return None  # the credential changed form: the old one is not this one's history
-    superseded = value.get("superseded")
-    return Ledger(form, _held(value.get("handedOut"), True),
-                  _held(superseded, False) if superseded else None)
-
-
-def _held(value: Any, handed_out: bool) -> Held:
-    if not isinstance(value, Mapping) or not isinstance(value.get("generation"), str):
-        raise LedgerError("a ledger entry without a generation")
-    try:
-        since = parse(value["since"]) if handed_out else None
-        end = parse(value["endDate"]) if value.get("endDate") else None
-    except (KeyError, TypeError, ValueError) as error:
-        raise LedgerError(f"a ledger entry with an unreadable date: {error}") from None
-    key_id = value.get("keyId")
-    return Held(value["generation"], since, end, key_id if isinstance(key_id, str) else None)
-
-
-def calendar_ledger(client: Mapping[str, Any], form: Form, now: dt.datetime, lifetime_days: int,
-                    rotation_days: int) -> Ledger | None:
-    """The ledger of a client the calendar version (or the version before renewal) deployed.
-
-    From its outputs: ``credentialRenewsAt`` is the next period's start, so the current period's
-    credential is named by ``credentialRenewsAt - rotationDays`` and the previous one by a period
-    earlier.  None when the outputs show no credential of this form.
-    """
-    if client.get("credentialType") != ("secret" if form == "secret" else "certificate"):
-        return None
-    expires = client.get("credentialExpiresAt")
-    renews = client.get("credentialRenewsAt")
-    end = parse(expires) if isinstance(expires, str) else None
-    if not isinstance(renews, str):
-        # Before renewal existed: one credential under the bare names (<key>-secret; <key>-key,
-        # <key>-cert, <key>-certificate). A bring-your-own certificate's outputs look the same: after a
-        # switch from one to ``generate`` this declares a new key pair under the bare names, handed out.
-        return Ledger(form, Held("", now, end))
-    next_start = parse(renews)
-    period = dt.timedelta(days=rotation_days)
-    start = next_start - period
-    if (start - ROTATION_EPOCH) % period:
-        raise LedgerError(
-            f"the last deploy used the calendar schedule with another rotation period ({renews} is not the start "
-            f"of a {rotation_days}-day period): deploy once with the rotationDays it had, then change it")
-    previous = start - period
-    return Ledger(form, Held(start.strftime("%Y%m%d"), min(now, next_start), end),
-                  Held(previous.strftime("%Y%m%d"), input_end=previous + dt.timedelta(days=lifetime_days)))
 
 
 # -- the decision -------------------------------------------------------------------------------
@@ -245,6 +189,8 @@ class Decision:
     """When the superseded credential may go (the first deploy at or after it removes it)."""
     created: bool
     """The handed-out credential is created by this deploy."""
+    fresh: bool
+    """This deploy hands the credential out: it creates it, or hands out again one the last deploy may not have."""
     renews_at: dt.datetime
     """When the handed-out credential is due for renewal."""
     retired: tuple[Retired, ...] = ()
@@ -289,12 +235,17 @@ def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation
             kept_until = handed_out_since(handed_out) + dt.timedelta(days=OVERLAP_DAYS)
             if superseded.end is not None:
                 kept_until = min(kept_until, superseded.end)
-        return Decision(handed_out, superseded, kept_until, created, renews_at(handed_out, rotation_days),
-                        tuple(retired))
+        return Decision(handed_out, superseded, kept_until, created, created or not confirmed,
+                        renews_at(handed_out, rotation_days), tuple(retired))
 
+    confirmed = ledger is None or ledger.confirmed
     if ledger is None:
         return decision(new(set()), None, True, [])
     held, superseded = ledger.handed_out, ledger.superseded
+    if not confirmed:
+        # The last deploy may never have handed it out: hand it out now, and keep the one before its 14 days
+        # from now (see components/ledger.py, "Fresh").
+        held = replace(held, since=now)
     retired: list[Retired] = []
     if superseded is not None:
         if superseded.end is not None and superseded.end <= now:
@@ -315,22 +266,3 @@ def decide(ledger: Ledger | None, now: dt.datetime, lifetime_days: int, rotation
         retired.append(Retired(held.generation, "expired", False))
         return decision(successor, None, True, retired)
     return decision(successor, held, True, retired)
-
-
-def ledger_output(form: Form, decision: Decision, key_ids: Mapping[str, Any], end_dates: Mapping[str, Any]
-                  ) -> dict[str, Any]:
-    """The ``renewal`` output: ``key_ids`` and ``end_dates`` by generation (values may be Pulumi outputs)."""
-    handed_out = decision.handed_out
-    ledger: dict[str, Any] = {
-        "scheme": LEDGER_SCHEME,
-        "form": form,
-        "handedOut": {"generation": handed_out.generation, "keyId": key_ids[handed_out.generation],
-                      "since": rfc3339(handed_out_since(handed_out)), "endDate": end_dates[handed_out.generation]},
-    }
-    superseded = decision.superseded
-    if superseded is not None and decision.kept_until is not None:
-        ledger["superseded"] = {"generation": superseded.generation, "keyId": key_ids[superseded.generation],
-                                "endDate": rfc3339(superseded.end) if superseded.end else None,
-                                "keptUntil": rfc3339(decision.kept_until)}
-    return ledger
-

@@ -16,6 +16,7 @@ from components.directory import MicrosoftGraph
 from components.graph_grants import grant_graph_permissions
 from components.key_vault import deliver_to_key_vault
 from components.microsoft import GRAPH_APP_ID
+from components.renewal import Ledger
 from components.settings.model import ServicePrincipalClientSettings
 
 # What the program sets on every app registration, created or adopted (`make adopt` and
@@ -40,8 +41,8 @@ class ServicePrincipalClientArgs:
     """The time of this deploy: renewals are decided, and end dates computed, from it."""
     principal_types: Mapping[str, str] = field(default_factory=dict)
     """Key Vault readers' types (``User``, ``Group``, ``ServicePrincipal``), by object id."""
-    history: Mapping[str, Any] | None = None
-    """This client's ``clients.<key>`` output of the last deploy (its renewal ledger); None: a new client."""
+    ledger: Ledger | None = None
+    """What the last deploy handed out (``components/stack_history.py``); None: a new credential."""
 
 
 class ServicePrincipalClient(pulumi.ComponentResource):
@@ -108,7 +109,7 @@ class ServicePrincipalClient(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=(
                 service_principal_import_id(adopt.service_principal) if adopt and adopt.service_principal else None)),
         )
-        credential = attach_credential(name, settings.credential, application, self, args.now, args.history)
+        credential = attach_credential(name, settings.credential, application, self, args.now, args.ledger)
         self.grants = grant_graph_permissions(
             name, service_principal.object_id, args.role_ids, args.graph,
             parent=self, principal=service_principal, protect=args.protect,

@@ -91,9 +91,10 @@ def test_a_new_secret_client_gets_one_secret(run_at: Any) -> None:
     assert client["credentialKeyIds"] == [mock_guid("key", password.name)]
     assert client["credentials"] == [{"keyId": mock_guid("key", password.name), "type": "secret",
                                       "endDate": whole_seconds(NOW + dt.timedelta(days=90))}]
-    assert client["renewal"] == {"scheme": 1, "form": "secret", "handedOut": {
+    assert client["renewal"] == {"scheme": 2, "form": "secret", "handedOut": {
         "generation": f"{NOW:%Y%m%d}", "keyId": mock_guid("key", password.name), "since": whole_seconds(NOW),
-        "endDate": whole_seconds(NOW + dt.timedelta(days=90))}}
+        "endDate": whole_seconds(NOW + dt.timedelta(days=90)), "fresh": True}}
+    assert run.outputs["renewalLedger"] == {"hr": client["renewal"]}
     assert credential_types(run) == [PASSWORD]
 
 

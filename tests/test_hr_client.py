@@ -36,6 +36,7 @@ IMDS = "http://169.254.169.254/metadata/identity/oauth2/token"
 VAULT = "https://hr-vault.vault.azure.net"
 SECRET_URI = f"{VAULT}/secrets/hr-sync"
 VERSION = "4f1c0a9e2b7d4e5f8a6b3c2d1e0f9a8b"
+PREVIOUS = "0a1b2c3d4e5f40718293a4b5c6d7e8f9"
 TOKEN_MARK = "fake-token-signature-never-printed"
 
 
@@ -81,9 +82,14 @@ class FakeAzure(FakeTransport):
     """
 
     def __init__(self, tenant: str, *, upload_statuses: tuple[int, ...] = (202,), retry_after: str = "7",
-                 vault_value: str = "", vault_content_type: str | None = None, vault_status: int = 200) -> None:
+                 vault_value: str = "", vault_content_type: str | None = None, vault_status: int = 200,
+                 previous_value: str = "", not_yet_accepted: str = "") -> None:
         self.tenant, self.upload_statuses, self.retry_after = tenant, list(upload_statuses), retry_after
         self.vault_value, self.vault_content_type, self.vault_status = vault_value, vault_content_type, vault_status
+        self.previous_value = previous_value
+        """The secret's previous version (``PREVIOUS``), listed beside the current one when given."""
+        self.not_yet_accepted = not_yet_accepted
+        """A client secret Entra answers invalid_client for (a renewal not replicated yet)."""
         self.token_forms: list[dict[str, str]] = []
         self.imds: list[dict[str, str]] = []
         self.vault_reads: list[tuple[str, str]] = []
@@ -104,7 +110,9 @@ class FakeAzure(FakeTransport):
                                              "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize"})
             if "discovery/instance" in url.path:
                 return answer(request, 200, {"tenant_discovery_endpoint":
-                                             f"{authority}/v2.0/.well-known/openid-configuration"})
+                                             f"{authority}/v2.0/.well-known/openid-configuration",
+                                             "metadata": [{"preferred_network": "login.microsoftonline.com",
+                                                           "aliases": ["login.microsoftonline.com"]}]})
             assert request.method == "POST"
             assert url.path == f"/{self.tenant}/oauth2/v2.0/token"
             body = request.body if isinstance(request.body, (bytes, str)) else b""
@@ -112,6 +120,9 @@ class FakeAzure(FakeTransport):
             if not form and isinstance(request.data, dict):
                 form = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in request.data.items()}
             self.token_forms.append(form)
+            if self.not_yet_accepted and form.get("client_secret") == self.not_yet_accepted:
+                return answer(request, 401, {"error": "invalid_client", "error_codes": [7000215],
+                                             "error_description": "AADSTS7000215: Invalid client secret provided."})
             scope = form["scope"].split()[0]
             return answer(request, 200, {"access_token": self._issue(scope.removesuffix("/.default"),
                                                                      form["client_id"]),
@@ -155,7 +166,16 @@ class FakeAzure(FakeTransport):
                                                    "innerError": {"code": "ForbiddenByRbac"}}})
         if self.vault_status == 404:
             return answer(request, 404, {"error": {"code": "SecretNotFound", "message": "not found"}})
-        name = url.path.strip("/").split("/")[1]
+        name, *version = url.path.strip("/").split("/")[1:]
+        attributes = {"enabled": True, "exp": 1811000000, "recoveryLevel": "Recoverable+Purgeable"}
+        if version == ["versions"]:
+            listed = [(VERSION, 1795000000)] + ([(PREVIOUS, 1790000000)] if self.previous_value else [])
+            return answer(request, 200, {"value": [
+                {"id": f"{VAULT}/secrets/{name}/{v}", "attributes": {**attributes, "created": c, "updated": c}}
+                for v, c in listed], "nextLink": None})
+        if version == [PREVIOUS]:
+            return answer(request, 200, {"value": self.previous_value, "id": f"{VAULT}/secrets/{name}/{PREVIOUS}",
+                                         "attributes": {**attributes, "created": 1790000000, "updated": 1790000000}})
         return answer(request, 200, {
             "value": self.vault_value, "contentType": self.vault_content_type,
             "id": f"{VAULT}/secrets/{name}/{VERSION}",
@@ -488,3 +508,20 @@ def test_the_stacks_key_vault_secret_is_read_when_configured(run_program: RunPro
     assert fake.vault_reads == [("/secrets/hr-sync/", "https://vault.azure.net")]
     assert fake.token_forms[0]["client_secret"] == run.outputs["clientCredentials"]["hr-sync"]["clientSecret"]
     assert "accepted (202)" in text
+
+
+def test_a_renewed_secret_entra_does_not_accept_yet_falls_back_to_the_previous_version(
+        outputs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IDENTITY_ENDPOINT", raising=False)
+    monkeypatch.delenv("MSI_ENDPOINT", raising=False)
+    fake = FakeAzure(outputs["tenantId"], vault_value="renewed-minutes-ago", previous_value="the-one-before",
+                     not_yet_accepted="renewed-minutes-ago")
+    code, text, _ = run_client(fake, "--outputs", outputs["_path"], "--client", "workday",
+                               "--key-vault-secret-uri", SECRET_URI)
+    assert code == 0, text
+    assert [form["client_secret"] for form in fake.token_forms] == ["renewed-minutes-ago", "the-one-before"]
+    assert f"Entra refused version {VERSION} (invalid_client)" in text
+    assert f"signing in with the previous version ({PREVIOUS})" in text
+    assert "renewed-minutes-ago" not in text
+    assert "the-one-before" not in text
+    assert len(fake.uploads) == 1

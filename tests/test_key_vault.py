@@ -4,7 +4,10 @@ and role assignments it registers, and what a renewal does to them in the deploy
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -15,11 +18,13 @@ from components.settings.model import ServicePrincipalClientSettings
 from components.settings.parse import parse_settings
 from components.settings.problems import SettingsError
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, NOW, RunProgram, secret_client
-from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE
+from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, OfflineVault
 from tools.offline.deploys import DeploySimulation
 from tools.offline.entra import OfflineEntra
 from tools.offline.run import LAST_RUN, ProgramRun, run_offline
 from tools.offline.values import self_signed_pem
+from tools.plan import plan_diff
+from tools.plan.key_vault import left_behind
 
 SUBSCRIPTION = "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 VAULT_ID = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/hr-rg/providers/Microsoft.KeyVault/vaults/hr-vault"
@@ -152,7 +157,7 @@ def test_a_secret_client_is_written_to_its_secret_with_its_expiry() -> None:
         "hr-rg", "hr-vault", "hr-sync")
     properties = secret.inputs["properties"]
     assert properties["value"] == result.outputs["clientCredentials"]["hr-sync"]["clientSecret"]
-    assert "contentType" not in properties
+    assert properties["contentType"] == "text/plain", "vaults under Azure Policy's 'content type set' take it"
     assert properties["attributes"] == {"enabled": True, "expires": expires_epoch(client["credentialExpiresAt"])}
     assert secret.secret_inputs == {"properties"}, "the value is stored encrypted"
     assert secret.parent.endswith("ServicePrincipalClient::hr-sync")
@@ -272,3 +277,83 @@ def test_the_uri_stays_a_plain_output_when_the_secret_comes_back_secret() -> Non
     # "[secret]" for it, and make audit, adopt, verify and the example client could not read their ids.
     assert "clients" not in result.secret_outputs
     assert result.outputs["clients"]["hr-sync"]["keyVaultSecretUri"] == "https://hr-vault.vault.azure.net/secrets/hr-sync"
+
+
+# -- failing closed: the vault read first, the secret never deleted ------------------------------------------------
+
+
+OTHER = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+
+
+@pytest.mark.parametrize(("vault", "subscription", "says"), [
+    (OfflineVault(rbac=False), SUBSCRIPTION, "this vault uses access policies (enableRbacAuthorization is false)"),
+    (None, SUBSCRIPTION, "this vault cannot be read: it does not exist"),
+    (OfflineVault(readable=False), SUBSCRIPTION, "Microsoft.KeyVault/vaults/read"),
+    (OfflineVault(tenant_id=OTHER), SUBSCRIPTION, f"this vault belongs to tenant {OTHER}"),
+    (OfflineVault(), OTHER, f"this vault is in subscription {OTHER}, but azure-native deploys to subscription"),
+])
+def test_a_vault_that_would_not_keep_the_promise_is_refused_before_anything_is_registered(
+        vault: OfflineVault | None, subscription: str, says: str) -> None:
+    entra = OfflineEntra(GRAPH_ROLES, directory=[LOGIC_APP], now=NOW)
+    entra.azure.vaults = {"hr-vault": vault}
+    config = {"clients": {"hr-sync": {**secret_client(), "keyVault": key_vault(
+        vaultId=VAULT_ID.replace(SUBSCRIPTION, subscription))}}}
+    with pytest.raises(SettingsError) as caught:
+        run_offline(entra, config)
+    (problem,) = caught.value.problems
+    assert problem.path == "clients.hr-sync.keyVault.vaultId"
+    assert says in problem.allowed, problem.allowed
+    assert LAST_RUN[0].registrations == []
+
+
+def test_a_secret_named_with_32_hex_digits_keeps_its_name_in_its_uri() -> None:
+    name = "0123456789abcdef0123456789abcdef"
+    assert versionless(f"https://hr-vault.vault.azure.net/secrets/{name}") == (
+        f"https://hr-vault.vault.azure.net/secrets/{name}")
+    assert versionless(f"https://hr-vault.vault.azure.net/secrets/{name}/{'f' * 32}") == (
+        f"https://hr-vault.vault.azure.net/secrets/{name}")
+    result = run({"clients": {"hr-sync": {**secret_client(), "keyVault": key_vault(secretName=name)}}})
+    assert result.outputs["clients"]["hr-sync"]["keyVaultSecretUri"].endswith(f"/secrets/{name}")
+
+
+@pytest.mark.parametrize("change", ["remove", "rename"])
+def test_the_secret_readers_read_is_left_in_its_vault_never_deleted(change: str) -> None:
+    """azure-native deletes a secret through the data plane, which the deployer may not: without retainOnDelete
+    the deploy that drops it fails with 403 (and, on a rename, after the readers were cut off)."""
+    simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
+    first = simulation.up({"clients": {"hr-sync": {**secret_client(), "keyVault": key_vault()}}}, NOW)
+    (secret,) = simulation.of_type(SECRET_TYPE)
+    client = secret_client() if change == "remove" else {**secret_client(), "keyVault": key_vault(secretName="hr-2")}
+    dropped = simulation.up({"clients": {"hr-sync": client}}, NOW + dt.timedelta(days=1))
+    assert not dropped.failed, dropped.error
+    assert [c.name for c in dropped.of_kind("retain")] == [secret.name]
+    assert secret in simulation.unmanaged, "still in its vault, with the last credential written to it"
+    # Its readers lose it now: their assignments are deleted (or, on a rename, moved to the new secret).
+    assert [c.type for c in dropped.changes if c.kind in ("delete", "replace") and c.type != SECRET_TYPE] == [
+        ROLE_ASSIGNMENT_TYPE]
+    uri = first.run.outputs["clients"]["hr-sync"]["keyVaultSecretUri"]
+    behind = left_behind(first.run.outputs["clients"], dropped.run.outputs["clients"])
+    assert [(b.client, b.uri) for b in behind] == [("hr-sync", uri)]
+    assert ("must read the new secret, https://hr-vault.vault.azure.net/secrets/hr-2" if change == "rename"
+            else "must read the credential elsewhere") in behind[0].sentence()
+
+    # Back to the first name: the secret left behind exists, which azure-native refuses to create over; the deploy
+    # says so first, with how to import it.
+    back = simulation.up({"clients": {"hr-sync": {**secret_client(), "keyVault": key_vault()}}},
+                         NOW + dt.timedelta(days=2))
+    assert back.failed == "hr-sync-key-vault-secret"
+    assert "cannot create already existing resource" in back.error
+    (warning,) = [m for level, m in back.run.logs if level == "warning" and "already exists" in m]
+    assert f"pulumi import azure-native:keyvault:Secret hr-sync-key-vault-secret '{secret.id}'" in warning
+
+
+def test_make_plan_diff_names_the_secret_left_behind(tmp_path: Path) -> None:
+    base = tmp_path / "base" / "Pulumi.dev.yaml"
+    head = tmp_path / "Pulumi.dev.yaml"
+    for path, client in ((base, {**secret_client(), "keyVault": key_vault()}), (head, secret_client())):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"config": {"inbound-provisioning-access:clients": {"hr-sync": client}}}))
+    out = io.StringIO()
+    plan_diff.main(["--base", str(base), "--pr", str(head), "--code-commit", "c"], out=out)
+    assert "Key Vault secret left behind**: hr-sync: https://hr-vault.vault.azure.net/secrets/hr-sync is left" in (
+        out.getvalue())

@@ -18,6 +18,7 @@ from tools.plan import plan
 
 STAND_IN = """#!/usr/bin/env bash
 echo "$PULUMI_BACKEND_URL|$*" >> "$RECORD"
+case "$1 $2" in "stack export") cat "$RECORD.state" 2>/dev/null || echo '{}' ;; esac
 for arg in "$@"; do case "$prev" in --policy-pack-config) cat "$arg" > "$RECORD.policy" ;; esac; prev="$arg"; done
 if [ "$1" = preview ] && [ -n "${FAIL_PREVIEW:-}" ]; then echo "policy violation" >&2; exit 1; fi
 """
@@ -63,6 +64,7 @@ def test_up_selects_or_creates_the_stack_on_the_local_backend(stand_in: tuple[di
     backend = f"file://{ROOT}/.pulumi-state"
     assert recorded(record) == [
         f"{backend}|stack select --create dev --non-interactive",
+        f"{backend}|stack export --stack dev",
         f"{backend}|up --stack dev {POLICY}",
     ]
     config = json.loads(Path(f"{record}.policy").read_text())
@@ -80,7 +82,7 @@ def test_up_with_skip_preview_previews_with_the_pack_first_and_stops_when_it_fai
     env, record = stand_in
     env["FAIL_PREVIEW"] = "1"  # the pack refuses: the stand-in's preview exits 1
     assert make("up", env, "STACK=dev", "ARGS=--yes --skip-preview").returncode != 0
-    assert recorded(record)[1:] == [f"file://{ROOT}/.pulumi-state|preview --stack dev {POLICY}"], \
+    assert recorded(record)[2:] == [f"file://{ROOT}/.pulumi-state|preview --stack dev {POLICY}"], \
         "a preview with the pack, and no update after it was refused"
 
 
@@ -91,11 +93,44 @@ def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[
     assert result.returncode == 0, result.stderr
     assert recorded(record) == [
         "azblob://state|stack select --create prod --non-interactive",
+        "azblob://state|stack export --stack prod",
         f"azblob://state|preview --diff --stack prod {POLICY} --expect-no-changes",
     ]
     config = json.loads(Path(f"{record}.policy").read_text())
     assert config["whole-stack"]["existingIdentityPrincipals"] == {
         "csv-logic-app": "7c6d5e4f-3a2b-4c1d-8e0f-a1b2c3d4e5f6"}
+
+
+@pytest.mark.parametrize("args", ["--yes --exclude=urn", "-turn", "--continue-on-error", "-x urn"])
+def test_partial_updates_are_refused_and_say_why(stand_in: tuple[dict[str, str], Path], args: str) -> None:
+    env, record = stand_in
+    result = make("preview" if "-x" in args else "up", env, "STACK=dev", f"ARGS={args}")
+    assert result.returncode != 0
+    assert "a partial update" in result.stderr
+    assert "docs/credentials-and-renewal.md#partial-updates" in result.stderr
+    assert not record.exists(), "pulumi never ran"
+
+
+def test_continue_on_error_from_the_environment_is_refused(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    env["PULUMI_CONTINUE_ON_ERROR"] = "true"
+    assert make("up", env, "STACK=dev").returncode != 0
+    assert not record.exists()
+
+
+def test_a_create_an_earlier_run_left_pending_stops_the_deploy(stand_in: tuple[dict[str, str], Path]) -> None:
+    env, record = stand_in
+    urn = ("urn:pulumi:dev::inbound-provisioning-access::inbound-provisioning-access:index:InboundProvisioningAccess"
+           "$inbound-provisioning-access:index:ServicePrincipalClient$azuread:index/applicationPassword:"
+           "ApplicationPassword::hr-sync-secret-20270220")
+    Path(f"{record}.state").write_text(json.dumps({"deployment": {"pending_operations": [
+        {"resource": {"urn": urn, "type": "azuread:index/applicationPassword:ApplicationPassword"},
+         "type": "creating"}]}}))
+    result = make("up", env, "STACK=dev")
+    assert result.returncode != 0
+    assert "hr-sync-secret-20270220" in result.stderr
+    assert "--clear-pending-creates" in result.stderr
+    assert not [line for line in recorded(record) if "|up " in line], "no update over it"
 
 
 def test_policy_pack_needs_graphs_object_id(stand_in: tuple[dict[str, str], Path]) -> None:

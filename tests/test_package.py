@@ -121,9 +121,10 @@ def test_the_schema_mirrors_the_stack_config_and_outputs() -> None:
                                                 "trustedPrincipals", "renewalLedger"}
     assert "plain" not in resource["inputProperties"]["renewalLedger"], "a StackReference's output may be passed"
     assert set(resource["properties"]) == {
-        "tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials", "bulkUploadUrl",
+        "tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials", "renewalLedger", "bulkUploadUrl",
         "provisioningLogsUrl", "provisioningAppServicePrincipalId", "provisioningJobId"}
-    assert set(resource["required"]) == {"tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials"}
+    assert set(resource["required"]) == {"tenantId", "tokenEndpoint", "graphScope", "clients", "clientCredentials",
+                                         "renewalLedger"}
     assert resource["requiredInputs"] == [], "missing values are reported by the config checks, all at once"
     types = schema["types"]
     credential = types["inbound-provisioning-access:index:CredentialArgs"]["properties"]

@@ -11,6 +11,7 @@ import itertools
 
 import pytest
 
+from components.ledger import calendar_ledger, ledger_output, read_ledger
 from components.renewal import (
     DEFAULT_ROTATION_LADDER_DAYS,
     MIN_RENEWABLE_LIFETIME_DAYS,
@@ -19,12 +20,9 @@ from components.renewal import (
     Held,
     Ledger,
     LedgerError,
-    calendar_ledger,
     decide,
     default_rotation_days,
-    ledger_output,
     min_lifetime_days,
-    read_ledger,
 )
 from components.renewal import rfc3339 as text
 from tests.calendar_schedule import next_renewal, renewal_slots
@@ -52,8 +50,7 @@ def test_default_rotation_is_the_longest_that_fits(lifetime: int, rotation: int)
 def as_ledger(decision: Decision) -> Ledger:
     """What the next deploy reads back: the ledger output, through JSON-like values."""
     kept = decision.kept
-    output = ledger_output("secret", decision, {h.generation: f"key-{h.generation}" for h in kept},
-                           {h.generation: text(h.end) if h.end else None for h in kept})
+    output = ledger_output("secret", decision, {h.generation: f"key-{h.generation}" for h in kept})
     ledger = read_ledger(output, "secret")
     assert ledger is not None
     return ledger
@@ -182,8 +179,7 @@ def test_a_rotation_or_lifetime_change_never_removes_the_newest() -> None:
 
 
 def test_a_ledger_of_another_form_is_no_history_and_garbage_is_refused() -> None:
-    output = ledger_output("secret", decide(None, NOW, 90, 28), {NOW.strftime("%Y%m%d"): "k"},
-                           {NOW.strftime("%Y%m%d"): text(NOW)})
+    output = ledger_output("secret", decide(None, NOW, 90, 28), {NOW.strftime("%Y%m%d"): "k"})
     assert read_ledger(output, "generatedCertificate") is None
     with pytest.raises(LedgerError):
         read_ledger({"scheme": 99}, "secret")

@@ -1,5 +1,6 @@
 """Renewal across what can happen to a stack besides a good deploy: a deploy that fails half-way, a retry,
-``pulumi destroy`` then ``up``, ``pulumi stack rename``.
+``pulumi destroy`` then ``up``, ``pulumi stack rename``, a targeted update, ``--continue-on-error``, a run killed
+mid-create.
 
 A failed deploy (``DeploySimulation.up(fail_at=…)``) keeps in the state what it created before the failure
 (a credential, a new Key Vault secret version) and leaves the stack's outputs, and so the ledger, as the
@@ -10,14 +11,24 @@ already hold it from Key Vault.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from components.credentials import certificate_key_id
+from components.stack_history import HistoryUnreadable
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, PROVISIONING_APP, secret_client
 from tests.test_credentials_renewal import package_consumer
+from tools.audit.model import Finding, Section
+from tools.audit.orphans import mark_orphans
 from tools.offline.azure import SECRET_TYPE
-from tools.offline.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation
+from tools.offline.deploys import CREDENTIAL_TYPES, Deploy, DeploySimulation, RunMode
+from tools.offline.run import LAST_RUN, UNKNOWN
+from tools.stack import pending
 
 VAULT = ("/subscriptions/3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b/resourceGroups/hr-rg/providers/"
          "Microsoft.KeyVault/vaults/hr-vault")
@@ -143,12 +154,116 @@ def test_destroy_then_up_is_a_new_stack_and_a_renamed_stack_keeps_its_history() 
     assert "superseded" not in again.run.outputs["clients"]["hr"]["renewal"]
 
 
-def test_a_package_consumer_that_exports_the_clients_under_another_name_is_warned() -> None:
-    """Without the ledger every deploy on a new day would replace the credential: the component says so."""
+def test_a_package_consumer_that_exports_the_clients_under_another_name_is_stopped_not_renewed_blind() -> None:
+    """Without the ledger every deploy on a new day would replace the credential: the component stops instead,
+    and says how to hand the ledger in."""
     simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
-    first = simulation.up({}, START, program=package_consumer("hrAccess", False, START))
-    assert not [m for level, m in first.run.logs if level == "warning" and "renewalLedger" in m], "a new stack"
-    second = simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
-    assert [m for level, m in second.run.logs if level == "warning" and "none named `clients`" in m]
+    simulation.up({}, START, program=package_consumer("hrAccess", False, START))
+    with pytest.raises(HistoryUnreadable, match="exports them under other names") as stopped:
+        simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
+    assert "`renewalLedger: {}` on the component's first deploy" in str(stopped.value)
+    assert LAST_RUN[0].registrations == [], "stopped before anything was registered"
     passed = simulation.up({}, START + 2 * DAY, program=package_consumer("hrAccess", True, START + 2 * DAY))
-    assert not [m for level, m in passed.run.logs if level == "warning" and "none named `clients`" in m]
+    assert passed.changes == [], "its own ledger, handed in"
+
+
+# -- partial runs: --target, --continue-on-error, a run killed mid-create -----------------------------------------
+
+
+def renewal_due(simulation: DeploySimulation, config: dict[str, Any]) -> tuple[dt.datetime, str, str]:
+    """A stack deployed at START: when its credential is due, the one handed out, and its successor's name."""
+    first = simulation.up(config, START)
+    due = dt.datetime.fromisoformat(first.run.outputs["clients"]["hr"]["credentialRenewsAt"])
+    (handed_out,) = names(simulation)
+    return due, handed_out, f"hr-secret-{due:%Y%m%d}"
+
+
+@pytest.mark.parametrize("partial", [RunMode(targets={"hr-app"}), "continue-on-error"], ids=["target", "continue"])
+def test_a_partial_update_at_renewal_keeps_the_credential_in_use_14_days_from_the_real_handout(
+        partial: RunMode | str) -> None:
+    """``--target`` skips the successor's create, ``--continue-on-error`` lets it fail: either way the outputs are
+    written over it (the `clients` output unknown, the ledger readable), and the next deploy must neither take the
+    stack for new nor count the 14 days from a handout that never happened."""
+    config = {"clients": {"hr": secret_client(lifetimeDays=90)}}
+    simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
+    due, handed_out, successor = renewal_due(simulation, config)
+    mode = partial if isinstance(partial, RunMode) else RunMode(fail_at=successor, continue_on_error=True)
+    skipped = simulation.up(config, due + DAY, mode=mode)
+    assert not skipped.of_kind("create", CREDENTIAL_TYPES)
+    assert not skipped.of_kind("delete", CREDENTIAL_TYPES)
+    assert simulation.outputs["clients"] == UNKNOWN, "what the engine stores over a skipped or failed create"
+    ledger = simulation.outputs["renewalLedger"]["hr"]
+    assert ledger["handedOut"]["generation"] == successor.removeprefix("hr-secret-")
+    assert ledger["handedOut"]["fresh"]
+    assert ledger["handedOut"]["keyId"] == UNKNOWN, "only the key id is unknown"
+
+    after = simulation.up(config, due + 8 * DAY)
+    assert [(c.kind, c.name) for c in after.changes if c.type in CREDENTIAL_TYPES] == [("create", successor)]
+    assert names(simulation) == sorted([handed_out, successor]), "no third, the one in use kept"
+    kept_until = dt.datetime.fromisoformat(simulation.outputs["renewalLedger"]["hr"]["superseded"]["keptUntil"])
+    assert kept_until == after.now.replace(microsecond=0) + 14 * DAY, "14 days from the deploy that handed it out"
+    simulation.up(config, after.now + 13 * DAY)
+    assert names(simulation) == sorted([handed_out, successor])
+    simulation.up(config, after.now + 14 * DAY)
+    assert names(simulation) == [successor]
+
+
+def test_a_run_killed_while_creating_a_secret_stops_the_next_make_up_until_the_orphan_is_gone() -> None:
+    config = {"clients": {"hr": secret_client(lifetimeDays=90)}}
+    simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
+    due, handed_out, successor = renewal_due(simulation, config)
+    before = simulation.outputs
+    killed = simulation.up(config, due + DAY, mode=RunMode(cancel_at=successor))
+    assert killed.cancelled
+    assert simulation.outputs is before
+    (orphan,) = [d for d in simulation.credentials_in_entra("hr") if d.name not in names(simulation)]
+    assert len(simulation.credentials_in_entra("hr")) == 2, "Entra: the one in use and the orphan"
+
+    # `make up` reads the state's pending create and refuses, saying what to do.
+    err = io.StringIO()
+    export = Path(tempfile.mkstemp(suffix=".json")[1])
+    export.write_text(json.dumps(simulation.export()))
+    assert pending.main(["--stack", "dev", "--export", str(export)], err=err) == pending.EXIT_PENDING
+    assert successor in err.getvalue()
+    assert "make audit" in err.getvalue()
+    # make audit names the orphan, by its key id, among what the stack did not register.
+    section = Section("client hr", "hr", findings=[Finding("secret", "app registration", "'renewal'",
+                                                           str(orphan.outputs["keyId"]), "hr's principal")])
+    mark_orphans([section], pending.pending_creates(simulation.export()))
+    assert (section.findings[0].kind, section.findings[0].object_id) == ("orphan", orphan.outputs["keyId"])
+
+    # A bare `pulumi up` would warn and make it again: a third credential. The operator deletes the orphan and
+    # clears the record instead; then the deploy renews as if nothing had happened.
+    simulation.unmanaged.remove(orphan)
+    simulation.clear_pending_creates()
+    export.write_text(json.dumps(simulation.export()))
+    assert pending.main(["--stack", "dev", "--export", str(export)]) == pending.EXIT_NONE
+    retry = simulation.up(config, due + 2 * DAY)
+    assert not retry.warnings
+    assert names(simulation) == sorted([handed_out, successor])
+    export.unlink()
+
+
+def test_a_run_killed_while_registering_a_certificate_cannot_be_followed_by_a_third() -> None:
+    """A generated certificate's key id is the program's: the retry meets the one Entra holds and the provider
+    refuses to register it again; importing the pending create adopts it with the key pair the state holds."""
+    config = {"clients": {"hr": vault_client(generate=True)}}
+    simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
+    first = simulation.up(config, START)
+    due = dt.datetime.fromisoformat(first.run.outputs["clients"]["hr"]["credentialRenewsAt"])
+    successor = f"hr-certificate-{due:%Y%m%d}"
+    simulation.up(config, due + DAY, mode=RunMode(cancel_at=successor))
+    (orphan,) = [d for d in simulation.credentials_in_entra("hr") if d.name == successor]
+    assert orphan.outputs["keyId"] == certificate_key_id("hr", successor.removeprefix("hr-certificate-"))
+
+    retry = simulation.up(config, due + 2 * DAY)  # a bare `pulumi up`: the engine warns and goes on
+    assert retry.warnings
+    assert retry.failed == successor
+    assert "already exists" in retry.error
+    assert len(simulation.credentials_in_entra("hr")) == 2, "no third certificate"
+    simulation.import_pending_create(successor, orphan.id)
+    adopted = simulation.up(config, due + 3 * DAY)
+    assert not adopted.failed
+    assert not [c for c in adopted.changes if c.type in CREDENTIAL_TYPES]
+    assert adopted.run.outputs["clients"]["hr"]["credentialKeyIds"][0] == orphan.outputs["keyId"]
+    assert len(names(simulation)) == 2

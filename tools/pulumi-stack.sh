@@ -24,6 +24,25 @@ if [ -z "$stack" ]; then
   echo "usage: make $action STACK=<stack>   (for example: make $action STACK=dev)" >&2
   exit 2
 fi
+# A partial update writes the stack's outputs over what it skipped or failed as unknown, and can leave a
+# credential made but not recorded: renewal would have to stop (docs/credentials-and-renewal.md#partial-updates).
+partial="--target, -t, --exclude, -x, --target-dependents, --exclude-dependents, --target-replace, --continue-on-error"
+for arg in ${ARGS:-}; do
+  case "$arg" in
+    --target | --target=* | -t | -t?* | --exclude | --exclude=* | -x | -x?* | --target-dependents* | \
+      --exclude-dependents* | --target-replace* | --continue-on-error*)
+      echo "error: make $action refuses $arg: a partial update ($partial) leaves the renewal record and the" \
+        "credentials it tracks half-written (docs/credentials-and-renewal.md#partial-updates); deploy the whole" \
+        "stack, or run pulumi yourself and follow that page's recovery steps" >&2
+      exit 2 ;;
+  esac
+done
+case "${PULUMI_CONTINUE_ON_ERROR:-}" in
+  1 | [tT]rue | TRUE)
+    echo "error: make $action refuses PULUMI_CONTINUE_ON_ERROR=$PULUMI_CONTINUE_ON_ERROR (--continue-on-error):" \
+      "see docs/credentials-and-renewal.md#partial-updates" >&2
+    exit 2 ;;
+esac
 if ! command -v pulumi >/dev/null 2>&1; then
   cat >&2 <<'MSG'
 error: the Pulumi CLI (`pulumi`) is not on PATH.
@@ -62,6 +81,9 @@ policy=(--policy-pack "$here/policy" --policy-pack-config "$policy_config")
 
 cd "$here"
 pulumi stack select --create "$stack" --non-interactive
+# A create an earlier run began and never finished (cancelled, runner killed) may exist unmanaged:
+# deploying over it would make it again (tools/stack/pending.py says what to do instead).
+"${PYTHON:-$here/venv/bin/python}" -m tools.stack.pending --stack "$stack"
 # ARGS is split on purpose: extra flags for pulumi, e.g. ARGS="--yes --skip-preview".
 # shellcheck disable=SC2086
 case "$action" in

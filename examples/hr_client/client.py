@@ -33,6 +33,8 @@ from .sign_in import (
     SignInError,
     graph_credential,
     material_from_outputs,
+    not_yet_accepted,
+    previous_key_vault_secret,
     read_key_vault_secret,
     vault_credential,
 )
@@ -131,6 +133,7 @@ def _material(args: argparse.Namespace, stack: Mapping[str, Any], environ: Mappi
         secret = read_key_vault_secret(args.key_vault_secret_uri, reader, **kwargs)
         out.write(f"read the {args.sign_in} from Key Vault (version {secret.version}, content type "
                   f"{secret.content_type or 'none'})\n")
+        args.key_vault_version = secret.version
         return secret.value
     local = _env_or_file(args, environ)
     if local is not None:
@@ -152,6 +155,35 @@ def _env_or_file(args: argparse.Namespace, environ: Mapping[str, str]) -> str | 
         except OSError as error:
             raise SignInError(f"cannot read {args.credential_file}: {error.strerror or error}") from error
     return None
+
+
+def _graph(args: argparse.Namespace, material: str | None,
+           transport: Transport | None) -> PipelineClient[HttpRequest, HttpResponse]:
+    """A pipeline to Graph that signs in as the client with ``material``."""
+    kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
+    credential = graph_credential(args.sign_in, args.tenant_id, args.client_id, material,
+                                  managed_identity_client_id=args.managed_identity_client_id, **kwargs)
+    policies = [RetryPolicy(retry_total=0), BearerTokenCredentialPolicy(credential, GRAPH_SCOPE)]
+    return PipelineClient(base_url=args.bulk_upload_url, policies=policies, transport=transport)
+
+
+def _previous_version(args: argparse.Namespace, error: ClientAuthenticationError, transport: Transport | None,
+                      out: TextIO) -> str | None:
+    """The Key Vault secret's previous version, when Entra refused the newest as an invalid client: right after a
+    renewal the new credential may not have reached every Entra replica yet (minutes), while the previous one
+    stays valid through the stack's 14-day overlap."""
+    if not args.key_vault_secret_uri or not not_yet_accepted(error):
+        return None
+    kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
+    reader = vault_credential(args.vault_sign_in, args.vault_identity_client_id, **kwargs)
+    previous = previous_key_vault_secret(args.key_vault_secret_uri, reader, getattr(args, "key_vault_version", None),
+                                         **kwargs)
+    if previous is None:
+        return None
+    out.write(f"Entra refused version {getattr(args, 'key_vault_version', None)} (invalid_client): a credential "
+              "renewed minutes ago may not be accepted everywhere yet; signing in with the previous version "
+              f"({previous.version}), which stays valid through the 14-day overlap; try the newest again later\n")
+    return previous.value
 
 
 def _retry_after(response: HttpResponse) -> float:
@@ -241,14 +273,14 @@ def main(argv: Sequence[str] | None = None, *, transport: Transport | None = Non
             return EXIT_ACCEPTED
         if args.sign_in is None:
             raise SignInError("give --sign-in (secret, certificate or managed-identity), or --outputs")
-        kwargs: dict[str, Any] = {"transport": transport} if transport is not None else {}
-        credential = graph_credential(args.sign_in, args.tenant_id, args.client_id,
-                                      _material(args, stack, environ, transport, out),
-                                      managed_identity_client_id=args.managed_identity_client_id, **kwargs)
-        policies = [RetryPolicy(retry_total=0), BearerTokenCredentialPolicy(credential, GRAPH_SCOPE)]
-        pipeline: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
-            base_url=args.bulk_upload_url, policies=policies, transport=transport)
-        return upload(args.bulk_upload_url, body, pipeline, out, sleep, args.max_attempts)
+        material = _material(args, stack, environ, transport, out)
+        try:
+            return upload(args.bulk_upload_url, body, _graph(args, material, transport), out, sleep, args.max_attempts)
+        except ClientAuthenticationError as error:
+            previous = _previous_version(args, error, transport, out)
+            if previous is None:
+                raise
+            return upload(args.bulk_upload_url, body, _graph(args, previous, transport), out, sleep, args.max_attempts)
     except (BulkRequestError, SignInError) as error:
         out.write(f"error: {error}\n")
         return EXIT_USAGE

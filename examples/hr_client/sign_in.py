@@ -72,6 +72,41 @@ def read_key_vault_secret(uri: str, vault_credential: TokenCredential, **client_
     return KeyVaultSecret(secret.value, secret.properties.content_type, secret.properties.version)
 
 
+# Entra's answers to a credential it does not (yet) accept: invalid_client, AADSTS7000215 (invalid client secret),
+# AADSTS700027 (a certificate it cannot match). Right after a renewal the new credential may not have reached every
+# Entra replica; the previous Key Vault version stays valid through the stack's overlap (keptUntil, 14 days).
+NOT_YET_ACCEPTED = ("invalid_client", "AADSTS7000215", "AADSTS700027")
+
+
+def not_yet_accepted(error: Exception) -> bool:
+    """Whether a failed sign-in is Entra refusing the credential itself (not the network, not the tenant)."""
+    text = str(getattr(error, "message", "") or error)
+    return any(mark in text for mark in NOT_YET_ACCEPTED)
+
+
+def previous_key_vault_secret(uri: str, vault_credential: TokenCredential, current_version: str | None,
+                              **client_kwargs: Any) -> KeyVaultSecret | None:
+    """The version written before ``current_version`` (the newest enabled one created earlier), or None."""
+    from azure.keyvault.secrets import KeyVaultSecretIdentifier, SecretClient  # noqa: PLC0415
+
+    identifier = KeyVaultSecretIdentifier(uri)
+    client = SecretClient(identifier.vault_url, vault_credential, **client_kwargs)
+    try:
+        created = {p.version: p.created_on for p in client.list_properties_of_secret_versions(identifier.name)
+                   if p.enabled and p.created_on is not None and p.version is not None}
+        newest = created.get(current_version or "")
+        earlier = sorted((when, version) for version, when in created.items()
+                         if version != current_version and when is not None and (newest is None or when < newest))
+        if not earlier:
+            return None
+        secret = client.get_secret(identifier.name, earlier[-1][1])
+    except AzureError:
+        return None
+    if secret.value is None:
+        return None
+    return KeyVaultSecret(secret.value, secret.properties.content_type, secret.properties.version)
+
+
 def vault_credential(sign_in: str, identity_client_id: str | None, **kwargs: Any) -> TokenCredential:
     """Who reads Key Vault: the workload's managed identity, or the person signed in to the Azure CLI."""
     if sign_in == "azure-cli":

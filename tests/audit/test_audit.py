@@ -427,3 +427,22 @@ def test_an_unreadable_stack_file_is_named_alone(tmp_path: Path) -> None:
     assert done.code == model.EXIT_USAGE
     assert done.err.startswith("error: cannot read Pulumi.dev.yaml: ")
     assert "outputs" not in done.err
+
+
+def test_a_secret_a_killed_run_left_is_reported_as_an_orphan_by_key_id(tmp_path: Path) -> None:
+    tenant = clean_tenant()
+    _add_secret(tenant)
+    state = tmp_path / "state.json"
+    urn = ("urn:pulumi:dev::inbound-provisioning-access::inbound-provisioning-access:index:InboundProvisioningAccess"
+           "$inbound-provisioning-access:index:ServicePrincipalClient$azuread:index/applicationPassword:"
+           "ApplicationPassword::hr-middleware-secret-20270220")
+    state.write_text(json.dumps({"deployment": {"pending_operations": [
+        {"resource": {"urn": urn, "type": "azuread:index/applicationPassword:ApplicationPassword"},
+         "type": "creating"}]}}))
+    done = run(tmp_path, tenant, "--json", "--state", str(state))
+    assert done.code == model.EXIT_FINDINGS
+    (finding,) = [f for f in done.findings if f["scope"] == "client hr-middleware"]
+    assert (finding["kind"], finding["objectId"]) == ("orphan", gid("portal-secret"))
+    assert "the interrupted create of hr-middleware-secret-20270220 may have made it" in finding["name"]
+    assert "what to do: orphan: an interrupted `pulumi up` created it" in run(tmp_path, tenant, "--state",
+                                                                             str(state)).out

@@ -142,6 +142,20 @@ def test_removing_a_credential_in_use_is_said_loudly(tmp_path: Path) -> None:
     assert "(handed out) is removed by this deploy" in text
 
 
+def test_outputs_a_partial_update_left_unknown_make_the_plan_say_the_deploy_would_stop(tmp_path: Path) -> None:
+    config = {"clients": {"hr": {"kind": "servicePrincipal", "credential": {"type": "secret", "lifetimeDays": 90}}}}
+    outputs = deployed_outputs(tmp_path, config, days_ago=3)
+    shown = json.loads(outputs.read_text())
+    # What `pulumi stack output --json` prints for outputs a `--target` update of an earlier version left unknown.
+    del shown["renewalLedger"]
+    outputs.write_text(json.dumps({**shown, "clients": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}))
+    code, text, err = run_plan("renewing", write_stack_file(tmp_path, "renewing", config), "--outputs", str(outputs))
+    assert code == 1
+    assert text == ""
+    assert err.startswith("The next `pulumi up` of this stack would stop before changing anything:")
+    assert "the engine stored them unknown" in err
+
+
 def test_an_unreadable_outputs_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "outputs.json").write_text("[secret]")
     code, _, err = run_plan("dev", ROOT / "Pulumi.dev.yaml", "--outputs", str(tmp_path / "outputs.json"))

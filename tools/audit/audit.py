@@ -44,10 +44,12 @@ from components.settings.problems import Checker, SettingsError
 from components.settings.trusted_principals import parse_trusted_principals
 from tools.audit.clients import audit_client, audit_provisioning_app
 from tools.audit.model import EXIT_NOTHING_CHECKED, EXIT_USAGE, Audit, Section
+from tools.audit.orphans import mark_orphans
 from tools.audit.paths import who_can_upload
 from tools.audit.reads import AUDITOR_PERMISSIONS, Reads
 from tools.audit.report import render_json, render_summary, render_text
-from tools.stack.outputs import StackOutputError, pulumi_stack_output
+from tools.stack.outputs import StackOutputError, pulumi_stack_export, pulumi_stack_output
+from tools.stack.pending import PendingCreate, pending_creates
 from tools.stack.stack_file import StackFileError, read_stack_file
 from tools.tenant import ownership
 from tools.tenant.graph_reader import GraphAccessError, GraphReader, Transport, deployer_credential
@@ -63,13 +65,15 @@ SECRET_SHOWN = "[secret]"  # noqa: S105
 
 
 def run_audit(stack: str, reader: GraphReader, record: StackRecord, declared: Declared, now: dt.datetime,
-              sleep: Callable[[float], None]) -> Audit:
-    """Every section, then who can upload, read through one :class:`Reads`."""
+              sleep: Callable[[float], None], pending: Sequence[PendingCreate] = ()) -> Audit:
+    """Every section, then who can upload, read through one :class:`Reads`; ``pending``: the creates a killed run
+    left in the state, whose credentials are named orphans (``tools/audit/orphans.py``)."""
     reads = Reads(reader, sleep)
     graph_id, roles = reader.microsoft_graph()
     sections: dict[str, Section] = {}
     for client in record.clients.values():
         sections[f"client {client.key}"] = audit_client(reader, client, graph_id, roles, reads)
+    mark_orphans(sections.values(), pending)
     if record.provisioning_app_principal_id:
         sections["provisioningApp"] = audit_provisioning_app(reads, record.provisioning_app_principal_id,
                                                              declared.creates_provisioning_app)
@@ -123,6 +127,9 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     parser.add_argument("--outputs", type=Path, metavar="FILE",
                         help="a file of `pulumi stack output --json` (no secrets: never --show-secrets)")
     parser.add_argument("--config-file", type=Path, help="default: Pulumi.<stack>.yaml beside Pulumi.yaml")
+    parser.add_argument("--state", type=Path, metavar="FILE",
+                        help="a `pulumi stack export` file: credentials an interrupted run left are named orphans "
+                             "(default: from the CLI, unless --outputs is given)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--summary", type=Path, metavar="FILE",
                         help="also append the diagram and the report as Markdown to FILE ($GITHUB_STEP_SUMMARY)")
@@ -141,6 +148,13 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
         err.write(f"error: cannot read the stack's outputs: {error}{hint}\n")
         return EXIT_USAGE
     try:
+        state = (json.loads(args.state.read_text()) if args.state is not None
+                 else pulumi_stack_export(args.stack) if args.outputs is None else {})
+    except (OSError, ValueError, StackOutputError) as error:
+        err.write(f"error: cannot read the stack's state: {error}; give it with --state FILE (`pulumi stack "
+                  "export`)\n")
+        return EXIT_USAGE
+    try:
         declared = read_declared(stack_file)
     except (OSError, ValueError, StackFileError) as error:
         err.write(f"error: cannot read {stack_file.name}: {error}\n")
@@ -155,7 +169,8 @@ def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | Non
     try:
         reader = GraphReader(credential or deployer_credential(), transport, permission_hint=PERMISSION_HINT,
                              **({"sleep": sleep} if sleep else {}))
-        result = run_audit(args.stack, reader, record, declared, now or dt.datetime.now(dt.UTC), sleep or time.sleep)
+        result = run_audit(args.stack, reader, record, declared, now or dt.datetime.now(dt.UTC), sleep or time.sleep,
+                           pending_creates(state))
     except GraphAccessError as error:
         err.write(f"error: {error}\n")
         return EXIT_USAGE

@@ -8,12 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from tools.audit.diagram import flowchart
+from tools.audit.orphans import ADVICE as ORPHAN_ADVICE
 from tools.mermaid import fenced
 from tools.tenant.ownership import NO_KEY_IDS
 from tools.tenant.tables import render_table
 
 # What to do with each class of finding (docs/audit.md says the same, with the commands).
 ADVICE = {
+    "orphan": ORPHAN_ADVICE,
     "secret": "secret: remove it once nobody signs in with it (`az ad app credential delete --id <client id> "
               "--key-id <id>`; on a service principal, `az ad sp credential delete`); the stack hands out its own",
     "certificate": "certificate: remove it as a secret (same commands), once its user has the stack's credential",

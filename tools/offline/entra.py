@@ -18,7 +18,16 @@ from cryptography.hazmat.primitives import serialization
 
 from components.microsoft import ALLOWED_PERMISSIONS, GALLERY_APP_NAMES, GRAPH_APP_ID
 from components.renewal import rfc3339
-from tools.offline.azure import ROLE_ASSIGNMENT_TYPE, SECRET_TYPE, key_vault_secret, role_assignment, updated_secret
+from tools.offline.azure import (
+    AZURE_TOKENS,
+    ROLE_ASSIGNMENT_TYPE,
+    SECRET_TYPE,
+    AzureReadError,
+    OfflineAzure,
+    key_vault_secret,
+    role_assignment,
+    updated_secret,
+)
 from tools.offline.values import go_time_text, graph_date, mock_private_key, self_signed_pem
 
 MOCK_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e5f-9a7c-1b2d3e4f5a6b")
@@ -27,6 +36,7 @@ GRAPH_SP_TOKEN = "azuread:index/getServicePrincipal:getServicePrincipal"  # noqa
 LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # noqa: S105
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
 APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 DIRECTORY_OBJECT_TOKEN = "azuread:index/getDirectoryObject:getDirectoryObject"  # noqa: S105
@@ -104,7 +114,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
         self.people = {k.lower(): v for k, v in (people or {}).items()}
         """Users and groups that exist (``User`` or ``Group``), by object id."""
         self.stack_outputs = dict(stack_outputs or {})
-        """The last deploy's outputs: what a StackReference to the running stack reads ({}: never deployed)."""
+        """The last deploy's outputs: what a read of the running stack's outputs gets ({}: never deployed)."""
         self.secret_output_names: frozenset[str] = frozenset()
         """Which of them are secret (``secretOutputNames``)."""
         self.created_service_principals: set[str] = set()
@@ -112,6 +122,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         self.replication_misses = 0
         """Reads of a newly made service principal that miss before Entra answers for it (replication)."""
         self.reads_missed: dict[str, int] = {}
+        self.azure = OfflineAzure(tenant_id, placeholders=resolve_any_name)
+        """The subscription's side: vaults, and the secrets and role assignments that exist."""
 
     # -- data sources ---------------------------------------------------------------------
 
@@ -130,6 +142,13 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._application(args.args)
         if args.token == DIRECTORY_OBJECT_TOKEN:
             return self._directory_object(str(args.args["objectId"]))
+        if args.token == READ_STACK_OUTPUTS:
+            return self._stack_outputs(str(args.args["name"]))
+        if args.token in AZURE_TOKENS:
+            try:
+                return self.azure.call(args.token, args.args)
+            except AzureReadError as error:
+                raise ProviderError(str(error)) from None
         raise NotImplementedError(f"the offline tenant does not answer {args.token}")
 
     def _directory_object(self, object_id: str) -> dict[str, Any]:
@@ -228,6 +247,13 @@ class OfflineEntra(pulumi.runtime.Mocks):
                 "preferredSingleSignOnMode": "", "samlMetadataUrl": "", "servicePrincipalNames": [],
                 "signInAudience": "AzureADMyOrg", "tags": [], "type": "ManagedIdentity"}
 
+    def _stack_outputs(self, name: str) -> dict[str, Any]:
+        # The engine's built-in provider (pkg/resource/deploy/builtins.go): a stack's last outputs, as stored
+        # (an unknown one as the engine's unknown sentinel); the mock knows only the running stack's.
+        outputs = self.stack_outputs if name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack() else {}
+        return {"name": name, "outputs": outputs,
+                "secretOutputNames": sorted(n for n in self.secret_output_names if n in outputs)}
+
     # -- resources ------------------------------------------------------------------------
 
     def updated(self, typ: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,9 +266,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
         if args.typ == STACK_REFERENCE:
             # A read of a stack's outputs (the renewal ledger); the mock knows only the running stack's.
             name = str(args.resource_id)
-            outputs = self.stack_outputs if name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack() else {}
-            return name, {"name": name, "outputs": outputs,
-                          "secretOutputNames": sorted(n for n in self.secret_output_names if n in outputs)}
+            return name, self._stack_outputs(name)
         if args.resource_id:
             return self._imported(args)
         state = dict(args.inputs)
@@ -261,7 +285,7 @@ class OfflineEntra(pulumi.runtime.Mocks):
             state.update(keyId=key_id, value=f"mock-secret-value-{key_id}", startDate=graph_date(rfc3339(self.now)))
             return f"{state['applicationId']}/password/{key_id}", state
         if typ == "azuread:index/applicationCertificate:ApplicationCertificate":
-            key_id = mock_guid("key", name, *salt)
+            key_id = str(state.get("keyId") or mock_guid("key", name, *salt))
             state.update(keyId=key_id, startDate=graph_date(rfc3339(self.now)))
             if state.get("endDate"):
                 state["endDate"] = graph_date(state["endDate"])

@@ -85,12 +85,39 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
+DUPLICATE_URN = "Duplicate resource URN '{}'; try giving it a unique name"
+"""The engine's error for a second resource (registered or read) with a URN already used in the deployment
+(pulumi ``sdk/go/common/diag/errors.go``, ``GetDuplicateResourceURNError``)."""
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock engine's monitor, also recording each registration's options."""
+    """The mock engine's monitor, also recording each registration's options.
+
+    Like the engine (``step_generator.go``, ``generateURN``), it refuses a second resource with a URN the
+    deployment has already used, whether registered or read (a ``StackReference`` is a read): a URN is the
+    parents' type chain, the type and the name, so two children of the same name and type under parents of
+    the same type collide.  The mock's own URNs keep only the parent's last type, so the chain is kept here.
+    """
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        self._type_chains: dict[str, str] = {}
+        """Each resource's type chain (its parents' types and its own, ``$``-joined), by the mock's URN."""
+        self._engine_urns: set[str] = set()
+
+    def claim_urn(self, request: Any) -> None:
+        """Record the resource's URN, or refuse it as the engine does when the deployment has used it."""
+        if request.type == "pulumi:pulumi:Stack":
+            return
+        parent_chain = self._type_chains.get(request.parent, "")  # the root stack's children: no chain
+        chain = f"{parent_chain}${request.type}" if parent_chain else request.type
+        engine_urn = f"{chain}::{request.name}"
+        if engine_urn in self._engine_urns:
+            raise _ProviderRpcError(DUPLICATE_URN.format(
+                f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{engine_urn}"))
+        self._engine_urns.add(engine_urn)
+        self._type_chains[self.make_urn(request.parent, request.type, request.name)] = chain
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         try:
@@ -98,7 +125,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         except ProviderError as error:
             raise _ProviderRpcError(str(error)) from error
 
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.claim_urn(request)
+        return super().ReadResource(request)  # type: ignore[no-untyped-call]
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.claim_urn(request)
         response = self.respond(request)
         if request.type != "pulumi:pulumi:Stack":
             raw = rpc.deserialize_properties(request.object)
@@ -214,23 +246,40 @@ def run_offline(mocks: OfflineEntra, config: Mapping[str, Any], stack: str = "de
         def _execute() -> pulumi.Output[Any]:
             program()
             stack_outputs: dict[str, Any] = runtime_settings.get_root_resource().outputs  # type: ignore[union-attr]
-            names = list(stack_outputs)
-            # An exported Output is read as it is: Output.from_input would rebuild its value as an
-            # Output per key and leaf, work the engine never does (its serialization walks the value once).
-            values = [v if isinstance(v, pulumi.Output) else pulumi.Output.from_input(v)
-                      for v in (stack_outputs[n] for n in names)]
-            secrets = [v.is_secret() for v in values]
 
             async def _resolve() -> None:
-                for name, value, secret in zip(names, values, secrets, strict=True):
-                    run.outputs[name] = await value.future()
-                    if await secret:
+                # As the SDK serializes the root stack's outputs for the engine: each value walked once, an
+                # unknown output (a skipped create's, in a targeted update) as the engine's unknown sentinel in
+                # its place, the rest known (the engine writes exactly that to the state).
+                for name, value in stack_outputs.items():
+                    secret: list[bool] = []
+                    run.outputs[name] = await engine_value(value, secret)
+                    if any(secret):
                         run.secret_outputs = run.secret_outputs | {name}
 
             return pulumi.Output.from_input(_resolve())
 
         _execute()
     return run
+
+
+UNKNOWN = rpc.UNKNOWN
+"""The engine's sentinel for a value not known: what it writes to the state for an unknown output."""
+
+
+async def engine_value(value: Any, secret: list[bool]) -> Any:
+    """An exported value as the engine receives it: outputs resolved, unknown ones as :data:`UNKNOWN` where
+    they stand (``secret`` gets a True for each secret part)."""
+    if isinstance(value, pulumi.Output):
+        secret.append(await value.is_secret())
+        if not await value.is_known():
+            return UNKNOWN
+        return await engine_value(await value.future(), secret)
+    if isinstance(value, dict):
+        return {key: await engine_value(item, secret) for key, item in value.items()}
+    if isinstance(value, list):
+        return [await engine_value(item, secret) for item in value]
+    return value
 
 
 LAST_RUN: list[ProgramRun] = []

@@ -17,6 +17,7 @@ from tools.offline.run import ProgramRun, Registration
 from tools.plan.access import APPLICATION_OWNER, GRANT, render_access
 from tools.plan.cells import md, md_code
 from tools.plan.credentials import render_credentials
+from tools.plan.key_vault import left_behind
 from tools.plan.renewal import render_renewal
 
 
@@ -44,6 +45,9 @@ def render(stack: str, stack_file: Path, settings: Settings, run: ProgramRun, ou
                   f"{'yes' if registration.protect else 'no'} |\n")
     render_adoption(settings, run, out)
     render_renewal(stack, settings, run, history, now or dt.datetime.now(dt.UTC), out)
+    behind = left_behind(history, run.outputs["clients"])
+    if behind:
+        out.write("\n## Key Vault secrets left behind\n\n" + "".join(f"- {md(b.sentence())}\n" for b in behind))
     warnings = [message for level, message in run.logs if level == "warning"]
     if warnings:
         out.write("\n## Warnings\n\n" + "".join(f"- {md(w)}\n" for w in warnings))

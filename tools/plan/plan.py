@@ -31,7 +31,7 @@ import pulumi
 
 from components.settings.model import Settings
 from components.settings.problems import Problem, SettingsError
-from components.stack_history import known_clients
+from components.stack_history import HistoryUnreadable, known_clients
 from tools.offline.entra import OfflineEntra, published_graph_roles
 from tools.offline.run import ProgramRun, program_at, run_main, run_offline
 from tools.plan.cells import plain_help
@@ -48,7 +48,8 @@ EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_CODES = f"""\
 exit status:
   {EXIT_OK}  the plan was printed
-  {EXIT_INVALID}  the configuration is invalid: the error list names every problem by key path
+  {EXIT_INVALID}  the configuration is invalid: the error list names every problem by key path; or, with
+     --outputs, the next deploy would stop: the renewal record in them cannot be read (the error says why)
   {EXIT_UNREADABLE}  the stack file cannot be read as Pulumi reads it (missing, not UTF-8, a YAML error such
      as tab indentation, an unclosed bracket or a duplicate key, not a mapping with a config: map),
      or bad arguments; the error names the file and line
@@ -116,6 +117,9 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
         return EXIT_INVALID
     try:
         run = run_stack_file(stack, stack_file, settings, now, history, program)
+    except HistoryUnreadable as error:  # the outputs given hold a renewal record the program cannot read
+        err.write(f"The next `pulumi up` of this stack would stop before changing anything: {error}\n")
+        return EXIT_INVALID
     except pulumi.RunError as error:  # SettingsError, or a lookup the program refuses
         err.write(f"{error}\n")
         return EXIT_INVALID
@@ -128,7 +132,7 @@ def plan(stack: str, stack_file_path: Path, out: TextIO, err: TextIO, outputs_pa
 def run_stack_file(stack: str, stack_file: StackFile, settings: Settings, now: dt.datetime,
                    history: Mapping[str, Any] | None = None, program: Callable[[], None] = run_main) -> ProgramRun:
     """Run the program offline on a validated stack file, fed the very strings the CLI would hand it;
-    its StackReference to itself reads ``history`` (the last deploy's outputs; none: a new stack)."""
+    its read of its own outputs answers ``history`` (the last deploy's outputs; none: a new stack)."""
     # Offline there is no tenant: assume the one the provisioning job names, if any.
     tenant = (settings.provisioning_app.job_tenant_id if settings.provisioning_app is not None
               else "") or PLACEHOLDER_TENANT

@@ -26,6 +26,7 @@ from components.stack_history import known_clients
 from tools.plan.access import ACCESS_TYPES, Access, access_of
 from tools.plan.cells import cell, code_cell, fenced, plain_help
 from tools.plan.credentials import credential_cells
+from tools.plan.key_vault import left_behind
 from tools.plan.plan import ROOT, run_stack_file
 from tools.plan.renewal import NO_HISTORY, OUTPUTS_HELP, OutputsFileError, read_outputs_file, removals_in_use
 from tools.plan.timeline import Timeline, gantt, timelines
@@ -159,6 +160,8 @@ def render(stack: str, base: StackAccess, head: StackAccess, code_commit: str, d
     if base.provisioning_app != head.provisioning_app and not head.missing:
         other.append(f"- provisioning app: {cell(base.provisioning_app or '(none)')} → "
                      f"**{cell(head.provisioning_app or '(none)')}**\n")
+    other += [f"- **Key Vault secret left behind**: {cell(b.sentence())}\n"
+              for b in left_behind(base.renewal if history is None else history, head.renewal)]
     added, removed = sorted(head.resources - base.resources), sorted(base.resources - head.resources)
     other += [f"- resource added: {r}\n" for r in added] + [f"- resource removed: {r}\n" for r in removed]
     if other:

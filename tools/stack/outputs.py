@@ -44,12 +44,17 @@ def pulumi_stack_history(stack: str) -> Any:
     return _pulumi_json(["stack", "history", "--page-size", "20"], stack)
 
 
-def _pulumi_json(command: Sequence[str], stack: str) -> Any:
+def pulumi_stack_export(stack: str) -> Any:
+    """``pulumi stack export`` for ``stack``, parsed: its state, secrets encrypted (pending operations included)."""
+    return _pulumi_json(["stack", "export"], stack, json_flag=False)
+
+
+def _pulumi_json(command: Sequence[str], stack: str, json_flag: bool = True) -> Any:
     env = dict(os.environ)
     env.setdefault("PULUMI_BACKEND_URL", f"file://{LOCAL_STATE}")
     try:
         result = subprocess.run(  # noqa: S603
-            ["pulumi", *command, "--json", "--stack", stack],  # noqa: S607
+            ["pulumi", *command, *(["--json"] if json_flag else []), "--stack", stack],  # noqa: S607
             capture_output=True, text=True, check=True, env=env, cwd=ROOT,
         )
     except FileNotFoundError as error:
