@@ -222,8 +222,9 @@ def test_secrets_only_in_the_steps_that_need_them() -> None:
                 continue
             assert "PULUMI_CONFIG_PASSPHRASE" in text, f"{name}:{job_id}: {text}"
             is_pulumi = str(step.get("uses", "")).startswith("pulumi/actions@") and "command" in step.get("with", {})
-            reads_outputs = "-m tools.stack.expiry " in str(step.get("run"))
-            assert is_pulumi or reads_outputs, f"{name}:{job_id}: {text}"
+            # main's own code reading the state before an update (the pending-create check) or the outputs.
+            reads_state = any(f"-m tools.stack.{tool} " in str(step.get("run")) for tool in ("expiry", "pending"))
+            assert is_pulumi or reads_state, f"{name}:{job_id}: {text}"
     for name in NAMES:
         assert "ARM_CLIENT_SECRET" not in (WORKFLOWS / name).read_text(), "OIDC only: no client secret"
 
@@ -243,6 +244,17 @@ def test_nothing_runs_after_a_pulumi_command_in_its_job() -> None:
 
 def up_jobs() -> list[tuple[str, str, dict[str, Any]]]:
     return [(n, j, job) for n, j, job in all_jobs() if any(c["with"]["command"] == "up" for c in pulumi_commands(job))]
+
+
+def test_every_job_that_runs_up_first_refuses_a_state_with_a_pending_create() -> None:
+    # pulumi cancel or a killed runner leaves a pending create; the next update would make the object
+    # again (a third client secret). make up refuses it (tools/pulumi-stack.sh); so does every workflow.
+    for name, job_id, job in up_jobs():
+        [check] = [s for s in steps(job) if "-m tools.stack.pending " in str(s.get("run"))]
+        assert check["run"].strip() == 'venv/bin/python -m tools.stack.pending --stack "$STACK"', f"{name}:{job_id}"
+        assert check["env"]["STACK"] == "${{ matrix.stack }}"
+        assert steps(job).index(check) < steps(job).index(pulumi_commands(job)[0]), f"{name}:{job_id}: before preview"
+        assert not check.get("if"), f"{name}:{job_id}: a failed check stops the job"
 
 
 def test_every_job_that_runs_up_previews_with_the_pack_first() -> None:
