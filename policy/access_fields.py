@@ -4,7 +4,7 @@
 lifetimes, no owners on client apps, protect on prod); this module judges every other field of an
 allowed type through which a code change could hand out access: inline credentials, sign-in flows,
 taking over an existing principal, who may federate, what a synchronization secret holds, which
-Azure role on which scope, whose outputs a StackReference reads, and which providers run.
+Azure role on which scope, and which providers run.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Mapping
 from urllib.parse import urlparse
 
-import pulumi
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from policy import resource_types as t
@@ -58,7 +57,6 @@ SIGN_IN_PROPERTY: dict[str, object] = {
     "description": "The pipeline's tenant, client and subscription (ARM_*, or `az account show`).",
 }
 _SIGN_IN_FLAGS = (("useMsi", "with a managed identity"), ("useCli", "as the Azure CLI's signed-in account"))
-DIY_ORGANIZATION = "organization"
 
 Rule = Callable[[Reading, ResourceValidationArgs], list[str]]
 
@@ -160,22 +158,6 @@ def _role_assignment(p: Reading, _args: ResourceValidationArgs) -> list[str]:
     return problems
 
 
-def own_organization() -> str:
-    """The organization the engine runs the pack for (``PULUMI_ORGANIZATION``; a DIY backend's is ``organization``)."""
-    return pulumi.get_organization() or DIY_ORGANIZATION
-
-
-def _stack_reference(p: Reading, args: ResourceValidationArgs) -> list[str]:
-    # Only the fully qualified name: a short one ("dev", "org/dev") resolves against the signed-in user's
-    # default organization, which need not be this stack's.
-    name = p.get("name")
-    own = f"{own_organization()}/{t.project_of(args.urn)}/{t.stack_of(args.urn)}"
-    if name is not None and str(name) != own:
-        return [f"reads stack {name!r}: a StackReference may read only this stack's own outputs, by its fully "
-                f"qualified name ({own}), never another stack's secrets"]
-    return []
-
-
 def _provider(p: Reading, args: ResourceValidationArgs) -> list[str]:
     # The engine's default providers take their settings from the stack's config and the pipeline's
     # environment (OIDC); an explicit provider in code could sign in as someone else, or elsewhere.
@@ -224,7 +206,6 @@ RULES: dict[str, Rule] = {
     t.SYNCHRONIZATION_SECRET: _sync_secret,
     t.SYNCHRONIZATION_JOB: _sync_job,
     t.ROLE_ASSIGNMENT: _role_assignment,
-    t.STACK_REFERENCE: _stack_reference,
 }
 
 

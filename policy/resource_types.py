@@ -46,13 +46,14 @@ SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
 USER_ASSIGNED_IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 KEY_VAULT_SECRET = "azure-native:keyvault:Secret"  # noqa: S105 (Key Vault delivery, issue 24)
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"  # only Key Vault Secrets User on one secret
-STACK_REFERENCE = "pulumi:pulumi:StackReference"  # the stack's own last deploy (renewal, issue 20)
 PROVIDER_PREFIX = "pulumi:providers:"
 # The packages whose default providers the program uses.  ``pulumi-python`` ran the provisioning app's
 # old replication wait, a dynamic resource: a stack deployed with it still holds that provider until
 # the wait is deleted.  Dynamic *resources* (``pulumi-python:dynamic:Resource``), which run their own
 # code with the deployer's credentials, are not on the list: the program registers none.
-# ``pulumi`` is the engine's built-in provider, which reads a StackReference.
+# ``pulumi`` is the engine's built-in provider, which answers the program's ``readStackOutputs``
+# invoke (its own last outputs, for renewal). A ``StackReference`` is not on the list: the program
+# registers none, and one would copy every output of the stack it reads, secrets included, into state.
 PROVIDER_PACKAGES = frozenset({"azuread", "azure-native", "tls", "pulumi-python", "pulumi"})
 
 
@@ -95,7 +96,6 @@ ALLOWED_TYPES: Mapping[str, AllowedType] = {
     # Key Vault delivery (issue 24): under whichever of the program's components writes it.
     KEY_VAULT_SECRET: AllowedType(COMPONENTS, "a client's credential delivered to its Key Vault secret"),
     ROLE_ASSIGNMENT: AllowedType(COMPONENTS, "Key Vault Secrets User on that one secret, for a reader"),
-    STACK_REFERENCE: AllowedType(None, "the stack's own outputs of its last deploy"),
 }
 
 

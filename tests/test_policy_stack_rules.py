@@ -64,8 +64,9 @@ def test_an_imported_foreign_resource_is_refused_by_the_stack_policy(stack: list
 
 
 def test_a_read_stack_reference_to_another_stack_is_refused(stack: list[PolicyResource], entra: OfflineEntra) -> None:
-    reference = PolicyResource(t.STACK_REFERENCE, {"name": "organization/payroll/prod", "outputs": {}},
-                               urn(t.STACK_REFERENCE, "organization/payroll/prod"), "organization/payroll/prod",
+    typ = "pulumi:pulumi:StackReference"
+    reference = PolicyResource(typ, {"name": "organization/payroll/prod", "outputs": {}},
+                               urn(typ, "organization/payroll/prod"), "organization/payroll/prod",
                                options(), None, None, [], {})
     [message] = stack_violations([*stack, reference], entra.graph_object_id)
     assert "StackReference" in message
