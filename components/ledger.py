@@ -32,8 +32,11 @@ from their other outputs (:func:`calendar_ledger`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from pulumi.output import Unknown
 
 from components.renewal import (
     ROTATION_EPOCH,
@@ -51,30 +54,93 @@ LEDGER_SCHEME = 2
 SCHEMES = (1, 2)
 
 
+FORMS: tuple[Form, ...] = ("secret", "generatedCertificate")
+_KEYS = frozenset({"scheme", "form", "handedOut", "superseded"})
+_HANDED_OUT_KEYS = frozenset({"generation", "since", "endDate", "fresh", "keyId"})
+_SUPERSEDED_KEYS = frozenset({"generation", "endDate", "keptUntil", "keyId"})
+_GENERATION = re.compile(r"(?:(\d{8})(?:-[1-9][0-9]{0,3})?)?")
+"""A generation the program writes: a UTC date, ``-<n>`` when that name was taken, or "" (a pre-renewal secret)."""
+
+
 def read_ledger(value: Any, form: Form) -> Ledger | None:
     """The ledger of one client; None when it is for another form of credential (the old one is not this
-    one's history).  Raises :class:`LedgerError` for anything else it cannot read."""
-    if not isinstance(value, Mapping) or value.get("scheme") not in SCHEMES:
+    one's history).  Raises :class:`LedgerError` for anything else it cannot read.
+
+    An allow-list: every key, type and value must be one the program writes.  A generation names the resources
+    the next deploy declares, so a foreign one (hand-edited, another program's output) would create a credential
+    under that name and delete the one consumers use; an unknown form would read as "another form", no history.
+    """
+    scheme = value.get("scheme") if isinstance(value, Mapping) else None
+    # A number comes back from the state as a float (2.0); a boolean is not a scheme, even though True == 1.
+    if isinstance(scheme, bool) or not isinstance(scheme, (int, float)) or scheme not in SCHEMES:
         raise LedgerError(f"not a renewal ledger of scheme {' or '.join(map(str, SCHEMES))}")
-    if value.get("form") != form:
+    _only(value, _KEYS, "the ledger")
+    if value.get("form") not in FORMS:
+        raise LedgerError(f"a ledger of an unknown form {value.get('form')!r} (one of {', '.join(FORMS)})")
+    if value["form"] != form:
         return None
     handed_out = value.get("handedOut")
     superseded = value.get("superseded")
-    confirmed = not (isinstance(handed_out, Mapping) and handed_out.get("fresh") is True
-                     and not isinstance(handed_out.get("keyId"), str))
-    return Ledger(form, _held(handed_out, True), _held(superseded, False) if superseded else None, confirmed)
+    if not isinstance(handed_out, Mapping):
+        raise LedgerError("a ledger entry without a generation")
+    fresh = handed_out.get("fresh", False)
+    if type(fresh) is not bool:
+        raise LedgerError(f"a handed-out entry whose `fresh` is {fresh!r}, not true or false")
+    if superseded is not None and not isinstance(superseded, Mapping):
+        raise LedgerError(f"a `superseded` entry that is a {type(superseded).__name__}, not an entry")
+    held = _held(handed_out, True)
+    kept = _held(superseded, False) if superseded is not None else None
+    if kept is not None and kept.generation == held.generation:
+        raise LedgerError(f"the handed-out and the superseded credential share the generation {held.generation!r}")
+    return Ledger(form, held, kept, confirmed=not (fresh and held.key_id is None))
+
+
+def _only(value: Mapping[Any, Any], allowed: frozenset[str], what: str) -> None:
+    unexpected = sorted(str(k) for k in value if k not in allowed)
+    if unexpected:
+        raise LedgerError(f"{what} holds keys the program never writes: {', '.join(unexpected)}")
 
 
 def _held(value: Any, handed_out: bool) -> Held:
     if not isinstance(value, Mapping) or not isinstance(value.get("generation"), str):
         raise LedgerError("a ledger entry without a generation")
-    try:
-        since = parse(value["since"]) if handed_out else None
-        end = parse(value["endDate"]) if value.get("endDate") else None
-    except (KeyError, TypeError, ValueError) as error:
-        raise LedgerError(f"a ledger entry with an unreadable date: {error}") from None
+    generation = value["generation"]
+    if not _generation_ok(generation):
+        raise LedgerError(f"a ledger entry with the generation {generation!r}, not one the program names "
+                          "(a UTC date YYYYMMDD, with -<n> when that name was taken)")
+    _only(value, _HANDED_OUT_KEYS if handed_out else _SUPERSEDED_KEYS,
+          "the handed-out entry" if handed_out else "the superseded entry")
+    since = moment(value.get("since"), "since") if handed_out else None
+    end = moment(value["endDate"], "endDate") if value.get("endDate") is not None else None
+    if not handed_out and value.get("keptUntil") is not None:
+        moment(value["keptUntil"], "keptUntil")
     key_id = value.get("keyId")
-    return Held(value["generation"], since, end, key_id if isinstance(key_id, str) else None)
+    if key_id is not None and not isinstance(key_id, (str, Unknown)):
+        raise LedgerError(f"a ledger entry whose keyId is a {type(key_id).__name__}")
+    return Held(generation, since, end, key_id if isinstance(key_id, str) else None)
+
+
+def _generation_ok(generation: str) -> bool:
+    match = _GENERATION.fullmatch(generation)
+    if match is None:
+        return False
+    try:
+        return match.group(1) is None or bool(dt.datetime.strptime(match.group(1), "%Y%m%d"))
+    except ValueError:
+        return False
+
+
+def moment(value: Any, what: str) -> dt.datetime:
+    """An RFC 3339 time with its offset, as the program writes them; :class:`LedgerError` for anything else."""
+    if not isinstance(value, str):
+        raise LedgerError(f"a ledger entry whose {what} is {value!r}, not an RFC 3339 time")
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None or "T" not in value:
+        raise LedgerError(f"a ledger entry whose {what} is {value!r}, not an RFC 3339 time with its offset")
+    return parse(value)
 
 
 def calendar_ledger(client: Mapping[str, Any], form: Form, now: dt.datetime, lifetime_days: int,
@@ -89,13 +155,13 @@ def calendar_ledger(client: Mapping[str, Any], form: Form, now: dt.datetime, lif
         return None
     expires = client.get("credentialExpiresAt")
     renews = client.get("credentialRenewsAt")
-    end = parse(expires) if isinstance(expires, str) else None
-    if not isinstance(renews, str):
+    end = moment(expires, "credentialExpiresAt") if expires is not None else None
+    if renews is None:
         # Before renewal existed: one credential under the bare names (<key>-secret; <key>-key,
         # <key>-cert, <key>-certificate). A bring-your-own certificate's outputs look the same: after a
         # switch from one to ``generate`` this declares a new key pair under the bare names, handed out.
         return Ledger(form, Held("", now, end))
-    next_start = parse(renews)
+    next_start = moment(renews, "credentialRenewsAt")
     period = dt.timedelta(days=rotation_days)
     start = next_start - period
     if (start - ROTATION_EPOCH) % period:

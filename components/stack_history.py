@@ -39,6 +39,8 @@ DIY_ORGANIZATION = "organization"
 CLIENTS_OUTPUT = "clients"
 LEDGER_OUTPUT = "renewalLedger"
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+CREDENTIAL_TYPES = ("secret", "certificate", "federated", "managedIdentity")
+"""The ``credentialType`` values a ``clients`` entry of this program holds (every version wrote one)."""
 RECOVERY = ("docs/credentials-and-renewal.md, \"When the renewal record cannot be read\": restore the last good "
             f"`{LEDGER_OUTPUT}` and `{CLIENTS_OUTPUT}` outputs into the state, or hand the ledger in as the "
             f"`{LEDGER_OUTPUT}` arg")
@@ -170,6 +172,11 @@ def _from_clients_output(key: str, clients: Mapping[str, Any], client: Renewing,
         return None  # not deployed before: a new client
     if not isinstance(entry, Mapping):
         raise LedgerError(f"its entry in the `{CLIENTS_OUTPUT}` output is {_shown(entry)}")
+    if entry.get("credentialType") not in CREDENTIAL_TYPES:
+        # Not an entry the program writes (hand-edited, another program's, `{}` handed in): read as "no credential of
+        # this form", it would make a new one and delete the one deployed.
+        raise LedgerError(f"its entry in the `{CLIENTS_OUTPUT}` output has the credentialType "
+                          f"{entry.get('credentialType')!r}, not one of {', '.join(CREDENTIAL_TYPES)}")
     if "renewal" in entry:
         return read_ledger(entry["renewal"], client.form)
     if _ledger_lost(entry):

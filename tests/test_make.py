@@ -101,7 +101,9 @@ def test_preview_shows_a_diff_and_respects_a_configured_backend(stand_in: tuple[
         "csv-logic-app": "7c6d5e4f-3a2b-4c1d-8e0f-a1b2c3d4e5f6"}
 
 
-@pytest.mark.parametrize("args", ["--yes --exclude=urn", "-turn", "--continue-on-error", "-x urn"])
+@pytest.mark.parametrize("args", ["--yes --exclude=urn", "-turn", "--continue-on-error", "-x urn",
+                                  # pflag bundles boolean shorthands (-y, -f, -r, -d, -j) before -t: still --target
+                                  "-yt urn", "-yftURN"])
 def test_partial_updates_are_refused_and_say_why(stand_in: tuple[dict[str, str], Path], args: str) -> None:
     env, record = stand_in
     result = make("preview" if "-x" in args else "up", env, "STACK=dev", f"ARGS={args}")
@@ -111,9 +113,10 @@ def test_partial_updates_are_refused_and_say_why(stand_in: tuple[dict[str, str],
     assert not record.exists(), "pulumi never ran"
 
 
-def test_continue_on_error_from_the_environment_is_refused(stand_in: tuple[dict[str, str], Path]) -> None:
+@pytest.mark.parametrize("value", ["true", "1", "tRUE"])
+def test_continue_on_error_from_the_environment_is_refused(stand_in: tuple[dict[str, str], Path], value: str) -> None:
     env, record = stand_in
-    env["PULUMI_CONTINUE_ON_ERROR"] = "true"
+    env["PULUMI_CONTINUE_ON_ERROR"] = value  # the CLI's IsTruthy: "1", or "true" in any case
     assert make("up", env, "STACK=dev").returncode != 0
     assert not record.exists()
 

@@ -3,6 +3,7 @@ components in one program, each renewing from its own part of the ledger."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -51,6 +52,9 @@ def stack(deployed: DeploySimulation, **outputs: Any) -> DeploySimulation:
     ({"renewalLedger": None, "clients": {"hr": {"credentialType": "secret", "credentialKeyIds": ["k"]}}},
      "clients.hr: a deployed credential without its renewal record"),
     ({"renewalLedger": None, "clients": {"hr": "04"}}, "clients.hr: its entry in the `clients` output is a str"),
+    # A foreign entry (or `{}` handed in as the arg) read as "no credential of this form": a new one, the old deleted.
+    ({"renewalLedger": None, "clients": {"hr": {}}}, "clients.hr: its entry in the `clients` output has the "
+                                                     "credentialType None"),
     ({"renewalLedger": {}}, "clients.hr: a deployed credential without its renewal record (not in `renewalLedger`)"),
     ({"renewalLedger": None, "clients": None}, "exports them under other names"),
 ])
@@ -65,6 +69,46 @@ def test_a_record_that_is_there_but_unreadable_stops_the_deploy_before_anything_
     assert "restore the last good `renewalLedger` and `clients` outputs" in message, "the way out"
     assert LAST_RUN[0].registrations == [], "nothing registered, so nothing deleted"
     assert simulation.state == deployed.state
+
+
+def _edited(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(ledger: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for part in parents:
+            ledger = ledger[part]
+        ledger[last] = value
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    # A generation names the resources declared: a foreign one created hr-secret-x and deleted the handed-out one.
+    (_edited("handedOut.generation", "x"), "the generation 'x', not one the program names"),
+    (_edited("handedOut.generation", "20261340"), "the generation '20261340'"),
+    # An unknown form read as "another form of credential": no history, a new credential, the old one deleted.
+    (_edited("form", "Secret"), "an unknown form 'Secret'"),
+    # A superseded entry that is not one read as none: a credential in its 14 days deleted.
+    (_edited("superseded", []), "a `superseded` entry that is a list"),
+    (_edited("superseded", False), "a `superseded` entry that is a bool"),
+    (_edited("scheme", True), "not a renewal ledger of scheme"),
+    (_edited("handedOut.fresh", "true"), "`fresh` is 'true', not true or false"),
+    (_edited("handedOut.since", "2026-11-27"), "since is '2026-11-27', not an RFC 3339 time with its offset"),
+    (_edited("handedOut.since", 1764224142), "since is 1764224142.0, not an RFC 3339 time"),
+    (_edited("handedOut.endDate", ""), "endDate is '', not an RFC 3339 time"),
+    (_edited("handedOut.keyId", 7), "keyId is a float"),
+    (_edited("handedOut.credential", "a value"), "the handed-out entry holds keys the program never writes"),
+])
+def test_a_ledger_is_read_as_an_allow_list(deployed: DeploySimulation, edit: Callable[[dict[str, Any]], None],
+                                          says: str) -> None:
+    """A hand-edited or foreign ledger: anything the program does not write stops the deploy, it is never guessed."""
+    simulation = stack(deployed)
+    simulation.outputs = copy.deepcopy(simulation.outputs)
+    edit(simulation.outputs["renewalLedger"]["hr"])
+    with pytest.raises(HistoryUnreadable) as stopped:
+        simulation.up(CONFIG, START + 7 * DAY)
+    message = str(stopped.value)
+    assert "  - clients.hr: " in message, message
+    assert says in message, message
+    assert LAST_RUN[0].registrations == [], "nothing registered, so nothing deleted"
 
 
 def test_only_a_stack_without_outputs_is_new(deployed: DeploySimulation) -> None:

@@ -28,7 +28,10 @@ fi
 # credential made but not recorded: renewal would have to stop (docs/credentials-and-renewal.md#partial-updates).
 partial="--target, -t, --exclude, -x, --target-dependents, --exclude-dependents, --target-replace, --continue-on-error"
 for arg in ${ARGS:-}; do
-  case "$arg" in
+  # pflag bundles boolean shorthands (-y, -f, -r, -d, -j) before a value-taking one: -yt <urn> is --target.
+  flag="$arg"
+  if [[ "$arg" =~ ^-[yfrdj]*t ]]; then flag="-t"; fi
+  case "$flag" in
     --target | --target=* | -t | -t?* | --exclude | --exclude=* | -x | -x?* | --target-dependents* | \
       --exclude-dependents* | --target-replace* | --continue-on-error*)
       echo "error: make $action refuses $arg: a partial update ($partial) leaves the renewal record and the" \
@@ -37,8 +40,10 @@ for arg in ${ARGS:-}; do
       exit 2 ;;
   esac
 done
-case "${PULUMI_CONTINUE_ON_ERROR:-}" in
-  1 | [tT]rue | TRUE)
+# The CLI reads it as true when it is "1" or "true" in any case (cmdutil.IsTruthy).
+continue_on_error="${PULUMI_CONTINUE_ON_ERROR:-}"
+case "${continue_on_error,,}" in
+  1 | true)
     echo "error: make $action refuses PULUMI_CONTINUE_ON_ERROR=$PULUMI_CONTINUE_ON_ERROR (--continue-on-error):" \
       "see docs/credentials-and-renewal.md#partial-updates" >&2
     exit 2 ;;
