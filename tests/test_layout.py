@@ -11,12 +11,15 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 400
 MODULES = sorted(p for folder in ("components", "tools", "policy", "package", "bootstrap")
                  for p in (ROOT / folder).rglob("*.py"))
+# Parsed once, when the module is collected: CPython 3.11's ast.parse can fail with "AST constructor
+# recursion depth mismatch" after another test in the same worker ran deep recursion.
+PARSED = {module: ast.parse(module.read_text()) for module in MODULES}
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_module_says_what_it_holds_and_stays_small(module: Path) -> None:
     text = module.read_text()
-    docstring = ast.get_docstring(ast.parse(text))
+    docstring = ast.get_docstring(PARSED[module])
     assert docstring, f"{module.relative_to(ROOT)}: no module docstring saying what it holds"
     assert docstring.splitlines()[0].strip(), f"{module.relative_to(ROOT)}: the docstring's first line is empty"
     lines = len(text.splitlines())
@@ -52,7 +55,7 @@ def test_no_folder_under_tools_has_more_than_twelve_modules_side_by_side() -> No
 
 def repository_imports(module: Path) -> set[str]:
     found: set[str] = set()
-    for node in ast.walk(ast.parse(module.read_text())):
+    for node in ast.walk(PARSED[module]):
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                  else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
         found |= {n for n in names if n.split(".")[0] in {"components", "tools", "policy", "package", "benchmarks"}}
