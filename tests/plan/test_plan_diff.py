@@ -136,9 +136,21 @@ def test_invalid_pull_request_config_fails_with_the_error_list(tmp_path: Path) -
     pr = stack_file(tmp_path / "pr", {"graphPermissions": ["Directory.ReadWrite.All"], **BASE})
     code, text = diff(base, pr)
     assert code == 1
-    assert "refused by validation" in text
+    assert "would stop on the pull request's stack file before changing anything" in text
     assert "Directory.ReadWrite.All" in text
     assert "**gains**" not in text
+
+
+def test_outputs_whose_record_cannot_be_read_say_the_deploy_would_stop_not_that_config_is_refused(
+        tmp_path: Path) -> None:
+    base = stack_file(tmp_path / "base", BASE)
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"tenantId": "72f988bf-0000-4000-8000-00000000e1d0", "clients": "not a map"}))
+    code, text = diff(base, base, "--outputs", str(outputs))
+    assert code == 1
+    assert "would stop on the pull request's stack file before changing anything" in text
+    assert "the `clients` output is a str, not a map by client key" in text
+    assert "**loses**" not in text
 
 
 def test_a_stack_file_is_data_even_with_python_tags(tmp_path: Path) -> None:

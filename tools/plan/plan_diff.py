@@ -123,8 +123,8 @@ def render(stack: str, base: StackAccess, head: StackAccess, code_commit: str, d
               f"pull request's `Pulumi.{code_cell(stack)}.yaml` ({cell(data_label)}) read as data; the pull request's "
               "code did not run. Offline: nothing was read from a tenant.\n\n")
     if head.error is not None:
-        out.write("**The pull request's stack file is refused by validation**; `pulumi up` would change "
-                  "nothing:\n\n" + fenced(head.error))
+        out.write("**`pulumi up` would stop on the pull request's stack file before changing anything** "
+                  "(its config is refused, or the last deploy's record cannot be read):\n\n" + fenced(head.error))
         return True
     if base.error is not None:
         out.write("The base branch's stack file does not validate; showing the pull request's access as new.\n\n"
@@ -222,7 +222,8 @@ def code_commit_of(root: Path) -> str:
 
 EXIT_STATUS = """exit status:
   0  the diff was printed
-  1  the pull request's stack file is refused by validation (the diff says why)
+  1  pulumi up would stop on the pull request's stack file: its config is refused, or the
+     last deploy's record (--outputs) cannot be read (the diff says why)
   2  usage: the stack cannot be told from the file name (pass --stack); no base to compare with (this
      checkout has no Pulumi.<stack>.yaml: --new-stack, or --base FILE); --outputs is unreadable
 """
