@@ -37,13 +37,13 @@ TOOLS = ROOT / "tools"
 # its __init__ docstring says: the offline engine and the stack readers stand alone, the commands
 # that read the tenant never run the program, the plan never reads the tenant.
 MAY_IMPORT: dict[str, set[str]] = {
-    "offline": {"components"},
-    "stack": {"components"},
-    "tenant": {"components"},
-    "plan": {"components", "tools.offline", "tools.stack", "tools.mermaid"},
-    "audit": {"components", "tools.tenant", "tools.stack", "tools.mermaid"},
-    "verify": {"components", "tools.tenant", "tools.stack"},
-    "adopt": {"components", "tools.tenant", "tools.stack", "tools.audit"},
+    "offline": {"components", "tools.cli"},
+    "stack": {"components", "tools.cli"},
+    "tenant": {"components", "tools.cli"},
+    "plan": {"components", "tools.cli", "tools.offline", "tools.stack", "tools.mermaid"},
+    "audit": {"components", "tools.cli", "tools.tenant", "tools.stack", "tools.mermaid"},
+    "verify": {"components", "tools.cli", "tools.tenant", "tools.stack"},
+    "adopt": {"components", "tools.cli", "tools.tenant", "tools.stack", "tools.audit"},
 }
 
 

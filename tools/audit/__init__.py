@@ -1,4 +1,4 @@
 """``make audit``: read-only, who can upload HR records, and what gives the stack's clients access, undeclared.
 
-May import ``components``, ``tools.tenant``, ``tools.stack``, ``tools.mermaid`` and ``tools.audit``.
+May import ``components``, ``tools.cli``, ``tools.tenant``, ``tools.stack``, ``tools.mermaid`` and ``tools.audit``.
 """

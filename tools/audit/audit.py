@@ -48,6 +48,7 @@ from tools.audit.orphans import mark_orphans
 from tools.audit.paths import who_can_upload
 from tools.audit.reads import AUDITOR_PERMISSIONS, Reads
 from tools.audit.report import render_json, render_summary, render_text
+from tools.cli import plain_help
 from tools.stack.outputs import StackOutputError, pulumi_stack_export, pulumi_stack_output
 from tools.stack.pending import PendingCreate, pending_creates
 from tools.stack.stack_file import StackFileError, read_stack_file
@@ -121,7 +122,7 @@ def read_declared(stack_file: Path) -> Declared:
 def main(argv: Sequence[str] | None = None, *, credential: TokenCredential | None = None,
          transport: Transport | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
          sleep: Callable[[float], None] | None = None, now: dt.datetime | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make audit STACK=<stack> ARGS=...", description=__doc__,
+    parser = argparse.ArgumentParser(prog="make audit STACK=<stack> ARGS=...", description=plain_help(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--outputs", type=Path, metavar="FILE",

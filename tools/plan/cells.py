@@ -47,8 +47,3 @@ def fenced(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{text}\n{fence}\n"
-
-
-def plain_help(doc: str | None) -> str:
-    """A module docstring as ``--help`` text: reStructuredText's double backquotes dropped, the text kept."""
-    return re.sub(r"``(.+?)``", r"\1", doc or "")

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from tools.cli import plain_help
 from tools.offline.entra import OfflineEntra, published_graph_roles
 from tools.offline.run import ROOT, program_at, run_offline
 from tools.offline.values import self_signed_pem
@@ -79,7 +80,7 @@ def on_page(text: str) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan.doc_timelines", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.plan.doc_timelines", description=plain_help(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help=f"redraw the timelines in {PAGE.relative_to(ROOT)}")
     args = parser.parse_args(argv)

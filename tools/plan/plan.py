@@ -32,9 +32,9 @@ import pulumi
 from components.settings.model import Settings
 from components.settings.problems import Problem, SettingsError
 from components.stack_history import HistoryUnreadable, known_clients
+from tools.cli import plain_help
 from tools.offline.entra import OfflineEntra, published_graph_roles
 from tools.offline.run import ProgramRun, program_at, run_main, run_offline
-from tools.plan.cells import plain_help
 from tools.plan.markdown import render
 from tools.plan.renewal import OUTPUTS_HELP, OutputsFileError, read_outputs_file
 from tools.stack.history import MAX_DEPLOY_AGE_DAYS, HistoryError, Update, deploy_age, describe, read_updates

@@ -23,8 +23,9 @@ import pulumi
 from components.settings.model import ProvisioningAppSettings
 from components.settings.problems import SettingsError
 from components.stack_history import known_clients
+from tools.cli import plain_help
 from tools.plan.access import ACCESS_TYPES, Access, access_of
-from tools.plan.cells import cell, code_cell, fenced, plain_help
+from tools.plan.cells import cell, code_cell, fenced
 from tools.plan.credentials import credential_cells
 from tools.plan.key_vault import left_behind
 from tools.plan.plan import ROOT, run_stack_file

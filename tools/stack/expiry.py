@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from components.renewal import MIN_VALID_AHEAD_DAYS
+from tools.cli import plain_help
 from tools.stack.history import MAX_DEPLOY_AGE_DAYS, HistoryError, deploy_age, describe, read_updates
 from tools.stack.outputs import StackOutputError, pulumi_stack_history, pulumi_stack_output
 
@@ -113,7 +114,7 @@ def check(clients: Mapping[str, Any], now: dt.datetime, days: int, out: TextIO) 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr,
          now: dt.datetime | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack> ARGS=...", description=__doc__,
+    parser = argparse.ArgumentParser(prog="make check-expiry STACK=<stack> ARGS=...", description=plain_help(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--outputs", type=Path, help="a file of `pulumi stack output --json` instead of the CLI")

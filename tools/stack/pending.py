@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from tools.cli import plain_help
 from tools.stack.outputs import StackOutputError, pulumi_stack_export
 
 EXIT_NONE, EXIT_PENDING, EXIT_UNREADABLE = 0, 1, 2
@@ -76,7 +77,7 @@ def refusal(stack: str, pending: Sequence[PendingCreate]) -> str:
 
 
 def main(argv: Sequence[str] | None = None, err: TextIO = sys.stderr) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.stack.pending", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.stack.pending", description=plain_help(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--export", type=Path, metavar="FILE", help="a `pulumi stack export` file instead of the CLI")

@@ -23,6 +23,7 @@ import yaml
 
 from components.settings.parse import is_prod_stack
 from components.settings.stack_config import NAMESPACE
+from tools.cli import plain_help
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = re.compile(r"^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
@@ -77,7 +78,7 @@ def discover(root: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.stack.stacks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.stack.stacks", description=plain_help(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args(argv)
