@@ -111,7 +111,7 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         # A client the stack's outputs hold nothing of is renewed from the component's own last registered outputs.
         urn = own_urn(TYPE, name, opts.parent if opts is not None else None)
         ledgers = renewal_ledgers(_renewing(settings), given_history, now,
-                                  own=lambda: read_own_record(own_stack_name(), urn))
+                                  own=lambda: read_own_record(own_stack_name(), urn, bool(opts and opts.aliases)))
         _warn_of_existing_key_vault_objects(settings, tenant)
         # A created app's principal as the last deploy left it: one Entra no longer has was deleted.
         last = last_outputs() if _creates_app(settings) else None

@@ -70,15 +70,22 @@ def stack_resource_outputs(stack_name: str) -> Any:
     return cached[1]
 
 
-def read_own_record(stack_name: str, urn: str) -> OwnRecord | str:
-    """The component's own record; a string says why the stack's resources cannot be read (then nothing can be
-    told about the record, and the caller stops)."""
+def read_own_record(stack_name: str, urn: str, aliased: bool = False) -> OwnRecord | str:
+    """The component's own record; a string says why it cannot be told (the caller stops).
+
+    ``aliased``: the component declares aliases (it was renamed or moved), so its record may be under an earlier
+    URN, which is not resolved here: with nothing under its URN it cannot be told new, and stops.
+    """
     resources = stack_resource_outputs(stack_name)
     if not isinstance(resources, Mapping):
         return ("the stack's resources' outputs (the engine's `readStackResourceOutputs`) came back "
                 f"{'unknown' if resources is None else 'as a ' + type(resources).__name__}, so whether the component "
                 f"{urn} has a record cannot be told")
     if urn not in resources:
+        if aliased:
+            return (f"the component {urn} has no record under its URN, and declares aliases: its record under an "
+                    "earlier URN is not read (hand its last `renewalLedger` output in as the `renewalLedger` arg "
+                    "once, or `renewalLedger: {}` if it never deployed)")
         return OwnRecord(urn, ABSENT)
     entry = resources[urn]
     outputs = entry.get("outputs") if isinstance(entry, Mapping) else None

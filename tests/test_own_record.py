@@ -132,3 +132,17 @@ def test_a_component_record_with_no_outputs_is_not_confused_with_a_stack_with_ot
     simulation.outputs = {"somethingElse": "x"}
     with pytest.raises(HistoryUnreadable, match="nor has the component"):
         simulation.up({}, START + WEEK, program=silent_consumer(START + WEEK))
+
+
+def test_a_renamed_component_with_nothing_under_its_urn_is_not_taken_for_new() -> None:
+    """Renamed with an alias, its record is under the old URN, which is not resolved: it stops rather than churn."""
+    simulation = deployed_silently()
+
+    def renamed() -> None:
+        args: dict[str, Any] = {"clients": {"hr": secret_client(lifetimeDays=90)}}
+        InboundProvisioningAccess("hr-access", args, pulumi.ResourceOptions(  # type: ignore[arg-type]
+            aliases=[pulumi.Alias(name="access")]), now=START + WEEK)
+
+    with pytest.raises(HistoryUnreadable, match="declares aliases"):
+        simulation.up({}, START + WEEK, program=renamed)
+    assert LAST_RUN[0].registrations == []
