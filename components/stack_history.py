@@ -12,7 +12,11 @@ included, as a ``StackReference`` does; the read is made once per program and sh
 resources are declared from what it returns, so the value is needed when the program runs (declaring
 them inside an ``apply`` would hide them from a preview).
 
-**Failing closed.**  Only a stack with no outputs at all is new.  A record that is there but cannot be
+**The component's own record.**  For a client the stack's outputs hold no record of (a program using the
+component that exports nothing, or leaves an instance out), the component's own last registered outputs are
+read instead (``components/own_record.py``).
+
+**Failing closed.**  Only a client neither holds a record of is new.  A record that is there but cannot be
 read (an output the engine stored as unknown reads back as missing, or unknown in a preview; a ledger
 that is not one) stops the run before anything is registered, with :class:`HistoryUnreadable`: taken
 for "no history", it would hand out new credentials and delete the ones consumers use.
