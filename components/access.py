@@ -43,6 +43,7 @@ from components.microsoft import (
     token_endpoint,
 )
 from components.nested_output import nested_output
+from components.own_record import own_urn, read_own_record
 from components.provisioning_app import ProvisioningApp, ProvisioningAppArgs
 from components.service_principal_client import ServicePrincipalClient, ServicePrincipalClientArgs
 from components.settings.model import (
@@ -61,6 +62,7 @@ from components.stack_history import (
     Renewing,
     known_clients,
     last_outputs,
+    own_stack_name,
     renewal_ledgers,
     split_renewal_ledger,
 )
@@ -106,7 +108,10 @@ class InboundProvisioningAccess(pulumi.ComponentResource):
         settings = config.settings
         tenant = read_tenant(config.settings_to_look_up())
         # What the last deploy handed out (components/renewal.py): handed in, or read from this stack's outputs.
-        ledgers = renewal_ledgers(_renewing(settings), given_history, now)
+        # A client the stack's outputs hold nothing of is renewed from the component's own last registered outputs.
+        urn = own_urn(TYPE, name, opts.parent if opts is not None else None)
+        ledgers = renewal_ledgers(_renewing(settings), given_history, now,
+                                  own=lambda: read_own_record(own_stack_name(), urn, bool(opts and opts.aliases)))
         _warn_of_existing_key_vault_objects(settings, tenant)
         # A created app's principal as the last deploy left it: one Entra no longer has was deleted.
         last = last_outputs() if _creates_app(settings) else None

@@ -12,7 +12,11 @@ included, as a ``StackReference`` does; the read is made once per program and sh
 resources are declared from what it returns, so the value is needed when the program runs (declaring
 them inside an ``apply`` would hide them from a preview).
 
-**Failing closed.**  Only a stack with no outputs at all is new.  A record that is there but cannot be
+**The component's own record.**  For a client the stack's outputs hold no record of (a program using the
+component that exports nothing, or leaves an instance out), the component's own last registered outputs are
+read instead (``components/own_record.py``).
+
+**Failing closed.**  Only a client neither holds a record of is new.  A record that is there but cannot be
 read (an output the engine stored as unknown reads back as missing, or unknown in a preview; a ledger
 that is not one) stops the run before anything is registered, with :class:`HistoryUnreadable`: taken
 for "no history", it would hand out new credentials and delete the ones consumers use.
@@ -25,7 +29,7 @@ falls back to when the SDK has none, as under the mock engine).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +37,7 @@ import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
 from components.ledger import calendar_ledger, read_ledger
+from components.own_record import ABSENT, OwnRecord
 from components.renewal import Form, Ledger, LedgerError
 
 DIY_ORGANIZATION = "organization"
@@ -107,47 +112,88 @@ def _shown(value: Any) -> str:
 
 
 _ABSENT = object()
+_MISSING: Any = object()
+"""A client the record read holds nothing for (the next record is asked, or it is new)."""
+OwnRead = Callable[[], "OwnRecord | str"]
+"""Reads the component's own last registered outputs (``components/own_record.py``), only when needed."""
 
 
 def renewal_ledgers(renewing: Mapping[str, Renewing], given: Mapping[str, Any] | None,
-                    now: dt.datetime) -> dict[str, Ledger | None]:
+                    now: dt.datetime, own: OwnRead | None = None) -> dict[str, Ledger | None]:
     """Each renewing client's ledger from the last deploy (None: no history, a new credential).
 
     ``given`` is the package's ``renewalLedger`` arg when handed in (a map by client key of ledgers, or of the
-    component's ``clients`` entries); otherwise the stack's own last outputs are read.  Raises
-    :class:`HistoryUnreadable`, listing every problem, when a record is there but cannot be read.
+    component's ``clients`` entries); otherwise the stack's own last outputs are read, and, for a client they hold
+    no record of, the component's own last registered outputs (``own``).  Only a client neither holds is new.
+    Raises :class:`HistoryUnreadable`, listing every problem, when a record is there but cannot be read.
     """
     if not renewing:
         return {}
-    ledgers: Any
-    clients: Any
     if given is not None:
         # Either shape, by client key: a ledger, or the component's `clients` entry that holds one.
-        ledgers = _ABSENT
         clients = {k: ({"renewal": v} if isinstance(v, Mapping) and "scheme" in v else v) for k, v in given.items()}
-    else:
-        outputs = last_outputs()
-        if isinstance(outputs, Mapping) and not outputs:
-            return dict.fromkeys(renewing)  # a stack never deployed (or destroyed): no history
-        if not isinstance(outputs, Mapping):
-            raise HistoryUnreadable(own_stack_name(), [f"the stack's outputs are {_shown(outputs)}"])
-        ledgers, clients = outputs.get(LEDGER_OUTPUT, _ABSENT), outputs.get(CLIENTS_OUTPUT, _ABSENT)
-        if ledgers is _ABSENT and clients is _ABSENT:
+        found = _ledgers_in(_ABSENT, clients, renewing, now, "")
+        return {key: None if found[key] is _MISSING else found[key] for key in renewing}
+    outputs = last_outputs()
+    if not isinstance(outputs, Mapping):
+        raise HistoryUnreadable(own_stack_name(), [f"the stack's outputs are {_shown(outputs)}"])
+    ledgers, clients = outputs.get(LEDGER_OUTPUT, _ABSENT), outputs.get(CLIENTS_OUTPUT, _ABSENT)
+    neither = ledgers is _ABSENT and clients is _ABSENT
+    if neither and outputs and own is None:
+        raise HistoryUnreadable(own_stack_name(), [_NEITHER])
+    found = dict.fromkeys(renewing, _MISSING) if neither else _ledgers_in(ledgers, clients, renewing, now, "")
+    missing = {key: client for key, client in renewing.items() if found[key] is _MISSING}
+    if missing and own is not None:
+        record = own()
+        if isinstance(record, str):
+            raise HistoryUnreadable(own_stack_name(), [record])
+        if record.outputs is ABSENT and neither and outputs:
             raise HistoryUnreadable(own_stack_name(), [
-                f"the stack has outputs, but neither `{LEDGER_OUTPUT}` nor `{CLIENTS_OUTPUT}` reads back: the engine "
-                "stored them unknown (a `pulumi up --target`/`--exclude`, an errored `--continue-on-error` run or "
-                "`pulumi refresh --run-program` wrote over values it did not know; the SDK reads an unknown output "
-                "back as missing), or a program using the component exports them under other names (export them "
-                f"under these, or pass its own last `{LEDGER_OUTPUT}` output back as the `{LEDGER_OUTPUT}` arg: "
-                f"`{LEDGER_OUTPUT}: {{}}` on the component's first deploy in a stack that already has other outputs)"])
+                _NEITHER + f"; nor has the component ({record.urn}) a record of its own in the state"])
+        if record.outputs is not ABSENT:
+            found.update(_own_ledgers(record, missing, now))
+    return {key: None if found[key] is _MISSING else found[key] for key in renewing}
+
+
+_NEITHER = (
+    f"the stack has outputs, but neither `{LEDGER_OUTPUT}` nor `{CLIENTS_OUTPUT}` reads back: the engine "
+    "stored them unknown (a `pulumi up --target`/`--exclude`, an errored `--continue-on-error` run or "
+    "`pulumi refresh --run-program` wrote over values it did not know; the SDK reads an unknown output "
+    "back as missing), or a program using the component exports them under other names (export them "
+    f"under these, or pass its own last `{LEDGER_OUTPUT}` output back as the `{LEDGER_OUTPUT}` arg: "
+    f"`{LEDGER_OUTPUT}: {{}}` on the component's first deploy in a stack that already has other outputs)")
+
+
+def _own_ledgers(record: OwnRecord, missing: Mapping[str, Renewing], now: dt.datetime) -> dict[str, Any]:
+    """The clients' ledgers from the component's own last registered outputs (``_MISSING``: none there, new)."""
+    where = f"the component's own last outputs ({record.urn}): "
+    outputs = record.outputs
+    if not isinstance(outputs, Mapping):
+        raise HistoryUnreadable(own_stack_name(), [f"{where}they are {_shown(outputs)}"])
+    if not outputs:
+        # A component's state keeps its last registered outputs until it registers new ones (pulumi step.go,
+        # SameStep); it has none only when the run that created it never got to register them, and so handed
+        # nothing out.
+        return dict.fromkeys(missing, _MISSING)
+    ledgers, clients = outputs.get(LEDGER_OUTPUT, _ABSENT), outputs.get(CLIENTS_OUTPUT, _ABSENT)
+    if ledgers is _ABSENT and clients is _ABSENT:
+        raise HistoryUnreadable(own_stack_name(), [
+            f"{where}neither `{LEDGER_OUTPUT}` nor `{CLIENTS_OUTPUT}` reads back (the engine stored them unknown)"])
+    return _ledgers_in(ledgers, clients, missing, now, where)
+
+
+def _ledgers_in(ledgers: Any, clients: Any, renewing: Mapping[str, Renewing], now: dt.datetime,
+                where: str) -> dict[str, Any]:
+    """The clients' ledgers in one record (its ``renewalLedger`` and ``clients``; ``_ABSENT`` for one it lacks):
+    ``_MISSING`` for a client it holds nothing of.  Raises :class:`HistoryUnreadable` for what cannot be read."""
     problems: list[str] = []
     if ledgers is not _ABSENT and not isinstance(ledgers, Mapping):
-        problems.append(f"the `{LEDGER_OUTPUT}` output is {_shown(ledgers)}")
+        problems.append(f"{where}the `{LEDGER_OUTPUT}` output is {_shown(ledgers)}")
     elif ledgers is _ABSENT and not isinstance(clients, Mapping):
-        problems.append(f"the `{CLIENTS_OUTPUT}` output is {_shown(clients)}")
+        problems.append(f"{where}the `{CLIENTS_OUTPUT}` output is {_shown(clients)}")
     if problems:
         raise HistoryUnreadable(own_stack_name(), problems)
-    found: dict[str, Ledger | None] = {}
+    found: dict[str, Any] = {}
     for key, client in renewing.items():
         try:
             if not isinstance(ledgers, Mapping):
@@ -157,19 +203,19 @@ def renewal_ledgers(renewing: Mapping[str, Renewing], given: Mapping[str, Any] |
             elif isinstance(clients, Mapping) and _ledger_lost(clients.get(key)):
                 raise LedgerError("a deployed credential without its renewal record (not in `renewalLedger`)")
             else:
-                found[key] = None  # not renewed by the last deploy: a new client, or a new form of credential
+                found[key] = _MISSING  # not renewed by the last deploy: a new client, or a new form of credential
         except LedgerError as error:
-            problems.append(f"clients.{key}: {error}")
+            problems.append(f"{where}clients.{key}: {error}")
     if problems:
         raise HistoryUnreadable(own_stack_name(), problems)
     return found
 
 
-def _from_clients_output(key: str, clients: Mapping[str, Any], client: Renewing, now: dt.datetime) -> Ledger | None:
+def _from_clients_output(key: str, clients: Mapping[str, Any], client: Renewing, now: dt.datetime) -> Any:
     """A client's ledger from a ``clients`` output (a stack deployed before ``renewalLedger`` existed)."""
     entry = clients.get(key)
     if entry is None and key not in clients:
-        return None  # not deployed before: a new client
+        return _MISSING  # not deployed before: a new client
     if not isinstance(entry, Mapping):
         raise LedgerError(f"its entry in the `{CLIENTS_OUTPUT}` output is {_shown(entry)}")
     if entry.get("credentialType") not in CREDENTIAL_TYPES:

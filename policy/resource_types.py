@@ -52,8 +52,9 @@ PROVIDER_PREFIX = "pulumi:providers:"
 # the wait is deleted.  Dynamic *resources* (``pulumi-python:dynamic:Resource``), which run their own
 # code with the deployer's credentials, are not on the list: the program registers none.
 # ``pulumi`` is the engine's built-in provider, which answers the program's ``readStackOutputs``
-# invoke (its own last outputs, for renewal). A ``StackReference`` is not on the list: the program
-# registers none, and one would copy every output of the stack it reads, secrets included, into state.
+# and ``readStackResourceOutputs`` invokes (its own last outputs and its component's, for renewal).
+# A ``StackReference`` is not on the list: the program registers none, and one would copy every output
+# of the stack it reads, secrets included, into state.
 PROVIDER_PACKAGES = frozenset({"azuread", "azure-native", "tls", "pulumi-python", "pulumi"})
 
 

@@ -147,21 +147,28 @@ def test_destroy_then_up_is_a_new_stack_and_a_renamed_stack_keeps_its_history() 
     # name holds the stack's name: the app is updated in place.)
     assert [(c.kind, c.name) for c in renamed.changes] == [("update", "hr-app")]
     # pulumi destroy: every resource deleted, and the root stack resource with its outputs.
-    simulation.state.clear()
+    simulation.state.clear()  # pulumi destroy: no resources (components included), no outputs
+    simulation.components.clear()
     simulation.outputs = {}
     again = simulation.up(config, START + 30 * DAY, stack="hr-dev")
     assert len(again.of_kind("create", CREDENTIAL_TYPES)) == 1, "no history: one new credential"
     assert "superseded" not in again.run.outputs["clients"]["hr"]["renewal"]
 
 
-def test_a_package_consumer_that_exports_the_clients_under_another_name_is_stopped_not_renewed_blind() -> None:
-    """Without the ledger every deploy on a new day would replace the credential: the component stops instead,
-    and says how to hand the ledger in."""
+def test_a_package_consumer_that_exports_the_clients_under_another_name_renews_from_the_components_own_record(
+        ) -> None:
+    """The component's own registered outputs hold its ledger whatever the program exports; only with neither that
+    nor the stack's outputs holding a record, in a stack that has other outputs, does it stop, and say how to hand
+    the ledger in."""
     simulation = DeploySimulation(GRAPH_ROLES, directory=[LOGIC_APP])
     simulation.up({}, START, program=package_consumer("hrAccess", False, START))
+    again = simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
+    assert again.changes == [], "its own record read back: nothing replaced"
+    simulation.components.clear()  # as if the component had never been deployed in this stack
     with pytest.raises(HistoryUnreadable, match="exports them under other names") as stopped:
-        simulation.up({}, START + DAY, program=package_consumer("hrAccess", False, START + DAY))
+        simulation.up({}, START + 2 * DAY, program=package_consumer("hrAccess", False, START + 2 * DAY))
     assert "`renewalLedger: {}` on the component's first deploy" in str(stopped.value)
+    assert "nor has the component (urn:pulumi:dev::" in str(stopped.value)
     assert LAST_RUN[0].registrations == [], "stopped before anything was registered"
     passed = simulation.up({}, START + 2 * DAY, program=package_consumer("hrAccess", True, START + 2 * DAY))
     assert passed.changes == [], "its own ledger, handed in"

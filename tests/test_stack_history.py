@@ -117,6 +117,7 @@ def test_only_a_stack_without_outputs_is_new(deployed: DeploySimulation) -> None
     assert len(first.of_kind("create", CREDENTIAL_TYPES)) == 2
     simulation.outputs = {}  # pulumi destroy: the stack has no outputs left
     simulation.state.clear()
+    simulation.components.clear()
     again = simulation.up(CONFIG, START + DAY)
     assert len(again.of_kind("create", CREDENTIAL_TYPES)) == 2
 

@@ -22,6 +22,9 @@ aliases: an alias on a component carries its whole subtree over.
 A read of the stack's own outputs (the ``pulumi:pulumi:readStackOutputs`` invoke, or a
 ``StackReference``) is answered from the last deploy's outputs as stored, an unknown one as the
 engine's unknown sentinel: the renewal ledger (``components/renewal.py``) is read back that way.
+A read of its resources' outputs (``pulumi:pulumi:readStackResourceOutputs``) is answered from the
+state as the run began, components included, each with the outputs it last registered
+(``register_outputs``): a component reads its own record that way (``components/own_record.py``).
 ``pulumi stack rename`` keeps a stack's outputs, and so does this.
 
 A deploy can **fail half-way** (``fail_at``): the named resource's operation fails, and, as the
@@ -53,6 +56,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import resource_pb2
@@ -66,6 +70,7 @@ from tools.offline.run import UNKNOWN, ProgramRun, RecordingMonitor, program_at,
 from tools.offline.stack_state import (
     Change,
     ChangeKind,
+    Component,
     Deploy,
     Deployed,
     PendingCreate,
@@ -88,6 +93,17 @@ def _stored(entry: Deployed, field_name: str) -> Any:
     return entry.outputs.get(field_name, entry.inputs.get(field_name))
 
 
+def _as_stored(value: Any) -> Any:
+    """A registered value as the engine stores it: an unknown one as the unknown sentinel, where it stands."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_stored(item) for item in value]
+    return value
+
+
 class _SimulatingMonitor(RecordingMonitor):
     """Answers registrations from the simulated state, recording what each one does."""
 
@@ -104,6 +120,7 @@ class _SimulatingMonitor(RecordingMonitor):
         """The URNs each registered resource's aliases resolve to, by its URN: its children inherit them."""
         self.skipped: set[str] = set()
         """Mock URNs of the failed and skipped steps: under ``--continue-on-error`` their dependents are skipped."""
+        self.components_seen: set[str] = set()
         self.stopped = False
         """The engine stopped at a failure (or the runner died): the program's outputs are never registered."""
 
@@ -114,6 +131,7 @@ class _SimulatingMonitor(RecordingMonitor):
         if not request.custom:
             response = super().respond(request)
             self.urns[response.urn] = urn
+            self._component(request.type, urn, aliases)
             return response
         if self.stopped:
             return self._not_applied(request, urn)
@@ -164,6 +182,24 @@ class _SimulatingMonitor(RecordingMonitor):
         old.urn = urn
         state[key] = old
         return self._answer(request, old)
+
+    def _component(self, typ: str, urn: str, aliases: frozenset[str]) -> None:
+        """A component registered: it keeps what it last registered (an alias's, if it moved) until it registers
+        outputs again; a stopped run changes nothing in the state."""
+        components = self.simulation.components
+        self.components_seen.add(urn)
+        if self.stopped or urn in components:
+            return
+        moved = next((a for a in aliases if a in components), None)
+        components[urn] = components.pop(moved) if moved is not None else Component(typ)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        """What a component registers is kept in the state as the engine receives it (an unknown output as the
+        sentinel, a secret in its envelope); a stopped run's is not."""
+        component = self.simulation.components.get(self.urns.get(request.urn, ""))
+        if component is not None and not self.stopped:
+            component.outputs = _as_stored(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def _fail(self, name: str, error: str) -> None:
         """This step failed: the engine stops, unless it runs with ``--continue-on-error``."""
@@ -313,6 +349,8 @@ class DeploySimulation(StackHeld):
         monitor = _SimulatingMonitor(mocks, self, deploy, mode)
         # The stack's read of its own outputs gets the last deploy's, as stored.
         mocks.stack_outputs, mocks.secret_output_names = self.outputs, self.secret_outputs
+        # Its read of its resources' outputs (a component's own record) gets the last checkpoint's.
+        mocks.stack_resources = self.resource_outputs(stack)
         self.tenant.before_run(mocks, self.state)
         mocks.azure.vaults = self.vaults
         mocks.azure.existing = {d.id.casefold() for d in [*self.state.values(), *self.unmanaged]
@@ -329,6 +367,8 @@ class DeploySimulation(StackHeld):
                     deploy.failed, deploy.error = deploy.failed or self.state[key].name, deploy.error or refused
                     continue
                 self.remove(self.state.pop(key), deploy)
+            for urn in [u for u in self.components if u not in monitor.components_seen]:
+                del self.components[urn]  # a component the program no longer declares: deleted (nothing in Entra)
             # An errored run's outputs are merged over the old ones; a good one's replace them.
             new = dict(deploy.run.outputs)
             self.outputs = {**self.outputs, **new} if deploy.failed else new

@@ -37,6 +37,7 @@ LIST_SPS_TOKEN = "azuread:index/getServicePrincipals:getServicePrincipals"  # no
 CLIENT_CONFIG_TOKEN = "azuread:index/getClientConfig:getClientConfig"  # noqa: S105
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+READ_STACK_RESOURCE_OUTPUTS = "pulumi:pulumi:readStackResourceOutputs"
 APP_TEMPLATE_TOKEN = "azuread:index/getApplicationTemplate:getApplicationTemplate"  # noqa: S105
 APPLICATION_TOKEN = "azuread:index/getApplication:getApplication"  # noqa: S105
 DIRECTORY_OBJECT_TOKEN = "azuread:index/getDirectoryObject:getDirectoryObject"  # noqa: S105
@@ -117,6 +118,8 @@ class OfflineEntra(pulumi.runtime.Mocks):
         """The last deploy's outputs: what a read of the running stack's outputs gets ({}: never deployed)."""
         self.secret_output_names: frozenset[str] = frozenset()
         """Which of them are secret (``secretOutputNames``)."""
+        self.stack_resources: dict[str, Any] = {}
+        """The last checkpoint's resources' outputs by URN (``readStackResourceOutputs``; {}: never deployed)."""
         self.created_service_principals: set[str] = set()
         """Object ids of the service principals the program's resources made (a gallery app's)."""
         self.replication_misses = 0
@@ -144,6 +147,11 @@ class OfflineEntra(pulumi.runtime.Mocks):
             return self._directory_object(str(args.args["objectId"]))
         if args.token == READ_STACK_OUTPUTS:
             return self._stack_outputs(str(args.args["name"]))
+        if args.token == READ_STACK_RESOURCE_OUTPUTS:
+            # builtins.go: {"stackName"} in; {"name", "outputs": {<urn>: {"type", "outputs"}}} out (backend.go).
+            name = str(args.args["stackName"])
+            mine = name.rsplit("/", maxsplit=1)[-1] == pulumi.get_stack()
+            return {"name": name, "outputs": self.stack_resources if mine else {}}
         if args.token in AZURE_TOKENS:
             try:
                 return self.azure.call(args.token, args.args)

@@ -36,6 +36,18 @@ class Deployed:
     """``retainOnDelete``: the engine drops it from the state instead of asking the provider to delete it."""
 
 
+@dataclass
+class Component:
+    """A component resource in the simulated state: its type, and the outputs it last registered.
+
+    A component registered again keeps its old outputs until it registers new ones (pulumi ``step.go``, SameStep;
+    ``step_executor.go``, ``executeRegisterResourceOutputs`` replaces them); a new one has none until then.
+    """
+
+    type: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Change:
     """What one deploy did to one resource."""
@@ -143,6 +155,17 @@ class StackHeld:
         cancelled run."""
         self.pending: list[PendingCreate] = []
         """The pending creates the state holds (until cleared: :meth:`clear_pending_creates`)."""
+        self.components: dict[str, Component] = {}
+        """The component resources the state holds, by URN (as ``Deployed.urn``), with what they registered."""
+
+    def resource_outputs(self, stack: str) -> dict[str, Any]:
+        """Every resource's outputs by full URN, as the engine's ``readStackResourceOutputs`` answers (pulumi
+        ``pkg/backend/backend.go``, ``GetStackResourceOutputs``): custom resources and components alike."""
+        def urn(short: str) -> str:
+            return f"urn:pulumi:{stack}::{PROJECT}::{short}"
+        found = {urn(d.urn or f"{d.type}::{d.name}"): {"type": d.type, "outputs": d.outputs}
+                 for d in self.state.values()}
+        return found | {urn(short): {"type": c.type, "outputs": c.outputs} for short, c in self.components.items()}
 
     def removal_refused(self, entry: Deployed) -> str | None:
         """Why the provider would fail to delete this resource (None: it would not)."""
