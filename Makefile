@@ -67,11 +67,14 @@ $(VENV)/.runtime: requirements.lock | $(UV)
 	$(UV_INSTALL) -r requirements.lock
 	touch $@
 
+# The repository's own modules are compiled once too (about 40 test subprocesses import them, and
+# PYTHONDONTWRITEBYTECODE would have each compile them again).
 # Tests on every core. mypy --strict runs as the first test (tests/test_typing.py), so it overlaps
 # the suite instead of running before it. worksteal: a worker busy with mypy or the long deploy
 # simulation (tests/test_credentials_renewal.py) hands its queued tests to the others.
 ## test | lint, type check and tests (offline: no Pulumi CLI, no Azure)
 test: $(VENV)/.installed
+	$(PY) -m compileall -q -j 0 __main__.py components tools policy bootstrap package benchmarks examples
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n auto --dist worksteal
 
