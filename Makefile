@@ -18,12 +18,6 @@ STACK ?=
 ARGS ?=
 # uv reads no pip settings; UV_* variables (e.g. UV_INDEX_URL for a mirror) still apply.
 UV_INSTALL = $(UV) pip install --quiet --python $(PY) --require-hashes
-# uv writes no bytecode, and Python may be told not to either (PYTHONDONTWRITEBYTECODE, as on
-# this project's machines), which makes every test process compile its imports again. So compile
-# once, on all cores, all of site-packages but what no test process imports from source:
-# pulumi-azure-native's ~260 services (we use one), pip, debugpy, and mypy (compiled to C).
-COMPILE = $(PY) -m compileall -q -j 0 -x '/(pulumi_azure_native|pip|debugpy|mypy|mypyc)/' \
-	"$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 UV_LOCK = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(ARGS)
 
@@ -60,23 +54,24 @@ $(UV):
 # (tests/test_locks.py), so the dev install satisfies the runtime one too.
 $(VENV)/.installed: requirements-dev.lock | $(UV)
 	$(UV_INSTALL) -r requirements-dev.lock
-	$(COMPILE)
 	touch $(VENV)/.runtime $@
 
 $(VENV)/.runtime: requirements.lock | $(UV)
 	$(UV_INSTALL) -r requirements.lock
 	touch $@
 
-# The repository's own modules are compiled once too (about 40 test subprocesses import them, and
-# PYTHONDONTWRITEBYTECODE would have each compile them again).
 # Tests on every core. mypy --strict runs as the first test (tests/test_typing.py), so it overlaps
 # the suite instead of running before it. worksteal: a worker busy with mypy or the long deploy
 # simulation (tests/test_credentials_renewal.py) hands its queued tests to the others.
+# uv writes no bytecode, and Python may be told not to either (PYTHONDONTWRITEBYTECODE, as on this
+# project's machines): then both workers and every tool a test runs (about 40 processes) would
+# compile their imports again. The test run writes bytecode instead, so each module is compiled once,
+# by the first process that imports it (an empty value unsets the variable for Python); that costs
+# less than compiling all of site-packages ahead of the run.
 ## test | lint, type check and tests (offline: no Pulumi CLI, no Azure)
 test: $(VENV)/.installed
-	$(PY) -m compileall -q -j 0 __main__.py components tools policy bootstrap package benchmarks examples
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n auto --dist worksteal
 
 ## up STACK=<stack> | deploy a stack (Pulumi CLI, `az login` as a deployer)
 ## preview STACK=<stack> | pulumi preview --diff, with the guardrails

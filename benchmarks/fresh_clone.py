@@ -35,7 +35,7 @@ STAGES = ("install", "ruff", "pytest")
 # A stage starts at the first recipe line make echoes for it; "install" is everything before ruff.
 STARTS = {
     "ruff": re.compile(r"^\S*python\S* -m ruff\b|^\S*/ruff\b"),
-    "pytest": re.compile(r"^\S*python\S* -m pytest\b|^\S*/pytest\b"),
+    "pytest": re.compile(r"^(?:[A-Z_]+=\S*\s+)*(?:\S*python\S* -m pytest\b|\S*/pytest\b)"),
 }
 CACHES = {  # environment variable -> directory under the run's temporary cache root
     "PIP_CACHE_DIR": "pip",
