@@ -223,13 +223,13 @@ def _warn_owned_by(settings: Settings, key: str) -> None:
     if app is not None and app.create is not None:
         pulumi.log.warn(
             f"clients.{key} is granted {UPLOAD_OWNED_BY}: the stack makes it an owner of the created "
-            "provisioning app's application; owning its service principal is one manual command. See the "
-            "README, 'Least privilege: the OwnedBy permission'."
+            "provisioning app's application; owning its service principal is one manual command. See "
+            "docs/provisioning-app.md, 'Least privilege: the OwnedBy permission'."
         )
         return
     pulumi.log.warn(
         f"clients.{key} is granted {UPLOAD_OWNED_BY}: it can upload only to provisioning apps "
-        "whose service principal it owns. See the README, 'Least privilege: the OwnedBy permission'."
+        "whose service principal it owns. See docs/provisioning-app.md, 'Least privilege: the OwnedBy permission'."
     )
 
 

@@ -10,13 +10,15 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 
 case " ${ARGS:-} " in
   *" --help "* | *" -h "*)
+    example='--yes --skip-preview'
+    [ "$action" = preview ] && example='--refresh --expect-no-changes'
     cat <<USAGE
 usage: make $action STACK=<stack> [ARGS="<pulumi $action flags>"]
 
 Selects the stack (creating it if new), then runs \`pulumi ${action/preview/preview --diff}\`
 with this checkout's guardrails (policy/). State goes to .pulumi-state/ in the checkout,
 which needs PULUMI_CONFIG_PASSPHRASE, unless PULUMI_BACKEND_URL names another backend.
-ARGS go to pulumi as they are, e.g. ARGS="--yes --skip-preview" (\`pulumi $action --help\`).
+ARGS go to pulumi as they are, e.g. ARGS="$example" (\`pulumi $action --help\`).
 USAGE
     exit 0 ;;
 esac

@@ -10,7 +10,8 @@ only when something deploys, and GitHub turns the weekly schedule off after 60 d
 repository activity (``tools/stack/history.py``).
 
 Exit status: 0 nothing expires within the window; 1 something has expired or expires within
-it, or no deploy has succeeded for longer than the schedule allows; 2 the outputs could not be read.
+it, or no deploy has succeeded for longer than the schedule allows; 2 the outputs or the stack's
+history could not be read, or bad arguments.
 """
 
 from __future__ import annotations

@@ -300,8 +300,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--deployer", action="store_true",
                         help="instead of signing in as each client, read each principal's grants through Graph as "
                              "the deployer (needs Application.Read.All): for identities that cannot run this, such "
-                             "as the tutorial's Logic App; with a provisioning app, also its job's state (paused, "
-                             "quarantined: a failure) and notification settings (needs Synchronization.Read.All)")
+                             "as the tutorial's Logic App; with a provisioning app, also its job's state and "
+                             "notification settings (needs Synchronization.Read.All): a paused job is reported; a "
+                             "quarantined, "
+                             "deleted or unreadable one, or one without a notification email, is a failure")
     parser.add_argument("--allow-skipped", action="store_true",
                         help="exit 0, not 3, when every selected client was skipped here")
     parser.add_argument("--debug", action="store_true",
