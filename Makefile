@@ -135,8 +135,14 @@ bench-setup:
 # Runtime first; the dev lock is constrained to its pins, so both agree.
 ## lock | re-pin the lock files after editing requirements*.txt (ARGS=--upgrade)
 lock: | $(UV)
+ifneq ($(HELP),)
+	@echo "usage: make lock [ARGS=--upgrade]: re-pins requirements.lock, then requirements-dev.lock (constrained"
+	@echo "to the runtime pins), with hashes for every platform, after an edit of requirements*.txt; ARGS go"
+	@echo "to uv pip compile (--upgrade: the newest versions the ranges allow)."
+else
 	$(UV_LOCK) requirements.txt -o requirements.lock
 	$(UV_LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+endif
 
 ## clean | remove venv/ and the tools' caches
 clean:
