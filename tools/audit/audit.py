@@ -40,6 +40,7 @@ from typing import Any, TextIO
 
 from azure.core.credentials import TokenCredential
 
+from components.renewal import rfc3339
 from components.settings.problems import Checker, SettingsError
 from components.settings.trusted_principals import parse_trusted_principals
 from tools.audit.clients import audit_client, audit_provisioning_app
@@ -79,7 +80,7 @@ def run_audit(stack: str, reader: GraphReader, record: StackRecord, declared: De
         sections["provisioningApp"] = audit_provisioning_app(reads, record.provisioning_app_principal_id,
                                                              declared.creates_provisioning_app)
     section, paths = who_can_upload(reads, record, graph_id, roles, sections, declared.trusted)
-    generated = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    generated = rfc3339(now)
     return Audit(stack, record.tenant_id, generated, [*sections.values(), section], paths)
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from components.microsoft import UPLOAD_OWNED_BY
+from components.renewal import rfc3339
 from components.settings.model import GUID_RE
 
 Ownership = Literal["own", "foreign", "unknown"]
@@ -247,7 +248,7 @@ def _differences(expected: ExpectedCredential, kind: str, found: Mapping[str, An
         return differences
     end = _date(found.get("endDateTime"))
     if expected.end_date is not None and end != expected.end_date:
-        differences.append(f"it ends {found.get('endDateTime')}, the stack's {expected.end_date:%Y-%m-%dT%H:%M:%SZ}")
+        differences.append(f"it ends {found.get('endDateTime')}, the stack's {rfc3339(expected.end_date)}")
     if kind == "certificate":
         thumbprint = graph_thumbprint(found)
         if thumbprint is None:
