@@ -40,8 +40,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "offline": {"components", "tools.cli"},
     "stack": {"components", "tools.cli"},
     "tenant": {"components", "tools.cli"},
-    "plan": {"components", "tools.cli", "tools.offline", "tools.stack", "tools.mermaid"},
-    "audit": {"components", "tools.cli", "tools.tenant", "tools.stack", "tools.mermaid"},
+    "plan": {"components", "tools.cli", "tools.offline", "tools.stack", "tools.mermaid", "tools.markdown"},
+    "audit": {"components", "tools.cli", "tools.tenant", "tools.stack", "tools.mermaid", "tools.markdown"},
     "verify": {"components", "tools.cli", "tools.tenant", "tools.stack"},
     "adopt": {"components", "tools.cli", "tools.tenant", "tools.stack", "tools.audit"},
 }

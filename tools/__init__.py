@@ -7,7 +7,8 @@
 - ``plan/``: ``make plan`` and ``make plan-diff`` and their Markdown;
 - ``tenant/``: what every command that reads the tenant shares (Graph reader, sign-in, ownership, tables);
 - ``audit/``, ``adopt/``, ``verify/``: ``make audit``, ``make adopt``, ``make verify``;
-- ``schema.py``: ``make schema``; ``cli.py``: what every command's ``--help`` shares; ``mermaid.py``:
+- ``schema.py``: ``make schema``; ``cli.py``: what every command's ``--help`` shares;
+  ``markdown.py``: the code fence the plan and the audit share; ``mermaid.py``:
   the diagrams the plan and the audit draw, text made inert.
 
 Each package's ``__init__`` says what it may import; ``tests/test_layout.py`` holds them to it.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from tools.audit.diagram import flowchart
 from tools.audit.orphans import ADVICE as ORPHAN_ADVICE
+from tools.markdown import fence_for
 from tools.mermaid import fenced
 from tools.tenant.ownership import NO_KEY_IDS
 from tools.tenant.tables import render_table
@@ -97,5 +97,5 @@ def render_summary(report: Mapping[str, Any], text: str, out: TextIO) -> None:
     out.write(f"## make audit: stack `{_one_line(report['stack']).replace('`', '')}`\n\n")
     out.write(fenced(flowchart(report["whoCanUpload"])) + "\n\n")
     # Longer than any run of backticks in the names the tenant gave: none can close the block.
-    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    fence = fence_for(text)
     out.write(f"{fence}text\n{text}{fence}\n")

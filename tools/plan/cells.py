@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from tools.markdown import fence_for
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!])")
 
 
@@ -44,6 +46,5 @@ def code_cell(text: str) -> str:
 
 def fenced(text: str) -> str:
     """A code block that no backtick run inside ``text`` can close."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = fence_for(text)
     return f"{fence}text\n{text}\n{fence}\n"
