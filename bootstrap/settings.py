@@ -29,7 +29,7 @@ from bootstrap.facts import (
 from components.settings.model import GUID_RE
 from components.settings.problems import MISSING, Checker, Problem, SettingsError, quoted_hint
 from components.settings.stack_config import NAMESPACE as HR_NAMESPACE
-from components.settings.stack_config import decode_config_text
+from components.settings.stack_config import config_env, read_raw_config, secret_keys_of
 
 TOP_LEVEL_KEYS = ("repository", "tenantId", "subscriptionId", "reviewers", "requiredChecks", "pulumiBackendUrl",
                   "pulumiSecretsProvider", "environmentSecrets", "azureRoles")
@@ -262,15 +262,10 @@ class _StackConfig:
 
 
 def _read_config() -> _StackConfig:
-    # The CLI hands every namespace's config to the program in PULUMI_CONFIG (the mock engine sets it
-    # in-process), each value a string: objects and lists as JSON text.
-    env = {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    prefix = f"{NAMESPACE}:"
-    raw = {key[len(prefix):]: decode_config_text(text) for key, text in env.items() if key.startswith(prefix)}
-    secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
-    secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(prefix + k)
-                       or prefix + k in secret_env)
-    return _StackConfig(raw, secret, tuple(k for k in env if k.startswith(f"{HR_NAMESPACE}:")))
+    # Read as the HR program reads its own namespace (components/settings/stack_config.py).
+    raw = read_raw_config(NAMESPACE)
+    return _StackConfig(raw, secret_keys_of(raw, NAMESPACE),
+                        tuple(k for k in config_env() if k.startswith(f"{HR_NAMESPACE}:")))
 
 
 def load_bootstrap() -> BootstrapSettings:

@@ -28,18 +28,25 @@ def decode_config_text(text: Any) -> Any:
         return text
 
 
-def _config_env() -> dict[str, Any]:
-    # The CLI's Python host passes the stack's config (every namespace) in the PULUMI_CONFIG
-    # environment variable (and loads it into the runtime); the mock engine (tests, `make plan`)
-    # sets it in-process.
+def config_env() -> dict[str, Any]:
+    """The stack's config, every namespace, full keys: the CLI's Python host passes it in the PULUMI_CONFIG
+    environment variable (and loads it into the runtime); the mock engine (tests, `make plan`) sets it in-process."""
     return {**pulumi.runtime.config.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
-def read_raw_config() -> dict[str, Any]:
-    """Every key of this project's namespace in the stack's config, parsed from JSON where it is JSON."""
-    prefix = f"{NAMESPACE}:"
+def read_raw_config(namespace: str = NAMESPACE) -> dict[str, Any]:
+    """Every key of ``namespace`` (this project's by default) in the stack's config, without the namespace,
+    parsed from JSON where it is JSON."""
+    prefix = f"{namespace}:"
     return {full_key[len(prefix):]: decode_config_text(text)
-            for full_key, text in _config_env().items() if full_key.startswith(prefix)}
+            for full_key, text in config_env().items() if full_key.startswith(prefix)}
+
+
+def secret_keys_of(raw: Mapping[str, Any], namespace: str = NAMESPACE) -> frozenset[str]:
+    """The keys of ``raw`` (read from ``namespace``) that were set with ``--secret``."""
+    secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
+    return frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{namespace}:{k}")
+                     or f"{namespace}:{k}" in secret_env)
 
 
 @dataclass(frozen=True)
@@ -57,10 +64,7 @@ class StackConfig:
 def read_stack_config() -> StackConfig:
     """Read this stack's config (what :func:`load_settings` validates; the component takes it the same way)."""
     raw = read_raw_config()
-    secret_env = set(pulumi.runtime.config.get_config_secret_keys_env())
-    secret = frozenset(k for k in raw if pulumi.runtime.config.is_config_secret(f"{NAMESPACE}:{k}")
-                       or f"{NAMESPACE}:{k}" in secret_env)
-    return StackConfig(raw, secret, tuple(misplaced_keys(_config_env())))
+    return StackConfig(raw, secret_keys_of(raw), tuple(misplaced_keys(config_env())))
 
 
 def _namespace_key(namespace: str) -> str:
