@@ -54,20 +54,25 @@ def own_urn(typ: str, name: str, parent: pulumi.Resource | None) -> str:
     return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{chain}::{name}"
 
 
-_READS: dict[int, tuple[object, Any]] = {}
+_READS: dict[str, tuple[object, Any]] = {}
+
+
+def read_once(token: str, args: Mapping[str, Any]) -> Any:
+    """The ``outputs`` of an engine built-in read (``readStackOutputs``, ``readStackResourceOutputs``) as the
+    engine answers (None when the answer cannot be read): one read per program and token, shared by every
+    component; a new program (a new monitor) reads again."""
+    monitor = pulumi.runtime.settings.get_monitor()
+    cached = _READS.get(token)
+    if cached is None or cached[0] is not monitor:
+        result = pulumi.runtime.invoke(token, dict(args))
+        value = result.value if result.is_known and isinstance(result.value, Mapping) else None
+        cached = _READS[token] = (monitor, value.get("outputs") if value is not None else None)
+    return cached[1]
 
 
 def stack_resource_outputs(stack_name: str) -> Any:
-    """Every resource's last outputs by URN, as the engine answers (None when the answer cannot be read): one read
-    per program, shared."""
-    monitor = pulumi.runtime.settings.get_monitor()
-    cached = _READS.get(id(monitor))
-    if cached is None or cached[0] is not monitor:
-        result = pulumi.runtime.invoke(READ_STACK_RESOURCE_OUTPUTS, {"stackName": stack_name})
-        value = result.value if result.is_known and isinstance(result.value, Mapping) else None
-        _READS.clear()  # one program at a time: the last one's read is not kept
-        cached = _READS[id(monitor)] = (monitor, value.get("outputs") if value is not None else None)
-    return cached[1]
+    """Every resource's last outputs by URN, as the engine answers (None when the answer cannot be read)."""
+    return read_once(READ_STACK_RESOURCE_OUTPUTS, {"stackName": stack_name})
 
 
 def read_own_record(stack_name: str, urn: str, aliased: bool = False) -> OwnRecord | str:

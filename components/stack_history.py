@@ -37,7 +37,7 @@ import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
 from components.ledger import calendar_ledger, read_ledger
-from components.own_record import ABSENT, OwnRecord
+from components.own_record import ABSENT, OwnRecord, read_once
 from components.renewal import Form, Ledger, LedgerError
 
 DIY_ORGANIZATION = "organization"
@@ -80,19 +80,9 @@ def own_stack_name() -> str:
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-_READS: dict[int, tuple[object, Any]] = {}
-
-
 def last_outputs() -> Any:
     """The running stack's last outputs as the engine stored them: one read per program, shared."""
-    monitor = pulumi.runtime.settings.get_monitor()
-    cached = _READS.get(id(monitor))
-    if cached is None or cached[0] is not monitor:
-        result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
-        value = result.value if result.is_known and isinstance(result.value, Mapping) else None
-        _READS.clear()  # one program at a time: the last one's read is not kept
-        cached = _READS[id(monitor)] = (monitor, value.get("outputs") if value is not None else None)
-    return cached[1]
+    return read_once(READ_STACK_OUTPUTS, {"name": own_stack_name()})
 
 
 def known_clients(outputs: Any) -> dict[str, Any]:
