@@ -11,7 +11,6 @@ and a certificate's is its own ``notAfter``.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +20,7 @@ import pulumi_tls as tls
 from cryptography import x509
 
 from components.ledger import ledger_output
-from components.renewal import OVERLAP_DAYS, Decision, Ledger, decide, rfc3339
+from components.renewal import OVERLAP_DAYS, Decision, Ledger, certificate_key_id, decide, rfc3339
 from components.settings.credentials import thumbprint
 from components.settings.model import (
     CertificateCredential,
@@ -37,15 +36,6 @@ RSA_BITS = 3072
 # so cutting off, a credential that is in use.
 FIXED_PASSWORD_INPUTS = ["displayName", "endDate"]
 FIXED_CERTIFICATE_INPUTS = ["subject", "validityPeriodHours", "allowedUses"]
-# A generated certificate's key id is the program's, not Graph's: the provider refuses to register a key id
-# the app already holds ("already exists ... import"), so a run that dies after Entra registered the
-# certificate and before the state recorded it cannot be followed by a second one of the same generation.
-CERTIFICATE_KEY_ID_NAMESPACE = uuid.UUID("b7c3e1a2-5d4f-4e6a-9b8c-7d6e5f4a3b2c")
-
-
-def certificate_key_id(name: str, generation: str) -> str:
-    """The key id of a generated certificate: from the client key and the generation, unique on its app."""
-    return str(uuid.uuid5(CERTIFICATE_KEY_ID_NAMESPACE, f"{name}/{generation}"))
 
 
 def certificate_thumbprint(pem: str) -> str:

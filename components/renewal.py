@@ -82,6 +82,7 @@ becomes refused or differently scheduled.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -117,6 +118,18 @@ def default_rotation_days(lifetime_days: int) -> int:
     """The rotation period the program picks for a lifetime (``lifetime_days ≥ 51``)."""
     fitting = [p for p in DEFAULT_ROTATION_LADDER_DAYS if min_lifetime_days(p) <= lifetime_days]
     return fitting[-1] if fitting else MIN_ROTATION_DAYS
+
+
+# A generated certificate's key id is the program's, not Graph's: the provider refuses to register a key id
+# the app already holds ("already exists ... import"), so a run that dies after Entra registered the
+# certificate and before the state recorded it cannot be followed by a second one of the same generation.
+CERTIFICATE_KEY_ID_NAMESPACE = uuid.UUID("b7c3e1a2-5d4f-4e6a-9b8c-7d6e5f4a3b2c")
+
+
+def certificate_key_id(name: str, generation: str) -> str:
+    """The key id of a generated certificate: from the client key and the generation, unique on its app
+    (the program chooses it, so a create a killed run left behind is named for certain)."""
+    return str(uuid.uuid5(CERTIFICATE_KEY_ID_NAMESPACE, f"{name}/{generation}"))
 
 
 def rfc3339(moment: dt.datetime) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from components.credentials import certificate_key_id
+from components.renewal import certificate_key_id
 from components.stack_history import HistoryUnreadable
 from tests.conftest import GRAPH_ROLES, LOGIC_APP, PROVISIONING_APP, secret_client
 from tests.test_credentials_renewal import package_consumer

@@ -5,8 +5,8 @@ credential in Entra.  The audit already reports every credential on a client's a
 stack did not register; where the state holds a pending create of that client's credential, those
 findings are its orphans:
 
-* a generated certificate's key id is the program's (``components/credentials.py``,
-  :func:`~components.credentials.certificate_key_id`): the one whose key id is the pending generation's is
+* a generated certificate's key id is the program's (``components/renewal.py``,
+  :func:`~components.renewal.certificate_key_id`): the one whose key id is the pending generation's is
   the orphan, for certain;
 * a client secret's key id is Graph's, so each secret the stack did not register is a candidate (nobody
   has its value: none of them can be in use by a consumer of the stack).
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from components.credentials import certificate_key_id
+from components.renewal import certificate_key_id
 from tools.stack.pending import CERTIFICATE, PASSWORD, PendingCreate
 
 if TYPE_CHECKING:
